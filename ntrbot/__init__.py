@@ -1,0 +1,3 @@
+"""ntrbot: live "now playing" announcer for the NtR show."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,294 @@
+"""Settings: NTR_ environment variables over an optional TOML file, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import string
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "NTR_"
+DEFAULT_ANNOUNCE_FORMAT = "Now Playing: Song #{position}: {title} by {artist} - {permalink_url}"
+ANNOUNCE_FIELDS = frozenset(
+    {"position", "title", "artist", "permalink_url", "artwork_url", "duration_ms",
+     "license", "liked_at", "id", "episode", "show_id"}
+)
+SECRET_FIELDS = frozenset({"admin_token", "web_password", "secret_key", "irc_sasl_password",
+                           "irc_password"})
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; `str()` is one line naming the variable."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.setting = PREFIX + name.upper()
+        super().__init__(f"{self.setting}: {problem}")
+
+
+def _meta(help_: str, **kw: Any) -> Any:
+    return field(metadata={"help": help_}, **kw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting ntrbot knows; field name = variable name without NTR_, lower case."""
+
+    admin_token: str = _meta("bearer token for the admin API and the compat plugins' WebSocket")
+    host: str = _meta("web listen address", default="127.0.0.1")
+    port: int = _meta("web listen port", default=8000)
+    db_path: str = _meta("SQLite file", default="./ntrbot.db")
+    soundcloud_user: str = _meta("whose likes make the playlist", default="nicktherat")
+    poll_interval_seconds: float = _meta("poll period outside the live window", default=3600)
+    live_poll_interval_seconds: float = _meta("poll period while the show is live", default=60)
+    soundcloud_client_id: str | None = _meta(
+        "fixed SoundCloud client id; otherwise scraped from the web site", default=None)
+    soundcloud_api_base: str = _meta("SoundCloud API base URL",
+                                     default="https://api-v2.soundcloud.com")
+    soundcloud_web_base: str = _meta("SoundCloud web site (for the client id scrape)",
+                                     default="https://soundcloud.com")
+    backfill_weeks: int = _meta("show weeks to fill on the first poll (current one included)",
+                                default=2)
+    show_day: int = _meta("show start weekday (Mon=0)", default=2)
+    show_hour: int = _meta("show start hour, local time", default=22)
+    show_timezone: str = _meta("show time zone (IANA)", default="America/New_York")
+    show_length_hours: float = _meta("how long the live window lasts", default=5)
+    web_user: str | None = _meta("dashboard login name", default=None)
+    web_password: str | None = _meta(
+        "dashboard password, plain or a hash from `ntrbot hash-password`", default=None)
+    secret_key: str | None = _meta("32+ characters; the session encryption key derives from it",
+                                   default=None)
+    cookie_secure: str = _meta(
+        "session cookie Secure flag: auto (when the request came over https), true, false",
+        default="auto")
+    public_url: str | None = _meta(
+        "public base URL of this site, used in !playlist links", default=None)
+    irc_server: str | None = _meta("IRC server; IRC is off when unset", default=None)
+    irc_port: int = _meta("IRC port", default=6667)
+    irc_tls: bool = _meta("connect with TLS", default=False)
+    irc_tls_verify: bool = _meta("verify the server's TLS certificate", default=True)
+    irc_password: str | None = _meta("IRC server password (PASS)", default=None)
+    irc_nick: str = _meta("bot nick", default="ntrbot")
+    irc_channels: tuple[str, ...] = _meta("channels to join, comma separated",
+                                          default=("#sewerchat",))
+    announce_channel: str = _meta("where announces go", default="#sewerchat")
+    irc_sasl_user: str | None = _meta("SASL PLAIN user", default=None)
+    irc_sasl_password: str | None = _meta("SASL PLAIN password", default=None)
+    irc_admins: tuple[str, ...] = _meta(
+        "hostmask patterns (nick!user@host, * wildcards) allowed admin commands, comma separated",
+        default=())
+    irc_flood_burst: int = _meta("lines the bot may send at once", default=4)
+    irc_flood_rate: float = _meta("lines per second after the burst", default=1.0)
+    announce_format: str = _meta("announce message template", default=DEFAULT_ANNOUNCE_FORMAT)
+    announce_fresh_seconds: float = _meta(
+        "an announce queued while IRC is down is still sent if IRC returns within this time",
+        default=180)
+    log_level: str = _meta("DEBUG, INFO, WARNING or ERROR", default="INFO")
+
+    @property
+    def dashboard_enabled(self) -> bool:
+        return bool(self.web_user and self.web_password and self.secret_key)
+
+    @property
+    def irc_enabled(self) -> bool:
+        return bool(self.irc_server)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.show_timezone)
+
+    def masked(self) -> dict[str, Any]:
+        """All settings as plain values, secrets replaced by `***` (never printed)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = "***"
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            out[PREFIX + f.name.upper()] = value
+        return out
+
+
+def setting_names() -> list[str]:
+    """The NTR_ variable names, in declaration order."""
+    return [PREFIX + f.name.upper() for f in dataclasses.fields(Settings)]
+
+
+def setting_help() -> dict[str, tuple[str, str]]:
+    """Variable name -> (default as text, meaning)."""
+    out = {}
+    for f in dataclasses.fields(Settings):
+        if f.default is dataclasses.MISSING:
+            default = "(required)"
+        elif f.default is None or f.default == ():
+            default = "unset"
+        elif isinstance(f.default, tuple):
+            default = ",".join(f.default)
+        elif isinstance(f.default, bool):
+            default = str(f.default).lower()
+        else:
+            default = str(f.default)
+        out[PREFIX + f.name.upper()] = (default, f.metadata["help"])
+    return out
+
+
+# --- parsing ---------------------------------------------------------------
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in {"1", "true", "yes", "on"}:
+        return True
+    if s in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _to_list(v: Any) -> tuple[str, ...]:
+    items = v if isinstance(v, list | tuple) else str(v).split(",")
+    return tuple(s for s in (str(i).strip() for i in items) if s)
+
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(v, int):
+        return v
+    return int(str(v).strip())
+
+
+def _to_float(v: Any) -> float:
+    if isinstance(v, bool):
+        raise ValueError("expected a number")
+    f = float(v) if isinstance(v, int | float) else float(str(v).strip())
+    if f != f or f in (float("inf"), float("-inf")):
+        raise ValueError("expected a finite number")
+    return f
+
+
+def _to_str(v: Any) -> str:
+    if isinstance(v, dict | list):
+        raise ValueError("expected a string")
+    return str(v).strip()
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "int": _to_int, "float": _to_float, "bool": _to_bool,
+    "tuple[str, ...]": _to_list, "str": _to_str, "str | None": _to_str,
+}
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc}") from None
+    # Allow an optional [ntrbot] table; keys may be `port` or `NTR_PORT`.
+    if isinstance(data.get("ntrbot"), dict):
+        data = {**data, **data.pop("ntrbot")}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.lower()
+        if name.startswith("ntr_"):
+            name = name[4:]
+        out[name] = value
+    return out
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  config_file: str | None = None) -> Settings:
+    """Build Settings from a TOML file (optional) and the environment (which wins)."""
+    env = os.environ if environ is None else environ
+    config_file = config_file or env.get("NTR_CONFIG") or None
+    raw: dict[str, Any] = _read_toml(config_file) if config_file else {}
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    unknown = sorted(k for k in raw if k not in known)
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown setting in {config_file}")
+    for name in known:
+        value = env.get(PREFIX + name.upper())
+        if value is not None:
+            raw[name] = value
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in raw:
+            continue
+        value = raw[name]
+        kind = str(f.type)
+        if kind.endswith("| None") and (value is None or str(value).strip() == ""):
+            values[name] = None
+            continue
+        try:
+            values[name] = _CONVERT[kind](value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(name, f"invalid value ({exc})") from None
+    if not values.get("admin_token"):
+        raise ConfigError("admin_token", "required (any long random string; try `ntrbot gen-secret`)")
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def _check(ok: bool, name: str, problem: str) -> None:
+    if not ok:
+        raise ConfigError(name, problem)
+
+
+def validate(s: Settings) -> None:
+    """Raise ConfigError for the first setting that cannot work."""
+    _check(1 <= s.port <= 65535, "port", "must be 1-65535")
+    _check(1 <= s.irc_port <= 65535, "irc_port", "must be 1-65535")
+    _check(0 <= s.show_day <= 6, "show_day", "must be 0 (Monday) to 6 (Sunday)")
+    _check(0 <= s.show_hour <= 23, "show_hour", "must be 0-23")
+    try:
+        ZoneInfo(s.show_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("show_timezone", f"unknown time zone {s.show_timezone!r}") from None
+    _check(0 < s.show_length_hours <= 168, "show_length_hours", "must be > 0 and at most 168")
+    _check(s.poll_interval_seconds >= 1, "poll_interval_seconds", "must be at least 1")
+    _check(s.live_poll_interval_seconds >= 1, "live_poll_interval_seconds", "must be at least 1")
+    _check(1 <= s.backfill_weeks <= 520, "backfill_weeks", "must be 1-520")
+    _check(bool(s.soundcloud_user), "soundcloud_user", "must not be empty")
+    for name in ("soundcloud_api_base", "soundcloud_web_base"):
+        url = getattr(s, name)
+        _check(url.startswith(("http://", "https://")), name, "must be an http(s) URL")
+    if s.secret_key is not None:
+        _check(len(s.secret_key) >= 32, "secret_key",
+               "must be at least 32 characters (`ntrbot gen-secret` makes one)")
+    _check(s.cookie_secure in {"auto", "true", "false"}, "cookie_secure",
+           "must be auto, true or false")
+    _check(bool(s.irc_nick) and " " not in s.irc_nick and "!" not in s.irc_nick,
+           "irc_nick", "must be a single word")
+    for ch in (*s.irc_channels, s.announce_channel):
+        _check(ch[:1] in "#&+!" and len(ch) > 1 and not any(c in ch for c in " ,\x07\r\n"),
+               "irc_channels" if ch in s.irc_channels else "announce_channel",
+               f"{ch!r} is not a channel name")
+    _check(s.irc_flood_burst >= 1, "irc_flood_burst", "must be at least 1")
+    _check(s.irc_flood_rate > 0, "irc_flood_rate", "must be > 0")
+    _check(s.announce_fresh_seconds >= 0, "announce_fresh_seconds", "must be >= 0")
+    _check(bool(s.irc_sasl_user) == bool(s.irc_sasl_password), "irc_sasl_password"
+           if s.irc_sasl_user else "irc_sasl_user", "SASL needs both user and password")
+    _check(s.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"}, "log_level",
+           "must be DEBUG, INFO, WARNING or ERROR")
+    check_announce_format(s.announce_format)
+
+
+def check_announce_format(template: str) -> None:
+    """Raise ConfigError unless every {field} in the template is a known track field."""
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ConfigError("announce_format", f"bad template ({exc})") from None
+    for name in names:
+        if name not in ANNOUNCE_FIELDS:
+            raise ConfigError("announce_format",
+                              f"unknown field {{{name}}}; known: "
+                              + ", ".join(sorted(ANNOUNCE_FIELDS)))
