@@ -1,0 +1,29 @@
+"""Typed application keys: the one place that names what lives on the aiohttp app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .announce import Announcer
+    from .config import Settings
+    from .db import Database
+    from .events import EventBus
+    from .hub import AnnounceHub
+    from .irc.client import IrcClient
+    from .poller import Poller
+    from .soundcloud import SoundCloudClient
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DB: web.AppKey[Database] = web.AppKey("db")
+EVENTS: web.AppKey[EventBus] = web.AppKey("events")
+HTTP: web.AppKey[httpx.AsyncClient] = web.AppKey("http")
+SOUNDCLOUD: web.AppKey[SoundCloudClient] = web.AppKey("soundcloud")
+POLLER: web.AppKey[Poller] = web.AppKey("poller")
+IRC: web.AppKey[IrcClient] = web.AppKey("irc")
+HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
+ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
