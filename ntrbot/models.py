@@ -71,3 +71,25 @@ class Show:
             if st.position == position:
                 return st
         return next((t for t in self.tracks if t.position == position), None)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One announce of a show's track: what was sent, when, by whom, and how it went."""
+
+    id: int
+    show_id: int
+    position: int
+    track_id: int
+    message: str
+    announced_at: datetime
+    who: str
+    delivery: str  # sent | queued | failed | expired
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "show_id": self.show_id, "position": self.position,
+            "track_id": self.track_id, "message": self.message,
+            "announced_at": self.announced_at.isoformat(), "who": self.who,
+            "delivery": self.delivery,
+        }

@@ -1,0 +1,315 @@
+"""The one database object: SQLite through aiosqlite, versioned schema, one write path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from .models import Announcement, Show, ShowTrack, Track
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Forward migrations: MIGRATIONS[i] takes the schema from user_version i to i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE tracks (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        artist TEXT NOT NULL,
+        permalink_url TEXT NOT NULL,
+        artwork_url TEXT,
+        duration_ms INTEGER,
+        license TEXT
+    );
+    CREATE TABLE shows (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        week_start TEXT NOT NULL UNIQUE,      -- UTC ISO-8601
+        week_end TEXT NOT NULL,
+        episode INTEGER
+    );
+    CREATE TABLE show_tracks (
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        track_id INTEGER NOT NULL REFERENCES tracks(id),
+        position INTEGER NOT NULL,
+        liked_at TEXT NOT NULL,               -- UTC ISO-8601
+        PRIMARY KEY (show_id, track_id)
+    );
+    CREATE INDEX show_tracks_position ON show_tracks(show_id, position);
+    CREATE TABLE announcements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        position INTEGER NOT NULL,
+        track_id INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        announced_at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        delivery TEXT NOT NULL
+    );
+    CREATE INDEX announcements_show ON announcements(show_id, position);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+
+_SHOW_COLS = "id, week_start, week_end, episode"
+_TRACK_COLS = ("st.position, st.liked_at, t.id, t.title, t.artist, t.permalink_url, "
+               "t.artwork_url, t.duration_ms, t.license")
+_ANN_COLS = "id, show_id, position, track_id, message, announced_at, who, delivery"
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
+def _dt(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
+class Database:
+    """All reads and writes of ntrbot's state. Writes go through `_write` (one at a time)."""
+
+    def __init__(self, conn: aiosqlite.Connection, tz: ZoneInfo) -> None:
+        self._conn = conn
+        self._tz = tz
+        self._lock = asyncio.Lock()
+        self._show_cache: dict[int, Show] = {}
+        self._generation = 0  # bumped by every write; a read only caches if it did not move
+        self.writes = 0  # committed write transactions (benchmarks and tests read it)
+
+    @classmethod
+    async def open(cls, path: str, tz: ZoneInfo) -> Database:
+        conn = await aiosqlite.connect(path)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            db = cls(conn, tz)
+            await db._migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def _migrate(self) -> None:
+        async with self._conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = row[0] if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"database schema {version} is newer than this ntrbot "
+                               f"({len(MIGRATIONS)})")
+        for i in range(version, len(MIGRATIONS)):
+            await self._conn.executescript(
+                f"BEGIN; {MIGRATIONS[i]}; PRAGMA user_version = {i + 1}; COMMIT;")
+            log.info("database schema migrated to version %d", i + 1)
+
+    async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `fn` in one transaction; the only way anything is written."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = await fn(self._conn)
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            await self._conn.commit()
+            self._show_cache.clear()
+            self._generation += 1
+            self.writes += 1
+            return result
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        async with self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    # --- shows -----------------------------------------------------------
+
+    def _show(self, row: Sequence[Any], tracks: list[ShowTrack] | None = None) -> Show:
+        return Show(id=row[0], week_start=_dt(row[1]).astimezone(self._tz),
+                    week_end=_dt(row[2]).astimezone(self._tz), episode=row[3],
+                    tracks=tracks or [])
+
+    def _show_track(self, r: Sequence[Any]) -> ShowTrack:
+        return ShowTrack(position=r[0], liked_at=_dt(r[1]),
+                         track=Track(id=r[2], title=r[3], artist=r[4], permalink_url=r[5],
+                                     artwork_url=r[6], duration_ms=r[7], license=r[8]))
+
+    async def show(self, show_id: int) -> Show | None:
+        """One show with its tracks in position order."""
+        cached = self._show_cache.get(show_id)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        row = await self._one(f"SELECT {_SHOW_COLS} FROM shows WHERE id = ?", (show_id,))
+        if row is None:
+            return None
+        rows = await self._all(
+            f"SELECT {_TRACK_COLS} FROM show_tracks st JOIN tracks t ON t.id = st.track_id "
+            "WHERE st.show_id = ? ORDER BY st.position", (show_id,))
+        show = self._show(row, [self._show_track(r) for r in rows])
+        if generation == self._generation:
+            self._show_cache[show_id] = show
+        return show
+
+    async def show_id_at(self, t: datetime) -> int | None:
+        """Id of the show whose week contains `t`."""
+        row = await self._one("SELECT id FROM shows WHERE week_start <= ? AND week_end > ? "
+                              "ORDER BY week_start DESC LIMIT 1", (_iso(t), _iso(t)))
+        return row[0] if row else None
+
+    async def show_at(self, t: datetime) -> Show | None:
+        show_id = await self.show_id_at(t)
+        return await self.show(show_id) if show_id is not None else None
+
+    async def show_before(self, show: Show) -> Show | None:
+        row = await self._one("SELECT id FROM shows WHERE week_start < ? "
+                              "ORDER BY week_start DESC LIMIT 1", (_iso(show.week_start),))
+        return await self.show(row[0]) if row else None
+
+    async def shows(self, limit: int, offset: int) -> tuple[list[Show], int]:
+        """Shows newest first, without tracks, and the total count."""
+        rows = await self._all(f"SELECT {_SHOW_COLS} FROM shows ORDER BY week_start DESC "
+                               "LIMIT ? OFFSET ?", (limit, offset))
+        total = await self._one("SELECT COUNT(*) FROM shows")
+        return [self._show(r) for r in rows], (total[0] if total else 0)
+
+    async def ensure_show(self, week_start: datetime, week_end: datetime) -> int:
+        """The id of the show for this week, created (one write) if it did not exist."""
+        row = await self._one("SELECT id FROM shows WHERE week_start = ?", (_iso(week_start),))
+        if row:
+            return int(row[0])
+
+        async def create(c: aiosqlite.Connection) -> int:
+            await c.execute("INSERT OR IGNORE INTO shows (week_start, week_end) VALUES (?, ?)",
+                            (_iso(week_start), _iso(week_end)))
+            async with c.execute("SELECT id FROM shows WHERE week_start = ?",
+                                 (_iso(week_start),)) as cur:
+                r = await cur.fetchone()
+            assert r is not None
+            return int(r[0])
+
+        return await self._write(create)
+
+    async def has_shows(self) -> bool:
+        return await self._one("SELECT 1 FROM shows LIMIT 1") is not None
+
+    # --- poller write path ---------------------------------------------------
+
+    async def likes_since(self, t: datetime) -> dict[int, list[tuple[int, datetime]]]:
+        """Stored (track_id, liked_at) per show id, for shows whose week ends after `t`."""
+        rows = await self._all(
+            "SELECT st.show_id, st.track_id, st.liked_at FROM show_tracks st "
+            "JOIN shows s ON s.id = st.show_id WHERE s.week_end > ? "
+            "ORDER BY st.show_id, st.position", (_iso(t),))
+        out: dict[int, list[tuple[int, datetime]]] = {}
+        for show_id, track_id, liked_at in rows:
+            out.setdefault(show_id, []).append((track_id, _dt(liked_at)))
+        return out
+
+    async def tracks_by_id(self, ids: Iterable[int]) -> dict[int, Track]:
+        ids = list(ids)
+        out: dict[int, Track] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in await self._all(
+                    "SELECT id, title, artist, permalink_url, artwork_url, duration_ms, license "
+                    f"FROM tracks WHERE id IN ({marks})", chunk):
+                out[r[0]] = Track(*r)
+        return out
+
+    async def save_playlists(self, tracks: Sequence[Track],
+                             playlists: dict[tuple[datetime, datetime],
+                                             list[tuple[int, datetime]]]) -> None:
+        """One transaction: upsert `tracks`, then set each week's (track_id, liked_at) list."""
+
+        async def write(c: aiosqlite.Connection) -> None:
+            await c.executemany(
+                "INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, duration_ms,"
+                " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "title=excluded.title, artist=excluded.artist, "
+                "permalink_url=excluded.permalink_url, artwork_url=excluded.artwork_url, "
+                "duration_ms=excluded.duration_ms, license=excluded.license",
+                [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
+                  t.license) for t in tracks])
+            for (start, end), items in playlists.items():
+                await c.execute("INSERT OR IGNORE INTO shows (week_start, week_end) "
+                                "VALUES (?, ?)", (_iso(start), _iso(end)))
+                async with c.execute("SELECT id FROM shows WHERE week_start = ?",
+                                     (_iso(start),)) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                await c.execute("DELETE FROM show_tracks WHERE show_id = ?", (row[0],))
+                await c.executemany(
+                    "INSERT INTO show_tracks (show_id, track_id, position, liked_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(row[0], tid, pos, _iso(at)) for pos, (tid, at) in enumerate(items, 1)])
+
+        await self._write(write)
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async def write(c: aiosqlite.Connection) -> None:
+            await c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                            "DO UPDATE SET value = excluded.value", (key, value))
+        await self._write(write)
+
+    # --- announcements ---------------------------------------------------------
+
+    def _ann(self, r: Sequence[Any]) -> Announcement:
+        return Announcement(id=r[0], show_id=r[1], position=r[2], track_id=r[3], message=r[4],
+                            announced_at=_dt(r[5]), who=r[6], delivery=r[7])
+
+    async def record_announcement(self, show_id: int, position: int, track_id: int,
+                                  message: str, announced_at: datetime, who: str,
+                                  delivery: str) -> int:
+        async def write(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO announcements (show_id, position, track_id, message, announced_at,"
+                " who, delivery) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (show_id, position, track_id, message, _iso(announced_at), who, delivery))
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+        return await self._write(write)
+
+    async def set_delivery(self, announcement_id: int, delivery: str) -> None:
+        async def write(c: aiosqlite.Connection) -> None:
+            await c.execute("UPDATE announcements SET delivery = ? WHERE id = ?",
+                            (delivery, announcement_id))
+        await self._write(write)
+
+    async def announcements(self, show_id: int) -> list[Announcement]:
+        rows = await self._all(f"SELECT {_ANN_COLS} FROM announcements WHERE show_id = ? "
+                               "ORDER BY announced_at, id", (show_id,))
+        return [self._ann(r) for r in rows]
+
+    async def first_announcement(self, show_id: int, position: int) -> Announcement | None:
+        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE show_id = ? AND "
+                              "position = ? ORDER BY announced_at, id LIMIT 1",
+                              (show_id, position))
+        return self._ann(row) if row else None
+
+    async def last_announcement(self) -> Announcement | None:
+        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements "
+                              "ORDER BY announced_at DESC, id DESC LIMIT 1")
+        return self._ann(row) if row else None
+
+    async def integrity_ok(self) -> bool:
+        row = await self._one("PRAGMA integrity_check")
+        return bool(row) and row[0] == "ok"
