@@ -231,7 +231,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         except (TypeError, ValueError) as exc:
             raise ConfigError(name, f"invalid value ({exc})") from None
     if not values.get("admin_token"):
-        raise ConfigError("admin_token", "required (any long random string; try `ntrbot gen-secret`)")
+        raise ConfigError("admin_token",
+                          "required (any long random string; `ntrbot gen-secret` makes one)")
     settings = Settings(**values)
     validate(settings)
     return settings

@@ -208,15 +208,16 @@ class Database:
 
     # --- poller write path ---------------------------------------------------
 
-    async def likes_since(self, t: datetime) -> dict[int, list[tuple[int, datetime]]]:
-        """Stored (track_id, liked_at) per show id, for shows whose week ends after `t`."""
+    async def likes_since(self, t: datetime) -> dict[datetime, list[tuple[int, datetime]]]:
+        """Stored (track_id, liked_at) in position order, per week start (UTC), for weeks
+        ending after `t`."""
         rows = await self._all(
-            "SELECT st.show_id, st.track_id, st.liked_at FROM show_tracks st "
+            "SELECT s.week_start, st.track_id, st.liked_at FROM show_tracks st "
             "JOIN shows s ON s.id = st.show_id WHERE s.week_end > ? "
-            "ORDER BY st.show_id, st.position", (_iso(t),))
-        out: dict[int, list[tuple[int, datetime]]] = {}
-        for show_id, track_id, liked_at in rows:
-            out.setdefault(show_id, []).append((track_id, _dt(liked_at)))
+            "ORDER BY s.week_start, st.position", (_iso(t),))
+        out: dict[datetime, list[tuple[int, datetime]]] = {}
+        for week_start, track_id, liked_at in rows:
+            out.setdefault(_dt(week_start), []).append((track_id, _dt(liked_at)))
         return out
 
     async def tracks_by_id(self, ids: Iterable[int]) -> dict[int, Track]:

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     import httpx
 
     from .announce import Announcer
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from .irc.client import IrcClient
     from .poller import Poller
     from .soundcloud import SoundCloudClient
+    from .weeks import ShowClock
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
@@ -27,3 +31,5 @@ POLLER: web.AppKey[Poller] = web.AppKey("poller")
 IRC: web.AppKey[IrcClient] = web.AppKey("irc")
 HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
 ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
+CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
+NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")

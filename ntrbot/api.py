@@ -1,0 +1,109 @@
+"""Public JSON routes (/health, /playlist, /shows) and the JSON error middleware."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+from .models import Show
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+_WHOLE = re.compile(r"[0-9]{1,9}")
+MAX_LIMIT = 100
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    """The one shape of every error: {"error": "..."} with a 4xx status."""
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Turn every HTTP error into JSON; an unexpected exception is logged, never leaked."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        reason = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
+            else exc.reason
+        return json_error(exc.status, reason or "error")
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return json_error(500, "internal error")
+
+
+def whole_number(value: str | None, name: str, *, default: int | None = None,
+                 minimum: int = 0, maximum: int = 10**9) -> int:
+    """Parse a path/query number strictly or raise a 400 naming the parameter."""
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise web.HTTPBadRequest(text=f"{name} is required")
+    if not _WHOLE.fullmatch(value) or not minimum <= int(value) <= maximum:
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number from {minimum} to {maximum}")
+    return int(value)
+
+
+async def current_show(app: web.Application) -> Show:
+    """The show whose week contains now (created empty if the poller has not made it yet)."""
+    db, now = app[keys.DB], app[keys.NOW]()
+    show = await db.show_at(now)
+    if show is None:
+        start, end = app[keys.CLOCK].week_of(now)
+        show = await db.show(await db.ensure_show(start, end))
+        assert show is not None
+    return show
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    irc = app.get(keys.IRC)
+    hub = app.get(keys.HUB)
+    return web.json_response({
+        "status": "ok",
+        "irc": irc.status() if irc is not None else {"enabled": False, "connected": False},
+        "poller": app[keys.POLLER].state(),
+        "subscribers": hub.subscribers if hub is not None else 0,
+    })
+
+
+@routes.get("/playlist")
+async def playlist(request: web.Request) -> web.Response:
+    return web.json_response((await current_show(request.app)).to_json())
+
+
+@routes.get("/playlist/{position}")
+async def playlist_track(request: web.Request) -> web.Response:
+    position = whole_number(request.match_info["position"], "position", minimum=1)
+    show = await current_show(request.app)
+    track = show.track_at(position)
+    if track is None:
+        return json_error(404, f"no track #{position} in the current show "
+                               f"({len(show.tracks)} tracks)")
+    return web.json_response({**track.to_json(), "show_id": show.id})
+
+
+@routes.get("/shows")
+async def shows(request: web.Request) -> web.Response:
+    limit = whole_number(request.query.get("limit"), "limit", default=20, minimum=1,
+                         maximum=MAX_LIMIT)
+    offset = whole_number(request.query.get("offset"), "offset", default=0)
+    items, total = await request.app[keys.DB].shows(limit, offset)
+    return web.json_response({"shows": [s.to_json(with_tracks=False) for s in items],
+                              "total": total})
+
+
+@routes.get("/shows/{show_id}")
+async def show(request: web.Request) -> web.Response:
+    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
+    found = await request.app[keys.DB].show(show_id)
+    if found is None:
+        return json_error(404, f"no show {show_id}")
+    return web.json_response(found.to_json())

@@ -1,0 +1,108 @@
+"""Settings: environment over TOML, one clear line per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ntrbot.config import ConfigError, Settings, load_settings, setting_names
+
+BASE = {"NTR_ADMIN_TOKEN": "tok"}
+
+
+def test_defaults_match_spec() -> None:
+    s = load_settings(BASE)
+    assert (s.host, s.port, s.db_path) == ("127.0.0.1", 8000, "./ntrbot.db")
+    assert s.soundcloud_user == "nicktherat"
+    assert (s.poll_interval_seconds, s.live_poll_interval_seconds) == (3600, 60)
+    assert s.soundcloud_api_base == "https://api-v2.soundcloud.com"
+    assert s.soundcloud_web_base == "https://soundcloud.com"
+    assert (s.show_day, s.show_hour, s.show_timezone, s.show_length_hours) == (
+        2, 22, "America/New_York", 5)
+    assert s.irc_server is None and s.irc_port == 6667 and s.irc_tls is False
+    assert s.irc_nick == "ntrbot" and s.irc_channels == ("#sewerchat",)
+    assert s.announce_channel == "#sewerchat"
+    assert s.announce_format == (
+        "Now Playing: Song #{position}: {title} by {artist} - {permalink_url}")
+    assert not s.dashboard_enabled and not s.irc_enabled
+
+
+def test_spec_names_exist() -> None:
+    names = set(setting_names())
+    for name in ["NTR_ADMIN_TOKEN", "NTR_HOST", "NTR_PORT", "NTR_DB_PATH", "NTR_SOUNDCLOUD_USER",
+                 "NTR_POLL_INTERVAL_SECONDS", "NTR_LIVE_POLL_INTERVAL_SECONDS",
+                 "NTR_SOUNDCLOUD_CLIENT_ID", "NTR_SOUNDCLOUD_API_BASE", "NTR_SOUNDCLOUD_WEB_BASE",
+                 "NTR_SHOW_DAY", "NTR_SHOW_HOUR", "NTR_SHOW_TIMEZONE", "NTR_SHOW_LENGTH_HOURS",
+                 "NTR_WEB_USER", "NTR_WEB_PASSWORD", "NTR_SECRET_KEY", "NTR_IRC_SERVER",
+                 "NTR_IRC_PORT", "NTR_IRC_TLS", "NTR_IRC_NICK", "NTR_IRC_CHANNELS",
+                 "NTR_ANNOUNCE_CHANNEL", "NTR_IRC_SASL_USER", "NTR_IRC_SASL_PASSWORD",
+                 "NTR_IRC_ADMINS", "NTR_ANNOUNCE_FORMAT"]:
+        assert name in names
+
+
+def test_env_parsing() -> None:
+    s = load_settings({**BASE, "NTR_PORT": "9000", "NTR_IRC_TLS": "yes",
+                       "NTR_IRC_CHANNELS": " #a, #b ,", "NTR_IRC_ADMINS": "nick!*@*",
+                       "NTR_WEB_USER": "nick", "NTR_WEB_PASSWORD": "pw",
+                       "NTR_SECRET_KEY": "x" * 32, "NTR_IRC_SERVER": "irc.example"})
+    assert s.port == 9000 and s.irc_tls is True
+    assert s.irc_channels == ("#a", "#b") and s.irc_admins == ("nick!*@*",)
+    assert s.dashboard_enabled and s.irc_enabled
+
+
+def test_toml_file_and_env_wins(tmp_path: Path) -> None:
+    f = tmp_path / "ntr.toml"
+    f.write_text('admin_token = "fromfile"\nport = 8100\nNTR_SHOW_HOUR = 21\n'
+                 'irc_channels = ["#x", "#y"]\nirc_tls = true\n')
+    s = load_settings({"NTR_PORT": "8200"}, config_file=str(f))
+    assert s.admin_token == "fromfile" and s.port == 8200 and s.show_hour == 21
+    assert s.irc_channels == ("#x", "#y") and s.irc_tls is True
+
+
+@pytest.mark.parametrize(("env", "setting"), [
+    ({}, "NTR_ADMIN_TOKEN"),
+    ({"NTR_ADMIN_TOKEN": ""}, "NTR_ADMIN_TOKEN"),
+    ({**BASE, "NTR_PORT": "eighty"}, "NTR_PORT"),
+    ({**BASE, "NTR_PORT": "70000"}, "NTR_PORT"),
+    ({**BASE, "NTR_SHOW_DAY": "7"}, "NTR_SHOW_DAY"),
+    ({**BASE, "NTR_SHOW_HOUR": "-1"}, "NTR_SHOW_HOUR"),
+    ({**BASE, "NTR_SHOW_TIMEZONE": "Mars/Olympus"}, "NTR_SHOW_TIMEZONE"),
+    ({**BASE, "NTR_IRC_TLS": "maybe"}, "NTR_IRC_TLS"),
+    ({**BASE, "NTR_SECRET_KEY": "short"}, "NTR_SECRET_KEY"),
+    ({**BASE, "NTR_POLL_INTERVAL_SECONDS": "0"}, "NTR_POLL_INTERVAL_SECONDS"),
+    ({**BASE, "NTR_POLL_INTERVAL_SECONDS": "nan"}, "NTR_POLL_INTERVAL_SECONDS"),
+    ({**BASE, "NTR_IRC_CHANNELS": "sewerchat"}, "NTR_IRC_CHANNELS"),
+    ({**BASE, "NTR_ANNOUNCE_CHANNEL": "#a b"}, "NTR_ANNOUNCE_CHANNEL"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{nope}"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{title"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_IRC_SASL_USER": "u"}, "NTR_IRC_SASL_PASSWORD"),
+    ({**BASE, "NTR_SOUNDCLOUD_API_BASE": "ftp://x"}, "NTR_SOUNDCLOUD_API_BASE"),
+])
+def test_invalid_values_name_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    message = str(info.value)
+    assert message.startswith(setting + ":") and "\n" not in message
+
+
+def test_bad_toml_is_one_line(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text("port = [\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(BASE, config_file=str(f))
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        f.write_text('prot = 1\n')
+        load_settings(BASE, config_file=str(f))
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(BASE, config_file=str(tmp_path / "missing.toml"))
+
+
+def test_masked_hides_secrets() -> None:
+    s = Settings(admin_token="supersecret", web_password="pw", secret_key="k" * 32,
+                 irc_sasl_password="sasl", irc_sasl_user="u")
+    text = repr(s.masked())
+    for secret in ("supersecret", "'pw'", "kkkk", "sasl'"):
+        assert secret not in text
+    assert s.masked()["NTR_ADMIN_TOKEN"] == "***"
