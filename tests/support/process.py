@@ -1,0 +1,97 @@
+"""Start and stop the real `ntrbot` process for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NtrbotProcess:
+    """`python -m ntrbot ARGS` with a clean NTR_ environment, logging to a file."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], args: tuple[str, ...] = ("run",),
+                 port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NTR_")}
+        self.env.update({"NTR_HOST": "127.0.0.1", "NTR_PORT": str(self.port),
+                         "NTR_DB_PATH": str(workdir / "ntrbot.db"), "PYTHONUNBUFFERED": "1"})
+        self.env.update(env)
+        self.args = args
+        self.log_path = workdir / f"ntrbot-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def start(self, timeout: float = 30.0) -> NtrbotProcess:
+        """Spawn and wait until GET /health answers 200."""
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "ntrbot", *self.args],
+                                         cwd=self.workdir, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"ntrbot exited {self.proc.returncode}:\n{self.log()}")
+                try:
+                    if (await client.get(self.base_url + "/health")).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"ntrbot did not answer /health in {timeout} s:\n{self.log()}")
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send `sig` and wait for the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.proc.poll() is None:
+            self.kill()
+            raise RuntimeError(f"ntrbot ignored signal {sig}:\n{self.log()}")
+        return int(self.proc.returncode)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Await `predicate()` (sync or async) until truthy; return its value or raise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
