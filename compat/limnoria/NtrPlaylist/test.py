@@ -31,10 +31,20 @@ def _track(position: int, title: str) -> dict[str, Any]:
     }
 
 
-CURRENT = {"id": 2, "episode": 42, "week_start": "", "week_end": "",
-           "tracks": [_track(1, "First Song"), _track(2, "Second\r\nSong")]}
-PREVIOUS = {"id": 1, "episode": 41, "week_start": "", "week_end": "",
-            "tracks": [_track(1, "Old One"), _track(2, "Old Two")]}
+CURRENT = {
+    "id": 2,
+    "episode": 42,
+    "week_start": "",
+    "week_end": "",
+    "tracks": [_track(1, "First Song"), _track(2, "Second\r\nSong")],
+}
+PREVIOUS = {
+    "id": 1,
+    "episode": 41,
+    "week_start": "",
+    "week_end": "",
+    "tracks": [_track(1, "Old One"), _track(2, "Old Two")],
+}
 ROUTES: dict[str, Any] = {
     "/playlist": CURRENT,
     "/playlist/1": CURRENT["tracks"][0],
@@ -106,8 +116,17 @@ class _WsHub:
     def announce(self, message: str) -> None:
         async def send() -> None:
             for ws in list(self.clients):
-                await ws.send_json({"type": "announce", "message": message, "show_id": 2,
-                                    "position": 1, "track": {}, "announced_at": ""})
+                await ws.send_json(
+                    {
+                        "type": "announce",
+                        "message": message,
+                        "show_id": 2,
+                        "position": 1,
+                        "track": {},
+                        "announced_at": "",
+                    }
+                )
+
         asyncio.run_coroutine_threadsafe(send(), self.loop).result(5)
 
     def close(self) -> None:

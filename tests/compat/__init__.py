@@ -1,0 +1,1 @@
+"""Tests of the Sopel and Limnoria compat plugins."""

@@ -1,0 +1,393 @@
+"""Unit tests of the compat plugins' AnnounceListener: backoff, auth failure, relaying, stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from types import ModuleType
+from typing import Any
+
+import pytest
+import websocket
+
+from tests.compat.conftest import LIMNORIA_PLUGIN, SOPEL_PLUGIN, TOKEN
+from tests.compat.standins import NtrStandIn, free_port
+
+BEGIN = "# --- ntr shared: begin"
+END = "# --- ntr shared: end"
+
+
+def shared_block(path: Any) -> str:
+    text = path.read_text(encoding="utf-8")
+    return text[text.index(BEGIN) : text.index(END)]
+
+
+def test_shared_block_is_identical_in_both_plugins() -> None:
+    assert shared_block(SOPEL_PLUGIN) == shared_block(LIMNORIA_PLUGIN)
+
+
+class RecordingLog:
+    """A stand-in logger that keeps (level, formatted message)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+
+    def _add(self, level: str, msg: str, *args: Any) -> None:
+        self.records.append((level, msg % args if args else msg))
+
+    def debug(self, msg: str, *args: Any) -> None:
+        self._add("debug", msg, *args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        self._add("info", msg, *args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self._add("warning", msg, *args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self._add("error", msg, *args)
+
+    def exception(self, msg: str, *args: Any) -> None:
+        self._add("exception", msg, *args)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Waits:
+    """Injected wait(): records each delay, advances the fake clock, stops after ``limit``."""
+
+    def __init__(self, clock: FakeClock, limit: int) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> bool:
+        self.delays.append(seconds)
+        self.clock.now += seconds
+        return len(self.delays) >= self.limit
+
+
+TEXT = websocket.ABNF.OPCODE_TEXT
+CLOSE = websocket.ABNF.OPCODE_CLOSE
+
+
+class FakeSocket:
+    """Plays a scripted list of frames (or exceptions) to the listener."""
+
+    def __init__(self, frames: list[Any], clock: FakeClock | None = None, hold: float = 0) -> None:
+        self.frames = list(frames)
+        self.sent: list[str] = []
+        self.clock = clock
+        self.hold = hold  # fake seconds that pass on each receive
+        self.pings = 0
+        self.shut = False
+
+    def send(self, data: str) -> None:
+        self.sent.append(data)
+
+    def settimeout(self, timeout: float) -> None:
+        pass
+
+    def ping(self) -> None:
+        self.pings += 1
+
+    def recv_data(self, control_frame: bool = False) -> tuple[int, bytes]:
+        if self.clock is not None:
+            self.clock.now += self.hold
+        if not self.frames:
+            raise websocket.WebSocketConnectionClosedException("closed")
+        frame = self.frames.pop(0)
+        if isinstance(frame, BaseException):
+            raise frame
+        return frame
+
+    def shutdown(self) -> None:
+        self.shut = True
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def text(payload: dict[str, Any]) -> tuple[int, bytes]:
+    return TEXT, json.dumps(payload).encode()
+
+
+def close(code: int) -> tuple[int, bytes]:
+    return CLOSE, code.to_bytes(2, "big") + b"bye"
+
+
+def make(
+    mod: ModuleType,
+    connect: Any,
+    *,
+    limit: int,
+    rand: float = 1.0,
+    config: tuple[str, str] = ("ws://ntr.invalid/ws/announce", TOKEN),
+) -> tuple[Any, Waits, FakeClock, RecordingLog, list[str]]:
+    clock = FakeClock()
+    waits = Waits(clock, limit)
+    log = RecordingLog()
+    relayed: list[str] = []
+    listener = mod.AnnounceListener(
+        lambda: config,
+        relayed.append,
+        logger=log,
+        token_setting="[ntr_playlist] admin_token",
+        connect=connect,
+        wait=waits,
+        clock=clock,
+        rand=lambda: rand,
+    )
+    return listener, waits, clock, log, relayed
+
+
+def refused(url: str, timeout: float) -> Any:
+    raise ConnectionRefusedError("refused")
+
+
+def test_backoff_doubles_from_two_seconds_up_to_sixty(sopel_module: ModuleType) -> None:
+    listener, waits, _, log, _ = make(sopel_module, refused, limit=9)
+    listener.run()
+    assert waits.delays == [2, 4, 8, 16, 32, 60, 60, 60, 60]
+    assert any("refused" in msg for level, msg in log.records if level == "warning")
+
+
+def test_backoff_has_jitter_and_first_retry_is_within_two_seconds(
+    sopel_module: ModuleType,
+) -> None:
+    listener, waits, _, _, _ = make(sopel_module, refused, limit=3, rand=0.0)
+    listener.run()
+    assert waits.delays == [1, 2, 4]
+    for r in (0.0, 0.3, 0.99):
+        jittered = sopel_module.AnnounceListener(
+            lambda: ("", ""), print, logger=RecordingLog(), rand=lambda r=r: r
+        ).next_delay(0)
+        assert 1.0 <= jittered <= 2.0
+    real = sopel_module.AnnounceListener(lambda: ("", ""), print, logger=RecordingLog())
+    samples = {round(real.next_delay(3), 6) for _ in range(50)}
+    assert len(samples) > 1 and all(8 <= s <= 16 for s in samples)
+    assert all(real.next_delay(50) <= 60 for _ in range(50))
+
+
+def test_backoff_resets_after_a_stable_connection(sopel_module: ModuleType) -> None:
+    clock_box: dict[str, Any] = {}
+    calls = {"n": 0}
+
+    def connect(url: str, timeout: float) -> Any:
+        calls["n"] += 1
+        if calls["n"] in (1, 2, 3):
+            raise ConnectionRefusedError("down")
+        # the 4th connection stays up for 40 (fake) seconds, then the server restarts
+        return FakeSocket(
+            [text({"type": "status", "subscribers": 1}), close(1012)],
+            clock=clock_box["clock"],
+            hold=20,
+        )
+
+    listener, waits, clock, _, _ = make(sopel_module, connect, limit=4)
+    clock_box["clock"] = clock
+    listener.run()
+    assert waits.delays == [2, 4, 8, 2]
+
+
+def test_a_short_lived_connection_does_not_reset_the_backoff(sopel_module: ModuleType) -> None:
+    def connect(url: str, timeout: float) -> Any:
+        return FakeSocket([text({"type": "status", "subscribers": 1}), close(1011)])
+
+    listener, waits, _, _, _ = make(sopel_module, connect, limit=4)
+    listener.run()
+    assert waits.delays == [2, 4, 8, 16]
+
+
+def test_auth_failure_is_logged_clearly_and_backs_off(sopel_module: ModuleType) -> None:
+    sockets: list[FakeSocket] = []
+
+    def connect(url: str, timeout: float) -> Any:
+        sockets.append(FakeSocket([close(4001)]))
+        return sockets[-1]
+
+    listener, waits, _, log, relayed = make(sopel_module, connect, limit=3)
+    listener.run()
+    assert listener.last_close_code == 4001
+    assert all(d >= 30 for d in waits.delays), waits.delays
+    errors = [msg for level, msg in log.records if level == "error"]
+    assert len(errors) == 3
+    assert "4001" in errors[0] and "[ntr_playlist] admin_token" in errors[0]
+    assert TOKEN not in " ".join(msg for _, msg in log.records)
+    assert relayed == []
+
+
+def test_subscribes_first_then_relays_announces_and_ignores_status(
+    sopel_module: ModuleType,
+) -> None:
+    sock = FakeSocket(
+        [
+            text({"type": "status", "subscribers": 1}),
+            text({"type": "announce", "message": "Now Playing: Song #1: A by B - u"}),
+            text({"type": "status", "subscribers": 2}),
+            (TEXT, b"not json"),
+            text({"type": "mystery", "message": "no"}),
+            text({"type": "announce", "message": "Line\r\none\x00\x01 \x03two"}),
+            text({"type": "announce", "message": "\r\n"}),
+            close(1000),
+        ]
+    )
+    listener, _, _, _, relayed = make(sopel_module, lambda u, t: sock, limit=1)
+    listener.run()
+    assert json.loads(sock.sent[0]) == {"type": "subscribe", "token": TOKEN}
+    assert relayed == ["Now Playing: Song #1: A by B - u", "Line one two"]
+    assert listener.last_announce == "Line one two"
+    assert sock.shut
+
+
+def test_silent_socket_is_pinged_then_dropped(sopel_module: ModuleType) -> None:
+    timeout = websocket.WebSocketTimeoutException("timed out")
+    sock = FakeSocket([timeout, timeout])
+    listener, waits, _, log, _ = make(sopel_module, lambda u, t: sock, limit=1)
+    listener.run()
+    assert sock.pings == 1
+    assert waits.delays == [2]
+    assert any("silent" in msg for _, msg in log.records)
+
+
+def test_relay_errors_do_not_kill_the_listener(sopel_module: ModuleType) -> None:
+    sock = FakeSocket(
+        [text({"type": "announce", "message": "one"}), text({"type": "announce", "message": "two"})]
+    )
+    seen: list[str] = []
+
+    def boom(msg: str) -> None:
+        seen.append(msg)
+        raise RuntimeError("irc down")
+
+    log = RecordingLog()
+    listener = sopel_module.AnnounceListener(
+        lambda: ("ws://x", TOKEN),
+        boom,
+        logger=log,
+        connect=lambda u, t: sock,
+        wait=lambda s: True,
+    )
+    listener.run()
+    assert seen == ["one", "two"]
+    assert [level for level, _ in log.records].count("exception") == 2
+
+
+def test_unconfigured_listener_idles_and_rereads_settings(sopel_module: ModuleType) -> None:
+    config = {"value": ("", "")}
+    connects: list[str] = []
+
+    def connect(url: str, timeout: float) -> Any:
+        connects.append(url)
+        raise ConnectionRefusedError
+
+    clock = FakeClock()
+    waits = Waits(clock, 4)
+    log = RecordingLog()
+
+    def wait(seconds: float) -> bool:
+        if len(waits.delays) == 1:
+            config["value"] = ("ws://configured", TOKEN)
+        return waits(seconds)
+
+    listener = sopel_module.AnnounceListener(
+        lambda: config["value"],
+        print,
+        logger=log,
+        connect=connect,
+        wait=wait,
+        clock=clock,
+        rand=lambda: 1.0,
+    )
+    listener.run()
+    assert waits.delays[0] <= 2.0 and waits.delays[1] <= 2.0
+    assert connects and connects[0] == "ws://configured"
+    assert sum(1 for level, _ in log.records if level == "warning" and "not set" in _) == 1
+
+
+def test_stop_interrupts_the_backoff_wait_quickly(sopel_module: ModuleType) -> None:
+    log = RecordingLog()
+    listener = sopel_module.AnnounceListener(
+        lambda: (f"ws://127.0.0.1:{free_port()}/ws/announce", TOKEN), print, logger=log
+    )
+    listener.start()
+    time.sleep(0.3)  # refused at once, now waiting out the backoff
+    started = time.monotonic()
+    assert listener.stop(timeout=2)
+    assert time.monotonic() - started < 1.0
+    assert not listener.alive
+
+
+def test_stop_wakes_a_blocked_receive_and_joins_quickly(sopel_module: ModuleType) -> None:
+    standin = NtrStandIn(TOKEN).start()
+    try:
+        relayed: list[str] = []
+        listener = sopel_module.AnnounceListener(
+            lambda: (standin.ws_url, TOKEN), relayed.append, logger=RecordingLog()
+        )
+        listener.start()
+        assert listener.subscribed.wait(5)
+        assert standin.announce("Now Playing: live") == 1
+        deadline = time.monotonic() + 5
+        while not relayed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert relayed == ["Now Playing: live"]
+        started = time.monotonic()
+        assert listener.stop(timeout=3)
+        assert time.monotonic() - started < 1.0
+        names = [t.name for t in threading.enumerate()]
+        assert "ntr-announce-listener" not in names
+    finally:
+        standin.stop()
+
+
+def test_reconnects_after_the_server_restarts(sopel_module: ModuleType) -> None:
+    standin = NtrStandIn(TOKEN).start()
+    relayed: list[str] = []
+    listener = sopel_module.AnnounceListener(
+        lambda: (standin.ws_url, TOKEN), relayed.append, logger=RecordingLog()
+    )
+    listener.start()
+    try:
+        assert listener.subscribed.wait(5)
+        standin.kick_all(1012)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if len(standin.subscribe_attempts) >= 2 and standin.clients:
+                break
+            time.sleep(0.05)
+        assert len(standin.subscribe_attempts) == 2 and standin.clients
+        assert listener.subscribed.wait(5)
+        standin.announce("after restart")
+        deadline = time.monotonic() + 5
+        while not relayed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert relayed == ["after restart"]
+    finally:
+        assert listener.stop(timeout=3)
+        standin.stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain", "plain"),
+        ("a\r\nPRIVMSG #x :b", "a PRIVMSG #x :b"),
+        ("nul\x00byte", "nulbyte"),
+        ("\x02bold\x02 \x0304red", "bold 04red"),
+        ("  tab\tsep  ", "tab sep"),
+        ("del\x7f c1\x85x", "del c1 x"),
+    ],
+)
+def test_clean_line(sopel_module: ModuleType, raw: str, clean: str) -> None:
+    assert sopel_module.clean_line(raw) == clean
