@@ -1,0 +1,181 @@
+"""Real-server tests: the bot against miniircd (and ngircd when installed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import irc.connection
+import pytest
+
+from tests.irc.conftest import CHANNEL, irc_settings, wait_until
+from tests.support.rawirc import RawIrc
+
+BOT = "ntrbot"
+
+
+async def joined_bot(ircd, make_bot, services, **kw):
+    bot = await make_bot(irc_settings(ircd, **kw.pop("settings", {})), services, **kw)
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    return bot
+
+
+async def test_connects_joins_and_answers(ircd, make_bot, services):
+    statuses = []
+    bot = await make_bot(irc_settings(ircd), services)
+    bot.add_listener(statuses.append)
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    st = bot.status()
+    assert st["connected"] and st["nick"] == BOT and st["server"] == f"{ircd.host}:{ircd.port}"
+    assert any(CHANNEL in s["channels"] for s in statuses)
+
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await user.join(CHANNEL)
+        mark = user.mark()
+        await user.say(CHANNEL, "!song 2")
+        msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
+        assert msg.params[-1] == "Song #2: Second by Artist 2 - https://soundcloud.com/a2/t2"
+
+        # private message -> private reply
+        mark = user.mark()
+        await user.say(BOT, "!np")
+        msg = await user.wait_privmsg(BOT, "listener", since=mark)
+        assert msg.params[-1] == "Nothing announced yet."
+
+        # say() from the announce path
+        mark = user.mark()
+        d = await bot.say(CHANNEL, "Now Playing: Song #1", priority=True)
+        assert (d.status, d.detail) == ("sent", f"sent to {CHANNEL}")
+        assert await d.outcome == "sent"
+        await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Now Playing: Song #1")
+    finally:
+        await user.close()
+
+
+async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd, make_bot, services):
+    services.current.tracks[0].track.__dict__["title"] = "Evil\r\nQUIT :x\r\nJOIN #other\x00"
+    bot = await joined_bot(ircd, make_bot, services)
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await user.join(CHANNEL)
+        mark = user.mark()
+        await user.say(CHANNEL, "!song 1")
+        msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
+        assert "Evil QUIT :x JOIN #other by Artist 1" in msg.params[-1]
+        # and the bot is still there, still answering
+        await user.say(CHANNEL, "!help")
+        await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Commands:")
+        from_bot = [m for m in user.messages(mark) if m.nick == BOT]
+        assert [m.command for m in from_bot] == ["PRIVMSG", "PRIVMSG"]
+        assert bot.status()["connected"] and CHANNEL in bot.status()["channels"]
+    finally:
+        await user.close()
+
+
+async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, services):
+    gate = asyncio.Event()
+    gate.set()
+    plain = irc.connection.AioFactory()
+
+    async def gated(protocol, address):
+        await gate.wait()
+        return await plain(protocol, address)
+
+    bot = await joined_bot(ircd, make_bot, services, connect_factory=gated)
+    gate.clear()
+    ircd.stop()
+    await wait_until(lambda: not bot.status()["connected"], 30, "bot to notice the drop")
+    assert bot.status()["channels"] == []
+    assert bot.status()["last_error"]
+
+    d = await bot.say(CHANNEL, "Now Playing: Song #3: queued while down", priority=True,
+                      fresh_for=120)
+    assert d.status == "queued" and "disconnected" in d.detail
+    assert bot.status()["queued"] == 1
+
+    ircd.start()
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await user.join(CHANNEL)
+        gate.set()
+        assert await asyncio.wait_for(d.outcome, 30) == "sent"
+        await user.wait_privmsg(BOT, CHANNEL, contains="queued while down")
+        # still answering after the restart
+        mark = user.mark()
+        await user.say(CHANNEL, "!playlist")
+        msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
+        assert msg.params[-1].endswith("https://ntr.example/playlist")
+        queued = [m for m in user.messages() if m.nick == BOT and "queued while down"
+                  in m.params[-1]]
+        assert len(queued) == 1
+        assert bot.status()["queued"] == 0
+    finally:
+        await user.close()
+
+
+async def test_stale_queued_line_expires(ircd, make_bot, services):
+    bot = await joined_bot(ircd, make_bot, services)
+    ircd.stop()
+    await wait_until(lambda: not bot.status()["connected"], 30, "bot to notice the drop")
+    d = await bot.say(CHANNEL, "too late", priority=True, fresh_for=0.2)
+    assert d.status == "queued"
+    assert await asyncio.wait_for(d.outcome, 10) == "expired"
+    ircd.start()
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await user.join(CHANNEL)
+        await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to rejoin")
+        mark = user.mark()
+        await user.say(CHANNEL, "!np")
+        await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Nothing announced")
+        assert not [m for m in user.messages() if "too late" in m.raw]
+    finally:
+        await user.close()
+
+
+@pytest.mark.parametrize("squatter_in_channel", [True, False], ids=["sees-quit", "retries"])
+async def test_nick_collision_fallback_and_reclaim(ircd, make_bot, services, squatter_in_channel):
+    squatter = await RawIrc.connect(ircd.host, ircd.port, BOT)
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await user.join(CHANNEL)
+        if squatter_in_channel:
+            await squatter.join(CHANNEL)
+        # Without a shared channel the QUIT is invisible: the bot retries the nick itself.
+        retry = 3600.0 if squatter_in_channel else 0.5
+        bot = await joined_bot(ircd, make_bot, services, nick_retry_interval=retry)
+        alt = bot.status()["nick"]
+        assert alt != BOT and alt.startswith("ntrbot")
+        mark = user.mark()
+        await user.say(CHANNEL, "!help")
+        await user.wait_privmsg(alt, CHANNEL, since=mark, contains="Commands:")
+
+        await squatter.close("leaving")
+        await wait_until(lambda: bot.status()["nick"] == BOT, 30, "bot to reclaim its nick")
+        await user.wait_for(lambda m: m.command == "NICK" and m.nick == alt
+                            and m.params[0] == BOT, 20, mark)
+        mark = user.mark()
+        await user.say(CHANNEL, "!help")
+        await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Commands:")
+    finally:
+        await user.close()
+        await squatter.close()
+
+
+async def test_admin_commands_and_refusal(ircd, make_bot, services):
+    await joined_bot(ircd, make_bot, services)
+    boss = await RawIrc.connect(ircd.host, ircd.port, "boss")
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await boss.join(CHANNEL)
+        await user.join(CHANNEL)
+        mark = user.mark()
+        await user.say(CHANNEL, "!announce 2")
+        await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="admins only")
+        mark = boss.mark()
+        await boss.say(CHANNEL, "!announce 2")
+        await boss.wait_privmsg(BOT, CHANNEL, since=mark, contains="Announced #2")
+        assert services.announced == [(2, "boss")]
+    finally:
+        await user.close()
+        await boss.close()
