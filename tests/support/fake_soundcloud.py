@@ -181,9 +181,11 @@ class FakeSoundCloud:
         return self.base_url
 
     def set_likes(self, likes: Iterable[dict[str, Any]]) -> None:
-        """Replace the likes; kept newest first (by created_at)."""
+        """Replace the likes; sorted newest first unless some lack created_at (order kept)."""
         items = [like_from_spec(dict(x)) for x in likes]
-        self.likes = sorted(items, key=lambda x: str(x.get("created_at", "")), reverse=True)
+        if all(isinstance(x.get("created_at"), str) for x in items):
+            items.sort(key=lambda x: x["created_at"], reverse=True)
+        self.likes = items
 
     def add_like(self, like: dict[str, Any]) -> None:
         self.set_likes([like, *self.likes])
