@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from aiohttp import web
 
 from . import keys
+from .announce import handle_announce
 from .api import json_error
+from .auth import admin_identity
+from .auth import bearer_ok as _bearer_ok
+from .auth import is_admin as is_admin
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -16,22 +19,12 @@ routes = web.RouteTableDef()
 
 def bearer_ok(request: web.Request) -> bool:
     """True when the request carries `Authorization: Bearer <NTR_ADMIN_TOKEN>`."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    expected = request.app[keys.SETTINGS].admin_token
-    return hmac.compare_digest(token.strip().encode(), expected.encode())
-
-
-async def is_admin(request: web.Request) -> bool:
-    return bearer_ok(request)
+    return bool(_bearer_ok(request, request.app[keys.SETTINGS].admin_token))
 
 
 @routes.post("/admin/refresh")
 async def refresh(request: web.Request) -> web.Response:
-    if not await is_admin(request):
-        return json_error(401, "admin authentication required")
+    await admin_identity(request)  # JSON 401 / 403 (cross-origin cookie) otherwise
     poller = request.app[keys.POLLER]
     try:
         result = await poller.poll_now()
@@ -41,3 +34,10 @@ async def refresh(request: web.Request) -> web.Response:
                           poller=poller.state())
     return web.json_response({"status": "ok", "summary": result.summary(),
                               "poller": poller.state()})
+
+
+@routes.post("/admin/announce")
+async def announce(request: web.Request) -> web.Response:
+    """Body {"show_id": int, "position": int, "force": bool=false}; see SPEC."""
+    who = await admin_identity(request)
+    return await handle_announce(request, who)

@@ -1,0 +1,281 @@
+"""Passwords, session keys, login throttling, admin checks and security headers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp_session import STORAGE_KEY, Session, get_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .keys import SETTINGS
+
+COOKIE_NAME = "ntr_session"
+SESSION_MAX_AGE = 24 * 3600
+SESSION_USER = "user"
+
+# --- passwords ---------------------------------------------------------------
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$n$r$p$salt$hash` (salt and hash urlsafe base64 without padding)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R,
+                            p=_SCRYPT_P, maxmem=_SCRYPT_MAXMEM, dklen=32)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def is_password_hash(stored: str) -> bool:
+    return stored.startswith("scrypt$") and stored.count("$") == 5
+
+
+def verify_password(stored: str, given: str) -> bool:
+    """Check `given` against a hash from `hash_password` or a plain stored password."""
+    given_b = given.encode("utf-8")
+    if not is_password_hash(stored):
+        return hmac.compare_digest(stored.encode("utf-8"), given_b)
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        n_i, r_i, p_i = int(n), int(r), int(p)
+        if not (2 <= n_i <= 2**20 and 1 <= r_i <= 32 and 1 <= p_i <= 16):
+            return False
+        want = _unb64(digest)
+        got = hashlib.scrypt(given_b, salt=_unb64(salt), n=n_i, r=r_i, p=p_i,
+                             maxmem=_SCRYPT_MAXMEM, dklen=len(want) or 32)
+    except (ValueError, TypeError, MemoryError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+# --- session encryption key ------------------------------------------------
+
+def fernet_key(secret: str) -> str:
+    """The 44-character urlsafe-base64 Fernet key derived (HKDF-SHA256) from NTR_SECRET_KEY."""
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"ntrbot-session-v1",
+               info=b"aiohttp-session fernet key").derive(secret.encode("utf-8"))
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def request_is_https(request: web.Request) -> bool:
+    """True when the request came over https, directly or per X-Forwarded-Proto.
+
+    X-Forwarded-Proto is trusted: behind a reverse proxy that terminates TLS it is the
+    only way to know; without a proxy, a client lying about it only gets a Secure cookie
+    it then cannot send back over http (its own loss).
+    """
+    if request.secure:
+        return True
+    proto = request.headers.get("X-Forwarded-Proto", "")
+    return proto.split(",")[0].strip().lower() == "https"
+
+
+class SessionStorage(EncryptedCookieStorage):
+    """Encrypted cookie `ntr_session`: HttpOnly, SameSite=Strict, Secure per setting."""
+
+    def __init__(self, secret: str, cookie_secure: str = "auto",
+                 max_age: int = SESSION_MAX_AGE) -> None:
+        super().__init__(fernet_key(secret), cookie_name=COOKIE_NAME, max_age=max_age,
+                         httponly=True, samesite="Strict",
+                         secure=True if cookie_secure == "true" else None)
+        self._secure_mode = cookie_secure
+
+    async def save_session(self, request: web.Request, response: web.StreamResponse,
+                           session: Session) -> None:
+        await super().save_session(request, response, session)
+        morsel = response.cookies.get(COOKIE_NAME)
+        if morsel is not None and self._secure_mode == "auto" and request_is_https(request):
+            morsel["secure"] = True
+
+
+def has_sessions(request: web.Request) -> bool:
+    return request.get(STORAGE_KEY) is not None
+
+
+async def session_user(request: web.Request) -> str | None:
+    """The logged-in dashboard user, or None (also when the dashboard is off)."""
+    if not has_sessions(request):
+        return None
+    session = await get_session(request)
+    user = session.get(SESSION_USER)
+    return user if isinstance(user, str) and user else None
+
+
+# --- login throttling --------------------------------------------------------
+
+class LoginThrottle:
+    """Failed logins allowed per client and overall within a sliding window."""
+
+    def __init__(self, per_client: int = 5, overall: int = 20, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_client, self.overall, self.window = per_client, overall, window
+        self._clock = clock
+        self._clients: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque()
+
+    def _prune(self, q: deque[float], now: float) -> None:
+        while q and q[0] <= now - self.window:
+            q.popleft()
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until `client` may try again; 0 when it may try now."""
+        now = self._clock()
+        self._prune(self._all, now)
+        waits = []
+        q = self._clients.get(client)
+        if q is not None:
+            self._prune(q, now)
+            if not q:
+                del self._clients[client]
+            elif len(q) >= self.per_client:
+                waits.append(q[0] + self.window - now)
+        if len(self._all) >= self.overall:
+            waits.append(self._all[0] + self.window - now)
+        return max(waits, default=0.0)
+
+    def failed(self, client: str) -> None:
+        now = self._clock()
+        self._clients.setdefault(client, deque()).append(now)
+        self._all.append(now)
+        if len(self._clients) > 10_000:  # bound memory under a spray of addresses
+            for key in [k for k, q in self._clients.items() if not q or q[-1] <= now - self.window]:
+                del self._clients[key]
+
+    def succeeded(self, client: str) -> None:
+        self._clients.pop(client, None)
+
+
+# --- same-origin checks ------------------------------------------------------
+
+def _site_origins(request: web.Request) -> set[str]:
+    host = request.host.lower()
+    origins = {f"http://{host}", f"https://{host}"}
+    settings = request.app.get(SETTINGS)
+    public_url = getattr(settings, "public_url", None)
+    if public_url:
+        parts = urlsplit(public_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return origins
+
+
+def same_origin(request: web.Request) -> bool:
+    """False when Origin (or, lacking it, Referer) names another site.
+
+    A request with neither header is not from a browser page (browsers send Origin on
+    every POST and WebSocket handshake), so it cannot be a cross-site forgery.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = request.headers.get("Referer")
+        if not referer:
+            return True
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    return origin.strip().lower() in _site_origins(request)
+
+
+# --- admin checks --------------------------------------------------------------
+
+def json_error(exc_class: type[web.HTTPException], message: str,
+               **extra: Any) -> web.HTTPException:
+    return exc_class(text=json.dumps({"error": message, **extra}),
+                     content_type="application/json")
+
+
+def bearer_ok(request: web.Request, token: str) -> bool | None:
+    """True/False for a right/wrong bearer token, None when there is no Authorization."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8"))
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def admin_identity(request: web.Request) -> str:
+    """Who is asking ("token" or "web:<user>"); raises JSON 401/403 otherwise.
+
+    A bearer token wins when present (a wrong one is 401 even with a session). A
+    state-changing request authenticated by the session cookie must come from this site.
+    """
+    settings = request.app[SETTINGS]
+    bearer = bearer_ok(request, settings.admin_token)
+    if bearer:
+        return "token"
+    if bearer is False:
+        raise json_error(web.HTTPUnauthorized, "invalid admin token")
+    user = await session_user(request)
+    if user is None:
+        raise json_error(web.HTTPUnauthorized, "authentication required")
+    if request.method in STATE_CHANGING and not same_origin(request):
+        raise json_error(web.HTTPForbidden, "cross-origin request refused")
+    return f"web:{user}"
+
+
+async def is_admin(request: web.Request) -> bool:
+    """True for a valid bearer token, or a session (same-origin when state-changing)."""
+    try:
+        await admin_identity(request)
+    except web.HTTPException:
+        return False
+    return True
+
+
+# --- security headers ------------------------------------------------------------
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _add_headers(response: web.StreamResponse) -> None:
+    if response.prepared:
+        return
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Add CSP, no-framing, no-referrer and nosniff to every (unprepared) response."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _add_headers(exc)
+        raise
+    _add_headers(response)
+    return response

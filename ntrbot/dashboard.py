@@ -1,0 +1,242 @@
+"""The host's dashboard: login/logout, the page, its static files and its own socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiohttp_session import get_session, new_session, session_middleware
+
+from .announce import announcement_json
+from .auth import (
+    SESSION_USER,
+    LoginThrottle,
+    SessionStorage,
+    same_origin,
+    security_headers,
+    session_user,
+    verify_password,
+)
+from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
+
+log = logging.getLogger(__name__)
+
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("dashboard_sockets", set)
+FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "subscribers", "irc"})
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
+                ".png": "image/png", ".ico": "image/x-icon"}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def web_dir() -> Path:
+    """The browser files: `ntrbot/web` when installed, `web/` beside `ntrbot/` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "web", here.parent / "web"):
+        if (candidate / "dashboard.html").is_file():
+            return candidate
+    return here.parent / "web"
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, **NO_STORE})
+
+
+def _login_page(message: str | None = None, status: int = 200) -> web.Response:
+    page = (web_dir() / "login.html").read_text(encoding="utf-8")
+    notice = f'<p class="notice error" role="alert">{html.escape(message)}</p>' if message else ""
+    return web.Response(text=page.replace("<!--MESSAGE-->", notice), status=status,
+                        content_type="text/html", charset="utf-8", headers=NO_STORE)
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def login_get(request: web.Request) -> web.StreamResponse:
+    if await session_user(request) is not None:
+        return _redirect("/dashboard")
+    return _login_page()
+
+
+async def login_post(request: web.Request) -> web.StreamResponse:
+    if not same_origin(request):
+        return _login_page("Cross-site login refused.", status=403)
+    throttle = request.app[THROTTLE]
+    client = _client(request)
+    wait = throttle.retry_after(client)
+    if wait > 0:
+        log.warning("login throttled for %s", client)
+        return _login_page(f"Too many failed logins. Try again in {int(wait) + 1} seconds.",
+                           status=429)
+    try:
+        form = await request.post()
+    except (ValueError, web.HTTPException):
+        form = {}  # type: ignore[assignment]
+    username, password = form.get("username"), form.get("password")
+    settings = request.app[SETTINGS]
+    ok = isinstance(username, str) and isinstance(password, str)
+    # Check both, always, so timing does not tell which one was wrong.
+    user_ok = verify_password(settings.web_user or "", username if ok else "")  # type: ignore[arg-type]
+    pass_ok = verify_password(settings.web_password or "", password if ok else "")  # type: ignore[arg-type]
+    if not (ok and user_ok and pass_ok):
+        throttle.failed(client)
+        log.info("failed login from %s", client)
+        return _login_page("Invalid username or password.")
+    throttle.succeeded(client)
+    session = await new_session(request)
+    session[SESSION_USER] = username
+    session["login_at"] = int(time.time())
+    log.info("dashboard login from %s", client)
+    return _redirect("/dashboard")
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    if request.method == "POST" and not same_origin(request):
+        return web.json_response({"error": "cross-origin request refused"}, status=403)
+    session = await get_session(request)
+    session.invalidate()
+    return _redirect("/login")
+
+
+async def dashboard_page(request: web.Request) -> web.StreamResponse:
+    if await session_user(request) is None:
+        return _redirect("/login")
+    return web.FileResponse(web_dir() / "dashboard.html", headers=NO_STORE)
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    root = web_dir().resolve()
+    path = (root / name).resolve()
+    if (not path.is_relative_to(root) or path.suffix not in STATIC_TYPES
+            or not path.is_file()):
+        raise web.HTTPNotFound(text=json.dumps({"error": "not found"}),
+                               content_type="application/json")
+    return web.FileResponse(path, headers={"Content-Type": STATIC_TYPES[path.suffix],
+                                           "Cache-Control": "no-cache"})
+
+
+# --- the dashboard's own socket --------------------------------------------------
+
+def _hello(app: web.Application, user: str) -> dict[str, Any]:
+    irc, hub, poller = app.get(IRC), app.get(HUB), app.get(POLLER)
+    return {
+        "type": "hello", "user": user,
+        "irc": irc.status() if irc is not None else {"enabled": False, "connected": False},
+        "subscribers": hub.subscribers if hub is not None else 0,
+        "poller": poller.state() if poller is not None else None,
+    }
+
+
+async def _reply(app: web.Application, data: Any) -> dict[str, Any] | None:
+    """Answer a request the page sent on its socket."""
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("type")
+    if kind == "announcements":
+        show_id = data.get("show_id")
+        if type(show_id) is not int or not 0 < show_id < 2**62:
+            return {"type": "error", "error": "show_id must be a positive integer"}
+        items = await app[DB].announcements(show_id)
+        return {"type": "announcements", "show_id": show_id,
+                "items": [announcement_json(a) for a in items]}
+    if kind == "ping":
+        return {"type": "pong"}
+    return None
+
+
+async def dashboard_socket(request: web.Request) -> web.StreamResponse:
+    """GET /ws/dashboard: session-cookie only; pushes state changes from the event bus."""
+    user = await session_user(request)
+    if user is None:
+        return web.json_response({"error": "login required"}, status=401)
+    if not same_origin(request):
+        return web.json_response({"error": "cross-origin request refused"}, status=403)
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=16 * 1024, timeout=2.0)
+    await ws.prepare(request)
+    queue = app[EVENTS].subscribe()
+    app[SOCKETS].add(ws)
+
+    async def sender() -> None:
+        await ws.send_json(_hello(app, user))
+        while True:
+            event = await queue.get()
+            if event.get("type") in FORWARDED or event.get("_reply"):
+                event.pop("_reply", None)
+                await asyncio.wait_for(ws.send_str(json.dumps(event)), 10.0)
+
+    send_task = asyncio.create_task(sender())
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                reply = await _reply(app, json.loads(msg.data))
+            except ValueError:
+                reply = {"type": "error", "error": "not JSON"}
+            if reply is not None:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait({**reply, "_reply": True})
+            if send_task.done():
+                break
+    finally:
+        send_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await send_task
+        app[EVENTS].unsubscribe(queue)
+        app[SOCKETS].discard(ws)
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2.0)
+    return ws
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets = list(app[SOCKETS])
+    for ws in sockets:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=1001, message=b"server shutdown"), 2.0)
+
+
+async def _listen_irc(app: web.Application) -> None:
+    """Publish IRC status changes on the event bus for the dashboards.
+
+    An on_startup handler: it runs after every cleanup context has started, so the IRC
+    client exists by then whatever the order of setup.
+    """
+    irc = app.get(IRC)
+    if irc is not None and hasattr(irc, "add_listener"):
+        events = app[EVENTS]
+        irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
+
+
+def setup_dashboard(app: web.Application) -> None:
+    """Mount sessions, security headers and the dashboard routes (needs SETTINGS, EVENTS).
+
+    Call only when settings.dashboard_enabled; otherwise none of these routes exist (404).
+    """
+    settings = app[SETTINGS]
+    assert settings.secret_key, "dashboard needs NTR_SECRET_KEY"
+    storage = SessionStorage(settings.secret_key, settings.cookie_secure)
+    app.middlewares.append(session_middleware(storage))
+    app.middlewares.append(security_headers)
+    app[THROTTLE] = LoginThrottle()
+    app[SOCKETS] = set()
+    app.on_startup.append(_listen_irc)
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/login", login_get)
+    app.router.add_post("/login", login_post)
+    app.router.add_get("/logout", logout)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/dashboard", dashboard_page)
+    app.router.add_get("/ws/dashboard", dashboard_socket)
+    app.router.add_get("/static/{name:.+}", static_file)

@@ -1,0 +1,213 @@
+"""The /ws/announce hub: token-subscribed compat plugins get every announce, none waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .events import EventBus
+from .keys import EVENTS, HUB, SETTINGS
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_TOO_SLOW = 4008  # subscriber could not keep up and was dropped
+
+
+class _Subscriber:
+    """One socket, its bounded outgoing queue and the task that drains it."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request | None,
+                 queue_size: int, peer: str) -> None:
+        self.ws = ws
+        self.request = request
+        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self.task: asyncio.Task[None] | None = None
+        self.peer = peer
+        self.dropped = False
+
+
+class AnnounceHub:
+    """Fan-out to /ws/announce subscribers with a queue and a sender task per subscriber.
+
+    `broadcast` never awaits a socket: it only puts text on each subscriber's bounded
+    queue. A subscriber whose queue is full, or whose send takes longer than
+    `send_timeout`, is dropped (its connection aborted), so it cannot delay anyone else.
+    """
+
+    def __init__(self, token: str, *, events: EventBus | None = None,
+                 auth_timeout: float = 10.0, heartbeat: float = 30.0,
+                 send_timeout: float = 5.0, queue_size: int = 64) -> None:
+        self._token = token.encode("utf-8")
+        self._events = events
+        self.auth_timeout = auth_timeout
+        self.heartbeat = heartbeat
+        self.send_timeout = send_timeout
+        self.queue_size = queue_size
+        self._subs: set[_Subscriber] = set()
+        self._pending: set[web.WebSocketResponse] = set()
+        self._closing = False
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    # --- sending -------------------------------------------------------------
+
+    def broadcast(self, message: dict[str, Any]) -> int:
+        """Queue `message` for every subscriber; returns how many it was queued for."""
+        text = json.dumps(message, separators=(",", ":"))
+        queued = 0
+        for sub in list(self._subs):
+            try:
+                sub.queue.put_nowait(text)
+                queued += 1
+            except asyncio.QueueFull:
+                log.warning("announce subscriber %s is not keeping up; dropped", sub.peer)
+                self._drop(sub)
+        return queued
+
+    def _status(self) -> None:
+        self.broadcast({"type": "status", "subscribers": self.subscribers})
+        if self._events is not None:
+            self._events.publish("subscribers", {"subscribers": self.subscribers})
+
+    async def _sender(self, sub: _Subscriber) -> None:
+        try:
+            while True:
+                text = await sub.queue.get()
+                try:
+                    await asyncio.wait_for(sub.ws.send_str(text), self.send_timeout)
+                except TimeoutError:
+                    log.warning("announce subscriber %s stuck for %.0f s; dropped",
+                                sub.peer, self.send_timeout)
+                    self._drop(sub)
+                    return
+                except (ConnectionError, RuntimeError) as exc:
+                    log.info("announce subscriber %s gone (%s)", sub.peer, type(exc).__name__)
+                    self._drop(sub)
+                    return
+        except asyncio.CancelledError:
+            pass
+
+    def _remove(self, sub: _Subscriber) -> bool:
+        if sub not in self._subs:
+            return False
+        self._subs.discard(sub)
+        if sub.task is not None and sub.task is not asyncio.current_task():
+            sub.task.cancel()
+        return True
+
+    def _drop(self, sub: _Subscriber) -> None:
+        """Forget a subscriber and abort its connection without waiting for it."""
+        sub.dropped = True
+        removed = self._remove(sub)
+        transport = sub.request.transport if sub.request is not None else None
+        if transport is not None:
+            transport.abort()
+        else:  # e.g. a test double: close in the background, never awaited here
+            task = asyncio.ensure_future(self._close_ws(sub.ws, CLOSE_TOO_SLOW, b"too slow"))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        if removed and not self._closing:
+            self._status()
+
+    # --- the socket handler ----------------------------------------------------
+
+    async def _authenticate(self, ws: web.WebSocketResponse) -> bool:
+        try:
+            msg = await ws.receive(timeout=self.auth_timeout)
+        except TimeoutError:
+            return False
+        if msg.type != WSMsgType.TEXT:
+            return False
+        try:
+            data = json.loads(msg.data)
+        except ValueError:
+            return False
+        if not isinstance(data, dict) or data.get("type") != "subscribe":
+            return False
+        token = data.get("token")
+        if not isinstance(token, str):
+            return False
+        return hmac.compare_digest(token.encode("utf-8"), self._token)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """GET /ws/announce."""
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=64 * 1024,
+                                   timeout=2.0)
+        await ws.prepare(request)
+        if self._closing:
+            await self._close_ws(ws, 1001, b"shutting down")
+            return ws
+        self._pending.add(ws)
+        try:
+            ok = await self._authenticate(ws)
+        finally:
+            self._pending.discard(ws)
+        if not ok:
+            await self._close_ws(ws, CLOSE_UNAUTHORIZED, b"unauthorized")
+            return ws
+        if self._closing:
+            await self._close_ws(ws, 1001, b"shutting down")
+            return ws
+        sub = _Subscriber(ws, request, self.queue_size, request.remote or "?")
+        sub.task = asyncio.create_task(self._sender(sub))
+        self._subs.add(sub)
+        log.info("announce subscriber %s joined (%d)", sub.peer, self.subscribers)
+        self._status()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT and msg.data.strip() == '{"type":"ping"}':
+                    with contextlib.suppress(asyncio.QueueFull):
+                        sub.queue.put_nowait('{"type":"pong"}')
+        finally:
+            if self._remove(sub):
+                log.info("announce subscriber %s left (%d)", sub.peer, self.subscribers)
+                if not self._closing:
+                    self._status()
+        return ws
+
+    @staticmethod
+    async def _close_ws(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
+        try:
+            await asyncio.wait_for(ws.close(code=code, message=reason), 2.0)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            pass
+
+    async def close(self) -> None:
+        """Close every socket (on shutdown), so the server does not wait for them."""
+        self._closing = True
+        subs, self._subs = list(self._subs), set()
+        for sub in subs:
+            if sub.task is not None:
+                sub.task.cancel()
+        sockets = [s.ws for s in subs] + list(self._pending)
+        await asyncio.gather(*(self._close_ws(ws, 1001, b"server shutdown") for ws in sockets),
+                             return_exceptions=True)
+
+
+def setup_hub(app: web.Application) -> None:
+    """Create app[HUB] (needs SETTINGS; EVENTS when present) and route /ws/announce."""
+
+    async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
+        if HUB not in app:
+            app[HUB] = AnnounceHub(app[SETTINGS].admin_token, events=app.get(EVENTS))
+        yield
+
+    async def on_shutdown(app: web.Application) -> None:
+        if HUB in app:
+            await app[HUB].close()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await request.app[HUB].handle(request)
+
+    app.cleanup_ctx.append(hub_ctx)
+    app.on_shutdown.append(on_shutdown)
+    app.router.add_get("/ws/announce", handle)
