@@ -1,0 +1,239 @@
+"""Reactions to server events: registration, channels, nick fallback, SASL, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import irc.client
+
+from ntrbot.irc.hostmask import irc_lower
+
+if TYPE_CHECKING:
+    from ntrbot.irc.backoff import Backoff
+    from ntrbot.irc.commands import CommandHandler
+    from ntrbot.irc.sasl import Sasl
+    from ntrbot.irc.sendqueue import SendQueue
+
+log = logging.getLogger("ntrbot.irc")
+
+COMMAND_REPLY_FRESH = 30.0
+MAX_COMMAND_TASKS = 16
+MAX_REPLY_LINES = 5
+
+
+def alternate_nicks(nick: str) -> Iterator[str]:
+    """Fallback nicks: nick_, nick__, then short numbered ones (fit a 9-character limit)."""
+    yield nick + "_"
+    yield nick + "__"
+    for i in itertools.count(1):
+        yield f"{nick[:7]}{i}"
+
+
+class ServerEvents:
+    """Mixin for IrcClient: one `_on_<event>` method per jaraco event type it cares about.
+
+    Handlers only change state and write small protocol lines; the dispatcher guards them.
+    """
+
+    # provided by IrcClient
+    host: str
+    port: int
+    wanted_nick: str
+    nick: str
+    channels: list[str]
+    joined: dict[str, str]
+    registered: bool
+    userhost: str | None
+    last_error: str | None
+    rejoin_delay: float
+    backoff: Backoff
+    queue: SendQueue
+    commands: CommandHandler | None
+    _sasl: Sasl | None
+    _stopping: bool
+    _lost: asyncio.Event
+    _alt: Iterator[str]
+    _join_sent: dict[str, float]
+    _tasks: set[asyncio.Task[Any]]
+    _command_tasks: int
+    _clock: Callable[[], float]
+
+    def _notify(self) -> None: ...
+    def _set_error(self, text: str) -> None: ...
+    def _send_raw(self, line: str) -> None: ...
+    def _join(self, channel: str) -> None: ...
+    def _fit(self, target: str, text: str) -> str: ...
+
+    def _is_me(self, nick: str | None) -> bool:
+        return nick is not None and irc_lower(nick) == irc_lower(self.nick)
+
+    def _on_welcome(self, event: irc.client.Event) -> None:
+        self.registered = True
+        self.nick = event.target or self.nick
+        self.backoff.connected()
+        log.info("IRC connected to %s:%s as %s", self.host, self.port, self.nick)
+        if self.nick != self.wanted_nick:
+            log.warning("IRC nick %s is taken; using %s until it frees",
+                        self.wanted_nick, self.nick)
+        for ch in self.channels:
+            self._join(ch)
+        self._notify()
+        self.queue.wake()
+
+    def _on_disconnect(self, event: irc.client.Event) -> None:
+        reason = event.arguments[0] if event.arguments else ""
+        self.registered = False
+        self.joined.clear()
+        self.backoff.disconnected()
+        if not self._stopping:
+            if reason != "ping timeout":
+                self.last_error = f"disconnected: {reason or 'connection closed'}"
+            log.warning("IRC disconnected from %s:%s (%s)", self.host, self.port,
+                        reason or "connection closed")
+        self._lost.set()
+        self._notify()
+
+    def _on_error(self, event: irc.client.Event) -> None:
+        text = event.target or " ".join(event.arguments) or "ERROR"
+        log.warning("IRC server error: %s", text)
+        self._set_error(f"server: {text}")
+
+    def _on_join(self, event: irc.client.Event) -> None:
+        if not self._is_me(event.source.nick):
+            return
+        channel = event.target
+        self.joined[irc_lower(channel)] = channel
+        if event.source.user and event.source.host:
+            self.userhost = f"{event.source.user}@{event.source.host}"
+        log.info("IRC joined %s", channel)
+        self._notify()
+        self.queue.wake()
+
+    def _on_part(self, event: irc.client.Event) -> None:
+        if self._is_me(event.source.nick):
+            self.joined.pop(irc_lower(event.target), None)
+            log.info("IRC left %s", event.target)
+            self._notify()
+
+    def _on_kick(self, event: irc.client.Event) -> None:
+        kicked = event.arguments[0] if event.arguments else None
+        if not self._is_me(kicked):
+            return
+        channel = event.target
+        self.joined.pop(irc_lower(channel), None)
+        why = event.arguments[1] if len(event.arguments) > 1 else ""
+        log.warning("IRC kicked from %s by %s (%s); rejoining in %.0f s", channel,
+                    event.source.nick, why, self.rejoin_delay)
+        self._set_error(f"kicked from {channel} by {event.source.nick}")
+        if irc_lower(channel) in {irc_lower(c) for c in self.channels}:
+            self._join_sent[irc_lower(channel)] = self._clock()
+            asyncio.get_running_loop().call_later(self.rejoin_delay, self._rejoin, channel)
+
+    def _rejoin(self, channel: str) -> None:
+        if self.registered and irc_lower(channel) not in self.joined:
+            self._join(channel)
+
+    def _join_failed(self, event: irc.client.Event) -> None:
+        channel = event.arguments[0] if event.arguments else "?"
+        text = event.arguments[1] if len(event.arguments) > 1 else event.type
+        log.warning("IRC cannot join %s: %s (will retry)", channel, text)
+        self._set_error(f"cannot join {channel}: {text}")
+
+    _on_inviteonlychan = _on_bannedfromchan = _on_badchannelkey = _join_failed
+    _on_channelisfull = _on_nosuchchannel = _on_toomanychannels = _join_failed
+
+    def _on_nick(self, event: irc.client.Event) -> None:
+        old, new = event.source.nick, event.target
+        if self._is_me(old):
+            self.nick = new
+            log.info("IRC nick is now %s", new)
+            self._notify()
+        elif irc_lower(old) == irc_lower(self.wanted_nick):
+            self._reclaim()
+
+    def _on_quit(self, event: irc.client.Event) -> None:
+        if irc_lower(event.source.nick) == irc_lower(self.wanted_nick):
+            self._reclaim()
+
+    def _reclaim(self) -> None:
+        if self.registered and self.nick != self.wanted_nick:
+            log.info("IRC nick %s is free again; taking it back", self.wanted_nick)
+            self._send_raw(f"NICK {self.wanted_nick}")
+
+    def _nick_unusable(self, event: irc.client.Event) -> None:
+        if self.registered:
+            return  # a reclaim attempt failed; keep the nick we have
+        bad = event.arguments[0] if event.arguments else self.nick
+        self.nick = next(self._alt)
+        log.warning("IRC nick %s unavailable (%s); trying %s", bad, event.type, self.nick)
+        self._send_raw(f"NICK {self.nick}")
+
+    _on_nicknameinuse = _on_nickcollision = _on_unavailresource = _nick_unusable
+    _on_erroneusnickname = _nick_unusable
+
+    # --- SASL ----------------------------------------------------------------
+
+    def _on_cap(self, event: irc.client.Event) -> None:
+        if self._sasl:
+            self._sasl.on_cap(list(event.arguments))
+
+    def _on_authenticate(self, event: irc.client.Event) -> None:
+        if self._sasl:
+            self._sasl.on_authenticate(event.target or "")
+
+    def _on_saslsuccess(self, event: irc.client.Event) -> None:
+        if self._sasl:
+            self._sasl.on_success()
+
+    def _sasl_failed(self, event: irc.client.Event) -> None:
+        if self._sasl:
+            self._sasl.on_failure(event.arguments[-1] if event.arguments else event.type)
+
+    _on_saslfail = _on_sasltoolong = _on_saslaborted = _on_nicklocked = _sasl_failed
+
+    def _on_unknowncommand(self, event: irc.client.Event) -> None:
+        if self._sasl and event.arguments:
+            self._sasl.on_unknown_command(event.arguments[0])
+
+    # --- commands ------------------------------------------------------------
+
+    def _on_pubmsg(self, event: irc.client.Event) -> None:
+        self._command(event, reply_to=event.target)
+
+    def _on_privmsg(self, event: irc.client.Event) -> None:
+        self._command(event, reply_to=event.source.nick)
+
+    def _command(self, event: irc.client.Event, reply_to: str) -> None:
+        if self.commands is None or not event.arguments or self._is_me(event.source.nick):
+            return
+        text = event.arguments[0]
+        if not text.startswith(self.commands.prefix):
+            return
+        if self._command_tasks >= MAX_COMMAND_TASKS:
+            log.warning("IRC too many commands in flight; ignoring one from %s", event.source)
+            return
+        self._command_tasks += 1
+        task = asyncio.create_task(
+            self._run_command(str(event.source), event.target, text, reply_to))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_command(self, source: str, target: str, text: str, reply_to: str) -> None:
+        assert self.commands is not None
+        try:
+            replies = await asyncio.wait_for(self.commands.handle(source, target, text), 60)
+        except Exception:
+            log.exception("IRC command %.60r from %s failed", text, source)
+            replies = ["Sorry, that failed; try again later."]
+        finally:
+            self._command_tasks -= 1
+        for reply in replies[:MAX_REPLY_LINES]:
+            line = self._fit(reply_to, reply)
+            if line:
+                self.queue.put(reply_to, line, priority=False, fresh_for=COMMAND_REPLY_FRESH)
+
+

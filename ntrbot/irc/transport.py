@@ -1,0 +1,70 @@
+"""jaraco `irc` asyncio pieces: a connection that survives reconnects, TLS, early CAP LS."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import irc.client_aio
+import irc.connection
+import jaraco.stream.buffer
+
+
+class Protocol(irc.client_aio.IrcProtocol):
+    """Ignores callbacks from an old transport once the connection object has moved on."""
+
+    transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def _current(self) -> bool:
+        current = self.connection.transport
+        return current is None or current is self.transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._current():
+            super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._current():
+            super().connection_lost(exc)
+
+
+class Connection(irc.client_aio.AioConnection):
+    """AioConnection that decodes non-UTF-8 input leniently instead of dropping the link."""
+
+    protocol_class = Protocol
+    buffer_class = jaraco.stream.buffer.LenientDecodingLineBuffer
+    transport: Any = None
+
+
+class Reactor(irc.client_aio.AioReactor):
+    connection_class = Connection
+
+
+def tls_context(verify: bool = True) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def make_factory(inner: Callable[..., Any] | None, *, tls: bool, tls_verify: bool,
+                 first_lines: list[str]) -> Callable[..., Any]:
+    """A connect_factory that writes `first_lines` before connect() sends PASS/NICK/USER."""
+    if inner is None:
+        inner = (irc.connection.AioFactory(ssl=tls_context(tls_verify)) if tls
+                 else irc.connection.AioFactory())
+    base = inner
+
+    async def factory(protocol: Any, address: Any) -> Any:
+        transport, proto = await base(protocol, address)
+        for line in first_lines:
+            transport.write(line.encode("utf-8") + b"\r\n")
+        return transport, proto
+
+    return factory
