@@ -55,6 +55,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX announcements_show ON announcements(show_id, position);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: host edits that polls must keep, and retracted announcements.
+    """
+    ALTER TABLE show_tracks ADD COLUMN source TEXT NOT NULL DEFAULT 'like';
+    CREATE TABLE removed_tracks (
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        track_id INTEGER NOT NULL,
+        removed_at TEXT NOT NULL,
+        PRIMARY KEY (show_id, track_id)
+    );
+    ALTER TABLE announcements ADD COLUMN retracted_at TEXT;
+    """,
 ]
 
 _SHOW_COLS = "id, week_start, week_end, episode"
@@ -191,33 +202,33 @@ class Database:
         row = await self._one("SELECT id FROM shows WHERE week_start = ?", (_iso(week_start),))
         if row:
             return int(row[0])
-
-        async def create(c: aiosqlite.Connection) -> int:
-            await c.execute("INSERT OR IGNORE INTO shows (week_start, week_end) VALUES (?, ?)",
-                            (_iso(week_start), _iso(week_end)))
-            async with c.execute("SELECT id FROM shows WHERE week_start = ?",
-                                 (_iso(week_start),)) as cur:
-                r = await cur.fetchone()
-            assert r is not None
-            return int(r[0])
-
-        return await self._write(create)
+        return await self._write(lambda c: _create_show(c, week_start, week_end))
 
     async def has_shows(self) -> bool:
         return await self._one("SELECT 1 FROM shows LIMIT 1") is not None
 
     # --- poller write path ---------------------------------------------------
 
-    async def likes_since(self, t: datetime) -> dict[datetime, list[tuple[int, datetime]]]:
-        """Stored (track_id, liked_at) in position order, per week start (UTC), for weeks
-        ending after `t`."""
+    async def entries_since(self, t: datetime) -> dict[datetime, list[Entry]]:
+        """Stored (track_id, liked_at, source) in position order, per week start (UTC), for
+        weeks ending after `t`."""
         rows = await self._all(
-            "SELECT s.week_start, st.track_id, st.liked_at FROM show_tracks st "
+            "SELECT s.week_start, st.track_id, st.liked_at, st.source FROM show_tracks st "
             "JOIN shows s ON s.id = st.show_id WHERE s.week_end > ? "
             "ORDER BY s.week_start, st.position", (_iso(t),))
-        out: dict[datetime, list[tuple[int, datetime]]] = {}
-        for week_start, track_id, liked_at in rows:
-            out.setdefault(_dt(week_start), []).append((track_id, _dt(liked_at)))
+        out: dict[datetime, list[Entry]] = {}
+        for week_start, track_id, liked_at, source in rows:
+            out.setdefault(_dt(week_start), []).append((track_id, _dt(liked_at), source))
+        return out
+
+    async def removed_since(self, t: datetime) -> dict[datetime, set[int]]:
+        """Track ids the host removed, per week start (UTC), for weeks ending after `t`."""
+        rows = await self._all(
+            "SELECT s.week_start, r.track_id FROM removed_tracks r "
+            "JOIN shows s ON s.id = r.show_id WHERE s.week_end > ?", (_iso(t),))
+        out: dict[datetime, set[int]] = {}
+        for week_start, track_id in rows:
+            out.setdefault(_dt(week_start), set()).add(track_id)
         return out
 
     async def tracks_by_id(self, ids: Iterable[int]) -> dict[int, Track]:
@@ -233,32 +244,68 @@ class Database:
         return out
 
     async def save_playlists(self, tracks: Sequence[Track],
-                             playlists: dict[tuple[datetime, datetime],
-                                             list[tuple[int, datetime]]]) -> None:
-        """One transaction: upsert `tracks`, then set each week's (track_id, liked_at) list."""
+                             playlists: dict[tuple[datetime, datetime], list[Entry]]) -> None:
+        """One transaction: upsert `tracks`, then set each week's entries in order."""
 
         async def write(c: aiosqlite.Connection) -> None:
-            await c.executemany(
-                "INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, duration_ms,"
-                " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "title=excluded.title, artist=excluded.artist, "
-                "permalink_url=excluded.permalink_url, artwork_url=excluded.artwork_url, "
-                "duration_ms=excluded.duration_ms, license=excluded.license",
-                [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
-                  t.license) for t in tracks])
+            await _upsert_tracks(c, tracks)
             for (start, end), items in playlists.items():
-                await c.execute("INSERT OR IGNORE INTO shows (week_start, week_end) "
-                                "VALUES (?, ?)", (_iso(start), _iso(end)))
-                async with c.execute("SELECT id FROM shows WHERE week_start = ?",
-                                     (_iso(start),)) as cur:
-                    row = await cur.fetchone()
-                assert row is not None
-                await c.execute("DELETE FROM show_tracks WHERE show_id = ?", (row[0],))
-                await c.executemany(
-                    "INSERT INTO show_tracks (show_id, track_id, position, liked_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(row[0], tid, pos, _iso(at)) for pos, (tid, at) in enumerate(items, 1)])
+                await _rewrite(c, await _create_show(c, start, end), items)
 
+        await self._write(write)
+
+    # --- host edits (kept by later polls) ------------------------------------------
+
+    async def add_track(self, show_id: int, track: Track, liked_at: datetime,
+                        position: int | None = None) -> int:
+        """Put `track` into the show at `position` (default: the end); returns its position.
+        Raises ValueError when the track is already in the show."""
+
+        async def write(c: aiosqlite.Connection) -> int:
+            items = await _entries(c, show_id)
+            if any(tid == track.id for tid, _, _ in items):
+                raise ValueError(f"track {track.id} is already in show {show_id}")
+            await _upsert_tracks(c, [track])
+            at = len(items) if position is None else max(0, min(position - 1, len(items)))
+            items.insert(at, (track.id, liked_at, "manual"))
+            await c.execute("DELETE FROM removed_tracks WHERE show_id = ? AND track_id = ?",
+                            (show_id, track.id))
+            await _rewrite(c, show_id, items)
+            return at + 1
+
+        return await self._write(write)
+
+    async def remove_track(self, show_id: int, position: int, when: datetime) -> int | None:
+        """Take the track at `position` out of the show for good; returns its id."""
+
+        async def write(c: aiosqlite.Connection) -> int | None:
+            items = await _entries(c, show_id)
+            if not 1 <= position <= len(items):
+                return None
+            track_id = items.pop(position - 1)[0]
+            await c.execute("INSERT OR REPLACE INTO removed_tracks (show_id, track_id, "
+                            "removed_at) VALUES (?, ?, ?)", (show_id, track_id, _iso(when)))
+            await _rewrite(c, show_id, items)
+            return track_id
+
+        return await self._write(write)
+
+    async def move_track(self, show_id: int, position: int, to: int) -> bool:
+        """Move the track at `position` to `to` (both 1-based); False if out of range."""
+
+        async def write(c: aiosqlite.Connection) -> bool:
+            items = await _entries(c, show_id)
+            if not (1 <= position <= len(items) and 1 <= to <= len(items)):
+                return False
+            items.insert(to - 1, items.pop(position - 1))
+            await _rewrite(c, show_id, items)
+            return True
+
+        return await self._write(write)
+
+    async def set_episode(self, show_id: int, episode: int | None) -> None:
+        async def write(c: aiosqlite.Connection) -> None:
+            await c.execute("UPDATE shows SET episode = ? WHERE id = ?", (episode, show_id))
         await self._write(write)
 
     async def get_meta(self, key: str) -> str | None:
@@ -297,20 +344,73 @@ class Database:
 
     async def announcements(self, show_id: int) -> list[Announcement]:
         rows = await self._all(f"SELECT {_ANN_COLS} FROM announcements WHERE show_id = ? "
-                               "ORDER BY announced_at, id", (show_id,))
+                               "AND retracted_at IS NULL ORDER BY announced_at, id", (show_id,))
         return [self._ann(r) for r in rows]
 
     async def first_announcement(self, show_id: int, position: int) -> Announcement | None:
         row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE show_id = ? AND "
-                              "position = ? ORDER BY announced_at, id LIMIT 1",
-                              (show_id, position))
+                              "position = ? AND retracted_at IS NULL "
+                              "ORDER BY announced_at, id LIMIT 1", (show_id, position))
         return self._ann(row) if row else None
 
     async def last_announcement(self) -> Announcement | None:
-        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements "
+        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE retracted_at IS NULL "
                               "ORDER BY announced_at DESC, id DESC LIMIT 1")
         return self._ann(row) if row else None
+
+    async def announcement(self, announcement_id: int) -> Announcement | None:
+        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE id = ? AND "
+                              "retracted_at IS NULL", (announcement_id,))
+        return self._ann(row) if row else None
+
+    async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:
+        """Strike an announcement from the history (the IRC line itself stays sent)."""
+        async def write(c: aiosqlite.Connection) -> bool:
+            cur = await c.execute("UPDATE announcements SET retracted_at = ? WHERE id = ? AND "
+                                  "retracted_at IS NULL", (_iso(when), announcement_id))
+            return cur.rowcount == 1
+        return await self._write(write)
 
     async def integrity_ok(self) -> bool:
         row = await self._one("PRAGMA integrity_check")
         return bool(row) and row[0] == "ok"
+
+
+Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manual")
+
+
+async def _create_show(c: aiosqlite.Connection, start: datetime, end: datetime) -> int:
+    """Id of the week's show; a new show takes the previous show's episode number + 1."""
+    await c.execute(
+        "INSERT OR IGNORE INTO shows (week_start, week_end, episode) VALUES (?, ?, "
+        "(SELECT episode + 1 FROM shows WHERE week_start < ? ORDER BY week_start DESC LIMIT 1))",
+        (_iso(start), _iso(end), _iso(start)))
+    async with c.execute("SELECT id FROM shows WHERE week_start = ?", (_iso(start),)) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track]) -> None:
+    await c.executemany(
+        "INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, duration_ms,"
+        " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+        "title=excluded.title, artist=excluded.artist, "
+        "permalink_url=excluded.permalink_url, artwork_url=excluded.artwork_url, "
+        "duration_ms=excluded.duration_ms, license=excluded.license",
+        [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
+          t.license) for t in tracks])
+
+
+async def _entries(c: aiosqlite.Connection, show_id: int) -> list[Entry]:
+    async with c.execute("SELECT track_id, liked_at, source FROM show_tracks WHERE show_id = ? "
+                         "ORDER BY position", (show_id,)) as cur:
+        return [(r[0], _dt(r[1]), r[2]) for r in await cur.fetchall()]
+
+
+async def _rewrite(c: aiosqlite.Connection, show_id: int, items: Sequence[Entry]) -> None:
+    await c.execute("DELETE FROM show_tracks WHERE show_id = ?", (show_id,))
+    await c.executemany(
+        "INSERT INTO show_tracks (show_id, track_id, position, liked_at, source) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(show_id, tid, pos, _iso(at), src) for pos, (tid, at, src) in enumerate(items, 1)])

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .db import Database
+from .db import Database, Entry
 from .events import EventBus
 from .models import Like, Track
 from .weeks import ShowClock, utcnow
@@ -172,34 +172,24 @@ class Poller:
         by_week: dict[datetime, list[Like]] = {}
         for like in sorted(likes, key=lambda lk: lk.liked_at):
             by_week.setdefault(self._clock.week_of(like.liked_at)[0], []).append(like)
-        stored = await self._db.likes_since(oldest[0])
+        stored = await self._db.entries_since(oldest[0])
+        removed = await self._db.removed_since(oldest[0])
         weeks: list[tuple[datetime, datetime]] = []
         week = current
         while week[0] >= oldest[0]:
             weeks.append(week)
             week = self._clock.previous_week(week[0])
-        changed: dict[tuple[datetime, datetime], list[tuple[int, datetime]]] = {}
+        changed: dict[tuple[datetime, datetime], list[Entry]] = {}
         current_exists = await self._db.show_id_at(current[0]) is not None
         for start, end in weeks:
             have = stored.get(start, [])
-            seen: set[int] = set()
-            fresh = []
-            for like in by_week.get(start, []):
-                if like.track.id not in seen:
-                    seen.add(like.track.id)
-                    fresh.append((like.track.id, like.liked_at))
+            want = merge_week(have, by_week.get(start, []), removed.get(start, set()),
+                              finished=start != current[0])
             if start == current[0]:
-                want = fresh  # the current week mirrors the likes
                 result.current_tracks = len(want)
-                if want != have or not current_exists:
-                    changed[(start, end)] = want
-            else:  # a finished week keeps what it had; late-seen likes are appended
-                have_ids = {tid for tid, _ in have}
-                extra = [item for item in fresh if item[0] not in have_ids]
-                if extra:
-                    changed[(start, end)] = have + extra
-        wanted_ids = {lk.track.id for lk in likes}
-        known = await self._db.tracks_by_id(wanted_ids)
+            if want != have or (start == current[0] and not current_exists):
+                changed[(start, end)] = want
+        known = await self._db.tracks_by_id({lk.track.id for lk in likes})
         tracks: dict[int, Track] = {}
         for like in likes:
             if known.get(like.track.id) != like.track:
@@ -212,3 +202,20 @@ class Poller:
                 for start, _ in changed:
                     show_id = await self._db.show_id_at(start)
                     self._events.publish("playlist", {"show_id": show_id})
+
+
+def merge_week(have: list[Entry], likes: list[Like], removed: set[int], *,
+               finished: bool) -> list[Entry]:
+    """A week's playlist after a poll.
+
+    Stored order is kept (so the host's moves survive); tracks the host added by hand stay;
+    tracks the host removed never come back. The current week drops tracks that are no longer
+    liked; a finished week keeps everything it had. New likes are appended in like order.
+    """
+    liked: dict[int, datetime] = {}
+    for like in likes:
+        liked.setdefault(like.track.id, like.liked_at)
+    kept = [e for e in have if finished or e[2] == "manual" or e[0] in liked]
+    kept_ids = {e[0] for e in kept}
+    return kept + [(tid, at, "like") for tid, at in liked.items()
+                   if tid not in kept_ids and tid not in removed]

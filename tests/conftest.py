@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ntrbot.config import Settings, validate
 from ntrbot.db import Database
+from ntrbot.weeks import ShowClock
 
 pytest_plugins = [p for p in ("tests.support.ircd",)
                   if (Path(__file__).parent / "support" / (p.rsplit(".", 1)[1] + ".py")).exists()]
@@ -42,6 +43,11 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
+
+
+@pytest.fixture
+def clock(settings: Settings) -> ShowClock:
+    return ShowClock(settings.show_day, settings.show_hour, settings.tz)
 
 
 @pytest.fixture

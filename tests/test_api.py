@@ -30,9 +30,8 @@ async def seed(app: web.Application) -> None:
     cur = clock.week_of(FROZEN_NOW)
     prev = clock.previous_week(cur[0])
     await db.save_playlists([track(i) for i in range(1, 6)], {
-        prev: [(4, WEEK - timedelta(days=2)), (5, WEEK - timedelta(days=1))],
-        cur: [(1, WEEK + timedelta(hours=1)), (2, WEEK + timedelta(hours=2)),
-              (3, WEEK + timedelta(hours=3))],
+        prev: [(4, WEEK - timedelta(days=2), "like"), (5, WEEK - timedelta(days=1), "like")],
+        cur: [(i, WEEK + timedelta(hours=i), "like") for i in (1, 2, 3)],
     })
 
 

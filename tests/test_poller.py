@@ -44,11 +44,6 @@ class MemorySoundCloud:
             yield ordered[i:i + self.page_size]
 
 
-@pytest.fixture
-def clock(settings) -> ShowClock:  # type: ignore[no-untyped-def]
-    return ShowClock(settings.show_day, settings.show_hour, settings.tz)
-
-
 def make_poller(db: Database, sc: MemorySoundCloud, clock: ShowClock,
                 now: datetime = NOW, backfill: int = 2) -> Poller:
     return Poller(db, sc, clock, username="nicktherat", backfill_weeks=backfill,  # type: ignore[arg-type]
