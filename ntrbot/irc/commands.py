@@ -94,9 +94,10 @@ class CommandHandler:
         text = text.strip()
         if not text.startswith(self.prefix):
             return []
-        words = text[len(self.prefix):].split()
-        if not words:
+        rest = text[len(self.prefix):]
+        if not rest or rest[0].isspace():
             return []
+        words = rest.split()
         name, args = words[0].lower(), words[1:]
         try:
             if name in self._public:

@@ -1,0 +1,145 @@
+"""Flood bucket, backoff schedule and hostmask matching."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ntrbot.irc.backoff import Backoff
+from ntrbot.irc.flood import TokenBucket
+from ntrbot.irc.hostmask import irc_lower, match, matches_any
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- flood -----------------------------------------------------------------
+
+def test_bucket_burst_then_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=4, rate=1.0, clock=clock)
+    assert [bucket.try_take() for _ in range(5)] == [True, True, True, True, False]
+    assert bucket.delay() == pytest.approx(1.0)
+    clock.now += 0.5
+    assert not bucket.try_take()
+    assert bucket.delay() == pytest.approx(0.5)
+    clock.now += 0.5
+    assert bucket.try_take()
+    assert not bucket.try_take()
+
+
+def test_bucket_refills_to_burst_only() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=3, rate=2.0, clock=clock)
+    for _ in range(3):
+        bucket.try_take()
+    clock.now += 3600
+    assert bucket.tokens == 3
+    assert sum(bucket.try_take() for _ in range(10)) == 3
+
+
+def test_bucket_sustained_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=4, rate=2.0, clock=clock)
+    sent = 0
+    for _ in range(1000):  # 10 s in 10 ms steps
+        if bucket.try_take():
+            sent += 1
+        clock.now += 0.01
+    assert 4 + 19 <= sent <= 4 + 21
+
+
+def test_bucket_ignores_clock_going_backwards() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=1, rate=1.0, clock=clock)
+    bucket.try_take()
+    clock.now -= 100
+    assert bucket.delay() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("burst, rate", [(0, 1.0), (1, 0.0), (2, -1.0)])
+def test_bucket_rejects_bad_settings(burst: int, rate: float) -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(burst, rate)
+
+
+# --- backoff ---------------------------------------------------------------
+
+def test_backoff_schedule_bounds() -> None:
+    b = Backoff(rng=random.Random(7))
+    delays = [b.next_delay() for _ in range(12)]
+    assert 1.0 <= delays[0] <= 2.0  # first retry within 2 s
+    ceilings = [2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60, 60]
+    for d, c in zip(delays, ceilings, strict=True):
+        assert c / 2 <= d <= c
+    assert max(delays) <= 60
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_backoff_jitter_spreads(seed: int) -> None:
+    b = Backoff(rng=random.Random(seed))
+    assert 1.0 <= b.next_delay() <= 2.0
+
+
+def test_backoff_jitter_is_random() -> None:
+    firsts = {round(Backoff().next_delay(), 6) for _ in range(20)}
+    assert len(firsts) > 1
+
+
+def test_backoff_resets_after_stable_connection() -> None:
+    clock = Clock()
+    b = Backoff(stable_after=60, clock=clock, rng=random.Random(1))
+    for _ in range(5):
+        b.next_delay()
+    b.connected()
+    clock.now += 10
+    b.disconnected()  # short-lived: keep growing
+    assert b.attempt == 5
+    b.connected()
+    clock.now += 61
+    b.disconnected()
+    assert b.attempt == 0
+    assert b.next_delay() <= 2.0
+
+
+def test_backoff_long_outage_does_not_overflow() -> None:
+    b = Backoff()
+    b.attempt = 10_000
+    assert 30 <= b.next_delay() <= 60
+
+
+# --- hostmask ---------------------------------------------------------------
+
+@pytest.mark.parametrize("pattern, mask, expected", [
+    ("boss!*@*", "boss!~b@host.example", True),
+    ("boss!*@*", "bossy!~b@host.example", False),
+    ("BOSS!*@*", "boss!u@h", True),
+    ("*!*@trusted.example", "anyone!x@trusted.example", True),
+    ("*!*@trusted.example", "anyone!x@untrusted.example", False),
+    ("*!*@*.trusted.example", "a!b@c.trusted.example", True),
+    ("*!*@*.trusted.example", "a!b@trusted.example", False),
+    ("nick?!*@*", "nick1!u@h", True),
+    ("nick?!*@*", "nick12!u@h", False),
+    ("n[a]!*@*", "n{a}!u@h", True),  # rfc1459 case mapping
+    ("a.b!*@*", "aXb!u@h", False),  # dots are literal
+    ("*", "x!y@z", True),
+    ("boss", "boss!u@h", False),  # a bare nick is not a full mask
+    ("", "boss!u@h", False),
+])
+def test_hostmask_match(pattern: str, mask: str, expected: bool) -> None:
+    assert matches_any([pattern], mask) is expected
+
+
+def test_regex_characters_are_literal() -> None:
+    assert match("a+b!(x)@[h]", "a+b!(x)@{h}")
+    assert not match("a+b!*@*", "aab!x@h")
+
+
+def test_irc_lower() -> None:
+    assert irc_lower("NiCk[]\\~") == "nick{}|^"
