@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -36,6 +37,31 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return json_error(500, "internal error")
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    try:
+        data = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return data
+
+
+def json_int(data: dict[str, Any], name: str, *, minimum: int = 1, maximum: int = 10**9,
+             required: bool = True) -> int | None:
+    """An integer field of a JSON body (bools refused), or a 422 naming it."""
+    if name not in data or data[name] is None:
+        if required:
+            raise web.HTTPUnprocessableEntity(text=f"{name} is required")
+        return None
+    value = data[name]
+    if type(value) is not int or not minimum <= value <= maximum:
+        raise web.HTTPUnprocessableEntity(
+            text=f"{name} must be a whole number from {minimum} to {maximum}")
+    return value
 
 
 def whole_number(value: str | None, name: str, *, default: int | None = None,

@@ -11,11 +11,17 @@ from datetime import datetime, timedelta
 import httpx
 from aiohttp import web
 
-from . import __version__, admin, api, keys
+from . import __version__, admin, api, editing, history, keys
+from .announce import setup_announcer
 from .config import Settings
+from .dashboard import setup_dashboard
 from .db import Database
 from .events import EventBus
+from .hub import setup_hub
+from .irc.client import DisabledIrc, IrcClient
+from .irc.commands import CommandHandler
 from .poller import Poller
+from .services import ChannelServices
 from .soundcloud import SoundCloudClient
 from .weeks import ShowClock, utcnow
 
@@ -67,6 +73,23 @@ def poller_ctx(run_loop: bool) -> Callable[[web.Application], AsyncIterator[None
     return ctx
 
 
+async def irc_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    if not settings.irc_enabled:
+        app[keys.IRC] = DisabledIrc(settings)  # type: ignore[assignment]
+        yield
+        return
+    services = ChannelServices(app[keys.DB], app[keys.CLOCK], app[keys.NOW],
+                               announcer=lambda: app[keys.ANNOUNCER],
+                               poller=lambda: app[keys.POLLER], public_url=settings.public_url)
+    client = IrcClient(settings, CommandHandler(services, settings.irc_admins))
+    app[keys.IRC] = client
+    await client.start()
+    yield
+    await client.stop()
+    log.info("IRC stopped")
+
+
 def create_app(settings: Settings, *, now: Callable[[], datetime] = utcnow,
                start_poller: bool = True) -> web.Application:
     """Build the whole ntrbot application for `settings`."""
@@ -79,6 +102,13 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] = utcnow,
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_ctx)
     app.cleanup_ctx.append(poller_ctx(start_poller))
+    setup_hub(app)
+    app.cleanup_ctx.append(irc_ctx)
+    setup_announcer(app)
+    if settings.dashboard_enabled:
+        setup_dashboard(app)
     app.add_routes(api.routes)
+    app.add_routes(history.routes)
     app.add_routes(admin.routes)
+    app.add_routes(editing.routes)
     return app

@@ -1,0 +1,130 @@
+"""Admin playlist editing: add by SoundCloud URL, remove, move, episode; retract announces."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from . import keys
+from .api import json_error, json_int, json_object, whole_number
+from .auth import admin_identity
+from .models import Show
+from .soundcloud import SoundCloudError, SoundCloudNotFound
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+RETRACT_WINDOW = timedelta(minutes=5)
+MAX_POSITION = 10_000
+
+
+async def _show(request: web.Request) -> Show:
+    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
+    show = await request.app[keys.DB].show(show_id)
+    if show is None:
+        raise web.HTTPNotFound(text=f"no show {show_id}")
+    return show
+
+
+async def _changed(request: web.Request, show_id: int) -> web.Response:
+    request.app[keys.EVENTS].publish("playlist", {"show_id": show_id})
+    show = await request.app[keys.DB].show(show_id)
+    assert show is not None
+    return web.json_response({"status": "ok", "show": show.to_json()})
+
+
+def _soundcloud_url(request: web.Request, url: Any) -> str:
+    if not isinstance(url, str) or len(url) > 2000:
+        raise web.HTTPUnprocessableEntity(text="url must be a SoundCloud track URL")
+    parts = urlsplit(url.strip())
+    allowed = {"soundcloud.com", "www.soundcloud.com", "m.soundcloud.com",
+               urlsplit(request.app[keys.SETTINGS].soundcloud_web_base).hostname}
+    if parts.scheme not in ("http", "https") or parts.hostname not in allowed:
+        raise web.HTTPUnprocessableEntity(text="url must be a SoundCloud track URL")
+    return url.strip()
+
+
+@routes.post("/admin/shows/{show_id}/tracks")
+async def add_track(request: web.Request) -> web.Response:
+    """Body {"url": "https://soundcloud.com/...", "position": int (optional, default last)}."""
+    who = await admin_identity(request)
+    show = await _show(request)
+    data = await json_object(request)
+    url = _soundcloud_url(request, data.get("url"))
+    position = json_int(data, "position", maximum=MAX_POSITION, required=False)
+    try:
+        track = await request.app[keys.SOUNDCLOUD].resolve_track(url)
+    except SoundCloudNotFound as exc:
+        return json_error(404, str(exc))
+    except SoundCloudError as exc:
+        return json_error(424, f"SoundCloud: {exc}")
+    try:
+        at = await request.app[keys.DB].add_track(show.id, track, request.app[keys.NOW](),
+                                                  position)
+    except ValueError as exc:
+        return json_error(409, str(exc))
+    log.info("%s added track %s to show %s at #%d", who, track.id, show.id, at)
+    return await _changed(request, show.id)
+
+
+@routes.delete("/admin/shows/{show_id}/tracks/{position}")
+async def remove_track(request: web.Request) -> web.Response:
+    who = await admin_identity(request)
+    show = await _show(request)
+    position = whole_number(request.match_info["position"], "position", minimum=1)
+    removed = await request.app[keys.DB].remove_track(show.id, position,
+                                                      request.app[keys.NOW]())
+    if removed is None:
+        return json_error(404, f"show {show.id} has no track #{position}")
+    log.info("%s removed track %s (#%d) from show %s", who, removed, position, show.id)
+    return await _changed(request, show.id)
+
+
+@routes.patch("/admin/shows/{show_id}/tracks/{position}")
+async def move_track(request: web.Request) -> web.Response:
+    """Body {"to": int}: the track at `position` moves there."""
+    who = await admin_identity(request)
+    show = await _show(request)
+    position = whole_number(request.match_info["position"], "position", minimum=1)
+    to = json_int(await json_object(request), "to", maximum=MAX_POSITION)
+    assert to is not None
+    if not await request.app[keys.DB].move_track(show.id, position, to):
+        return json_error(404, f"show {show.id} has {len(show.tracks)} tracks; "
+                               f"cannot move #{position} to #{to}")
+    log.info("%s moved #%d to #%d in show %s", who, position, to, show.id)
+    return await _changed(request, show.id)
+
+
+@routes.patch("/admin/shows/{show_id}")
+async def set_episode(request: web.Request) -> web.Response:
+    """Body {"episode": int or null}."""
+    await admin_identity(request)
+    show = await _show(request)
+    episode = json_int(await json_object(request), "episode", minimum=0, required=False)
+    await request.app[keys.DB].set_episode(show.id, episode)
+    return await _changed(request, show.id)
+
+
+@routes.delete("/admin/announcements/{announcement_id}")
+async def retract(request: web.Request) -> web.Response:
+    """Strike an accidental announce from the history (the IRC line stays sent)."""
+    who = await admin_identity(request)
+    ann_id = whole_number(request.match_info["announcement_id"], "announcement id", minimum=1)
+    db = request.app[keys.DB]
+    ann = await db.announcement(ann_id)
+    if ann is None:
+        return json_error(404, f"no announcement {ann_id}")
+    now = request.app[keys.NOW]()
+    if now - ann.announced_at > RETRACT_WINDOW:
+        return json_error(409, "too late to retract: only the last "
+                               f"{int(RETRACT_WINDOW.total_seconds() // 60)} minutes can be")
+    await db.retract_announcement(ann_id, now)
+    log.info("%s retracted announcement %s (the IRC line cannot be unsent)", who, ann_id)
+    request.app[keys.EVENTS].publish("retracted", {"id": ann_id, "show_id": ann.show_id,
+                                                   "position": ann.position})
+    return web.json_response({"status": "retracted", "id": ann_id,
+                              "note": "removed from the history; the IRC line was already "
+                                      "sent and cannot be unsent"})

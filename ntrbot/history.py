@@ -1,0 +1,49 @@
+"""Public show history: the announcements of a show and its setlist exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from . import keys, setlist
+from .api import json_error, whole_number
+from .models import Show
+
+routes = web.RouteTableDef()
+
+
+async def _show(request: web.Request) -> Show:
+    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
+    show = await request.app[keys.DB].show(show_id)
+    if show is None:
+        raise web.HTTPNotFound(text=f"no show {show_id}")
+    return show
+
+
+@routes.get("/shows/{show_id}/announcements")
+async def announcements(request: web.Request) -> web.Response:
+    """Every announcement of the show, and per track: first time, offset, repeats."""
+    show = await _show(request)
+    items = await request.app[keys.DB].announcements(show.id)
+    rows = setlist.build(show, items)
+    out: list[dict[str, Any]] = []
+    for a in items:
+        offset = int((a.announced_at - show.week_start).total_seconds())
+        out.append({**a.to_json(), "offset_seconds": offset,
+                    "offset": setlist.offset_text(offset)})
+    return web.json_response({"show_id": show.id, "announcements": out,
+                              "tracks": [r.to_json() for r in rows if r.announce_count]})
+
+
+@routes.get("/shows/{show_id}/setlist.{fmt}")
+async def setlist_export(request: web.Request) -> web.Response:
+    fmt = request.match_info["fmt"]
+    if fmt not in setlist.FORMATS:
+        return json_error(404, "setlist formats: " + ", ".join(setlist.FORMATS))
+    show = await _show(request)
+    rows = setlist.build(show, await request.app[keys.DB].announcements(show.id))
+    name = f"ntr-setlist-{show.week_start.date().isoformat()}.{fmt}"
+    return web.Response(text=setlist.render(show, rows, fmt),
+                        content_type=setlist.FORMATS[fmt], charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,76 @@
+"""What the IRC commands ask of the rest of ntrbot, answered from the database and services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from .announce import AlreadyAnnounced, AnnounceError, Announcer
+from .db import Database
+from .models import Show, ShowTrack
+from .poller import Poller
+from .weeks import ShowClock
+
+log = logging.getLogger(__name__)
+
+
+class ChannelServices:
+    """The `BotServices` of ntrbot.irc.commands over the database, announcer and poller."""
+
+    def __init__(self, db: Database, clock: ShowClock, now: Callable[[], datetime],
+                 announcer: Callable[[], Announcer], poller: Callable[[], Poller],
+                 public_url: str | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._now = now
+        self._announcer = announcer  # late-bound: the announcer needs the IRC client first
+        self._poller = poller
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    async def current_show(self) -> Show | None:
+        now = self._now()
+        show = await self._db.show_at(now)
+        if show is None:
+            show = await self._db.show(await self._db.ensure_show(*self._clock.week_of(now)))
+        return show
+
+    async def previous_show(self) -> Show | None:
+        current = await self.current_show()
+        return await self._db.show_before(current) if current else None
+
+    async def now_playing(self) -> tuple[Show, ShowTrack, datetime] | None:
+        ann = await self._db.last_announcement()
+        if ann is None:
+            return None
+        show = await self._db.show(ann.show_id)
+        if show is None:
+            return None
+        st = next((t for t in show.tracks if t.track.id == ann.track_id), None)
+        if st is None:
+            return None
+        return show, st, ann.announced_at
+
+    async def announce(self, position: int, who: str) -> str:
+        show = await self.current_show()
+        if show is None:
+            return "No show this week yet."
+        try:
+            result = await self._announcer().announce(show.id, position, who=f"irc:{who}")
+        except AlreadyAnnounced:
+            return f"#{position} was already announced this show; repeat it from the dashboard."
+        except AnnounceError as exc:
+            return exc.message
+        return f"Announced #{position}: {result.irc}"
+
+    async def refresh(self) -> str:
+        try:
+            result = await self._poller().poll_now()
+        except Exception as exc:
+            return f"Refresh failed: {exc}"
+        return f"Refreshed: {result.summary()}"
+
+    def playlist_url(self, show: Show) -> str | None:
+        if not self._public_url:
+            return None
+        return f"{self._public_url}/shows/{show.id}"
