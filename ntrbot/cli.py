@@ -149,7 +149,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     setup_logging(args.log_level or "INFO")
-    return run_demo(data_dir=args.data_dir, irc_server=args.irc_server)
+    return run_demo(data_dir=args.data_dir, irc_server=args.irc_server,
+                    show_token=args.show_token)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a ready-to-click local instance on sample data")
     demo.add_argument("--data-dir", help="where to keep the demo database (default: a temp dir)")
     demo.add_argument("--irc-server", help="host[:port] of an IRC server to announce to")
+    demo.add_argument("--show-token", action="store_true",
+                      help="also print the generated admin token (for API and WebSocket tries)")
     demo.set_defaults(func=cmd_demo)
     parser.set_defaults(func=cmd_run)
     return parser
