@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, SETTINGS
+from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, NOW, SETTINGS
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -215,7 +215,8 @@ def setup_announcer(app: web.Application) -> None:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         if ANNOUNCER not in app:
             app[ANNOUNCER] = Announcer(app[DB], app.get(IRC), app.get(HUB), app.get(EVENTS),
-                                       app[SETTINGS])
+                                       app[SETTINGS], **({"clock": app[NOW]} if NOW in app
+                                                         else {}))
         yield
         await app[ANNOUNCER].close()
 
@@ -235,7 +236,7 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
 def parse_announce_body(raw: bytes) -> tuple[int, int, bool] | web.Response:
     """(show_id, position, force) from the request body, or the 400/422 JSON error."""
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))  # JSON is UTF-8 (no UTF-16 guessing)
     except (ValueError, RecursionError):
         return _error(400, "body must be JSON")
     if not isinstance(data, dict):

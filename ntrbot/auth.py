@@ -173,7 +173,7 @@ def _site_origins(request: web.Request) -> set[str]:
     origins = {f"http://{host}", f"https://{host}"}
     settings = request.app.get(SETTINGS)
     public_url = getattr(settings, "public_url", None)
-    if public_url:
+    if isinstance(public_url, str) and public_url:
         parts = urlsplit(public_url)
         origins.add(f"{parts.scheme}://{parts.netloc}".lower())
     return origins

@@ -21,6 +21,14 @@ CLOSE_UNAUTHORIZED = 4001
 CLOSE_TOO_SLOW = 4008  # subscriber could not keep up and was dropped
 
 
+def _is_ping(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("type") == "ping"
+
+
 class _Subscriber:
     """One socket, its bounded outgoing queue and the task that drains it."""
 
@@ -164,7 +172,7 @@ class AnnounceHub:
         self._status()
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT and msg.data.strip() == '{"type":"ping"}':
+                if msg.type == WSMsgType.TEXT and _is_ping(msg.data):
                     with contextlib.suppress(asyncio.QueueFull):
                         sub.queue.put_nowait('{"type":"pong"}')
         finally:

@@ -1,0 +1,150 @@
+"""Helpers for the dashboard/announce tests: a fake IRC client, seed data, a composed app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from ntrbot import admin, api, keys
+from ntrbot.announce import setup_announcer
+from ntrbot.app import database_ctx
+from ntrbot.config import Settings
+from ntrbot.dashboard import setup_dashboard
+from ntrbot.db import Database
+from ntrbot.events import EventBus
+from ntrbot.hub import setup_hub
+from ntrbot.models import Track
+from ntrbot.weeks import ShowClock
+
+WEB_USER = "nick"
+WEB_PASSWORD = "correct horse battery staple"
+SECRET_KEY = "k" * 40
+FROZEN_NOW = datetime(2026, 3, 13, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeDelivery:
+    status: str
+    detail: str
+    line: str
+    outcome: asyncio.Future[str] = field(repr=False)
+
+
+class FakeIrc:
+    """The IrcClient interface: say() -> Delivery, status(), add_listener()."""
+
+    def __init__(self) -> None:
+        self.mode = "sent"  # or "queued" / "failed" / "raise"
+        self.said: list[tuple[str, str, dict[str, Any]]] = []
+        self.pending: list[asyncio.Future[str]] = []
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.connected = True
+
+    async def say(self, target: str, text: str, *, priority: bool = False,
+                  fresh_for: float | None = None) -> FakeDelivery:
+        self.said.append((target, text, {"priority": priority, "fresh_for": fresh_for}))
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if self.mode == "raise":
+            raise RuntimeError("boom")
+        if self.mode == "sent":
+            fut.set_result("sent")
+            return FakeDelivery("sent", f"sent to {target}", text, fut)
+        if self.mode == "queued":
+            self.pending.append(fut)
+            return FakeDelivery("queued", "IRC is disconnected; queued", text, fut)
+        fut.set_result("failed")
+        return FakeDelivery("failed", "not connected", text, fut)
+
+    def status(self) -> dict[str, Any]:
+        return {"enabled": True, "connected": self.connected, "nick": "ntrbot",
+                "channels": ["#sewerchat"] if self.connected else [], "last_error": None,
+                "queued": len([f for f in self.pending if not f.done()])}
+
+    def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
+        self.listeners.append(cb)
+
+    def notify(self) -> None:
+        for cb in self.listeners:
+            cb(self.status())
+
+
+class FakePoller:
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def state(self) -> dict[str, Any]:
+        return {"last_success": FROZEN_NOW.isoformat(), "last_error": None,
+                "next_poll": None, "running": False, "live": False, "last_result": None}
+
+    async def poll_now(self) -> Any:
+        self.polls += 1
+
+        class Result:
+            def summary(self) -> str:
+                return "0 new track(s)"
+        return Result()
+
+
+def dashboard_settings(make_settings: Callable[..., Settings], **kw: Any) -> Settings:
+    values: dict[str, Any] = {"web_user": WEB_USER, "web_password": WEB_PASSWORD,
+                              "secret_key": SECRET_KEY, "cookie_secure": "false"}
+    values.update(kw)
+    return make_settings(**values)
+
+
+def build_app(settings: Settings, irc: Any = None, *,
+              now: Callable[[], datetime] = lambda: FROZEN_NOW) -> web.Application:
+    """The announce/dashboard parts composed like the real app, with fakes at the edges."""
+    app = web.Application(middlewares=[api.error_middleware], client_max_size=64 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.NOW] = now
+    app[keys.EVENTS] = EventBus()
+    app[keys.CLOCK] = ShowClock(settings.show_day, settings.show_hour, settings.tz,
+                                timedelta(hours=settings.show_length_hours))
+    app[keys.POLLER] = FakePoller()  # type: ignore[assignment]
+    if irc is not None:
+        app[keys.IRC] = irc
+    app.cleanup_ctx.append(database_ctx)
+    setup_hub(app)
+    setup_announcer(app)
+    app.add_routes(api.routes)
+    app.add_routes(admin.routes)
+    if settings.dashboard_enabled:
+        setup_dashboard(app)
+    return app
+
+
+TRACKS = [
+    Track(101, "Sewer Song", "The Rats", "https://soundcloud.com/rats/sewer-song",
+          None, 180_000, "cc-by"),
+    Track(102, "Cheese\r\nPRIVMSG #x :pwned", "Mouse & Co", "https://soundcloud.com/m/cheese",
+          None, 200_000, None),
+    Track(103, "Tunnels", "Ratking", "https://soundcloud.com/rk/tunnels", None, 210_000, None),
+]
+OLD_TRACKS = [
+    Track(201, "Last Week", "Oldies", "https://soundcloud.com/o/last", None, 100_000, None),
+]
+
+
+async def seed(db: Database, clock: ShowClock, now: datetime = FROZEN_NOW) -> tuple[int, int]:
+    """Three tracks in the current show, one in the previous; returns (current, previous)."""
+    start, end = clock.week_of(now)
+    pstart, pend = clock.previous_week(start)
+    liked = [start + timedelta(hours=i + 1) for i in range(len(TRACKS))]
+    await db.save_playlists(TRACKS + OLD_TRACKS, {
+        (start, end): [(t.id, at, "like") for t, at in zip(TRACKS, liked, strict=True)],
+        (pstart, pend): [(OLD_TRACKS[0].id, pstart + timedelta(hours=2), "like")],
+    })
+    current = await db.show_id_at(now)
+    previous = await db.show_id_at(pstart + timedelta(hours=1))
+    assert current is not None and previous is not None
+    return current, previous
+
+
+async def seed_app(app: web.Application) -> tuple[int, int]:
+    return await seed(app[keys.DB], app[keys.CLOCK], app[keys.NOW]())

@@ -1,0 +1,230 @@
+"""HTTP tests of the dashboard: login, logout, redirects, throttling, cookies, headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from ntrbot.auth import hash_password
+from ntrbot.config import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.test_announce_support import (
+    SECRET_KEY,
+    WEB_PASSWORD,
+    WEB_USER,
+    build_app,
+    dashboard_settings,
+)
+
+LOGIN = {"username": WEB_USER, "password": WEB_PASSWORD}
+
+
+@pytest.fixture
+async def client(make_settings: Callable[..., Settings], make_client: Any) -> TestClient:
+    return await make_client(build_app(dashboard_settings(make_settings)))
+
+
+async def login(client: TestClient, **headers: str) -> Any:
+    return await client.post("/login", data=LOGIN, allow_redirects=False, headers=headers)
+
+
+def session_cookie(client: TestClient) -> str | None:
+    for c in client.session.cookie_jar:
+        if c.key == "ntr_session":
+            return c.value
+    return None
+
+
+async def test_dashboard_redirects_to_login_without_session(client: TestClient) -> None:
+    r = await client.get("/dashboard", allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/login"
+
+
+async def test_login_page(client: TestClient) -> None:
+    r = await client.get("/login")
+    assert r.status == 200
+    text = await r.text()
+    assert 'name="username"' in text and 'name="password"' in text
+    assert "<script" not in text.replace('<script src="', "")  # no inline script
+    assert ADMIN_TOKEN not in text
+
+
+async def test_login_success_sets_cookie_and_opens_dashboard(client: TestClient) -> None:
+    r = await login(client)
+    assert r.status == 303 and r.headers["Location"] == "/dashboard"
+    cookie = r.cookies["ntr_session"]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert not cookie["secure"]  # cookie_secure=false in these tests
+    assert int(cookie["max-age"]) == 24 * 3600
+    page = await client.get("/dashboard", allow_redirects=False)
+    assert page.status == 200
+    text = await page.text()
+    assert "dashboard.js" in text
+    assert ADMIN_TOKEN not in text and SECRET_KEY not in text and WEB_PASSWORD not in text
+    # logged in: /login goes straight to the dashboard
+    again = await client.get("/login", allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/dashboard"
+
+
+async def test_wrong_password_is_200_invalid(client: TestClient) -> None:
+    r = await client.post("/login", data={"username": WEB_USER, "password": "nope"},
+                          allow_redirects=False)
+    assert r.status == 200
+    assert "Invalid" in await r.text()
+    assert "ntr_session" not in r.cookies
+    r = await client.post("/login", data={"username": "other", "password": WEB_PASSWORD},
+                          allow_redirects=False)
+    assert r.status == 200 and "Invalid" in await r.text()
+    r = await client.post("/login", data={}, allow_redirects=False)
+    assert r.status == 200 and "Invalid" in await r.text()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+async def test_logout_clears_session(client: TestClient, method: str) -> None:
+    await login(client)
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 200
+    r = await getattr(client, method)("/logout", allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/login"
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 303
+
+
+async def test_old_cookie_is_useless_after_logout_in_same_browser(client: TestClient) -> None:
+    await login(client)
+    await client.get("/logout", allow_redirects=False)
+    assert session_cookie(client) in (None, "")
+
+
+async def test_tampered_cookie_is_logged_out(client: TestClient, make_client: Any,
+                                             make_settings: Callable[..., Settings]) -> None:
+    await login(client)
+    value = session_cookie(client)
+    assert value
+    flipped = value[:20] + ("A" if value[20] != "A" else "B") + value[21:]
+    other = await make_client(build_app(dashboard_settings(make_settings)))
+    for bad in (flipped, value[:-3], "garbage", ""):
+        r = await other.get("/dashboard", allow_redirects=False,
+                            headers={"Cookie": f"ntr_session={bad}"})
+        assert r.status == 303, bad
+        r = await other.post("/admin/announce", json={"show_id": 1, "position": 1},
+                             headers={"Cookie": f"ntr_session={bad}"})
+        assert r.status == 401
+    # the untouched cookie works from another client (same secret key)
+    r = await other.get("/dashboard", allow_redirects=False,
+                        headers={"Cookie": f"ntr_session={value}"})
+    assert r.status == 200
+
+
+async def test_cookie_from_another_secret_key_is_refused(
+        client: TestClient, make_client: Any, make_settings: Callable[..., Settings]) -> None:
+    await login(client)
+    value = session_cookie(client)
+    other = await make_client(build_app(dashboard_settings(make_settings,
+                                                           secret_key="z" * 40)))
+    r = await other.get("/dashboard", allow_redirects=False,
+                        headers={"Cookie": f"ntr_session={value}"})
+    assert r.status == 303
+
+
+async def test_login_throttled_after_five_failures(client: TestClient) -> None:
+    for _ in range(5):
+        r = await client.post("/login", data={"username": WEB_USER, "password": "bad"})
+        assert r.status == 200
+    r = await client.post("/login", data=LOGIN, allow_redirects=False)
+    assert r.status == 429
+    text = await r.text()
+    assert "Too many failed logins" in text and "seconds" in text
+    assert "ntr_session" not in r.cookies
+
+
+async def test_cross_origin_login_refused(client: TestClient) -> None:
+    r = await login(client, Origin="http://evil.example")
+    assert r.status == 403
+    assert "ntr_session" not in r.cookies
+
+
+async def test_cross_origin_cookie_posts_refused(client: TestClient) -> None:
+    await login(client)
+    evil = {"Origin": "http://evil.example"}
+    r = await client.post("/admin/announce", json={"show_id": 1, "position": 1}, headers=evil)
+    assert r.status == 403 and "error" in await r.json()
+    r = await client.post("/admin/refresh", headers=evil)
+    assert r.status == 403 and "error" in await r.json()
+    r = await client.post("/admin/refresh",
+                          headers={"Referer": "http://evil.example/page"})
+    assert r.status == 403
+    r = await client.post("/logout", headers=evil, allow_redirects=False)
+    assert r.status == 403
+    # same origin is fine
+    origin = f"http://{client.host}:{client.port}"
+    r = await client.post("/admin/refresh", headers={"Origin": origin})
+    assert r.status == 200
+
+
+async def test_security_headers_on_pages(client: TestClient) -> None:
+    for path in ("/login", "/static/dashboard.js", "/static/style.css"):
+        r = await client.get(path)
+        assert r.status == 200, path
+        csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_static_files_and_no_secret_anywhere(client: TestClient) -> None:
+    r = await client.get("/static/vendor/pico.min.css")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/css")
+    assert "Pico CSS" in (await r.text())[:300]  # license header kept
+    for path in ("/static/login.html", "/static/../ntrbot/auth.py", "/static/__init__.py",
+                 "/static/%2e%2e/pyproject.toml"):
+        assert (await client.get(path)).status == 404, path
+    await login(client)
+    for path in ("/dashboard", "/static/dashboard.js", "/login"):
+        text = await (await client.get(path)).text()
+        assert ADMIN_TOKEN not in text and SECRET_KEY not in text
+
+
+async def test_secure_cookie_settings(make_settings: Callable[..., Settings],
+                                      make_client: Any) -> None:
+    auto = await make_client(build_app(dashboard_settings(make_settings, cookie_secure="auto")))
+    r = await login(auto)
+    assert not r.cookies["ntr_session"]["secure"]
+    r = await login(auto, **{"X-Forwarded-Proto": "https"})
+    assert r.cookies["ntr_session"]["secure"] is True
+    always = await make_client(build_app(dashboard_settings(make_settings,
+                                                            cookie_secure="true")))
+    r = await login(always)
+    assert r.cookies["ntr_session"]["secure"] is True
+
+
+async def test_hashed_password_login(make_settings: Callable[..., Settings],
+                                     make_client: Any) -> None:
+    settings = dashboard_settings(make_settings, web_password=hash_password("hunter2"))
+    client = await make_client(build_app(settings))
+    r = await client.post("/login", data={"username": WEB_USER, "password": "hunter2"},
+                          allow_redirects=False)
+    assert r.status == 303
+    r = await client.post("/login", data={"username": WEB_USER,
+                                          "password": settings.web_password},
+                          allow_redirects=False)
+    assert r.status == 200  # the hash itself is not the password
+
+
+async def test_dashboard_routes_404_when_disabled(make_settings: Callable[..., Settings],
+                                                  make_client: Any) -> None:
+    client = await make_client(build_app(make_settings()))
+    for path in ("/login", "/dashboard", "/logout", "/ws/dashboard", "/static/style.css"):
+        r = await client.get(path, allow_redirects=False)
+        assert r.status == 404, path
+        assert "error" in await r.json()
+    assert (await client.post("/login", data=LOGIN)).status == 404
+    # the admin API still works with the bearer token, and refuses anything else
+    r = await client.post("/admin/refresh",
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert r.status == 200
+    assert (await client.post("/admin/refresh")).status == 401

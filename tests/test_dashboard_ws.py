@@ -1,0 +1,146 @@
+"""/ws/dashboard: session-cookie only, pushes IRC/relay/poller/playlist/announce events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestClient
+
+from ntrbot import keys
+from ntrbot.config import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.test_announce_support import (
+    WEB_PASSWORD,
+    WEB_USER,
+    FakeIrc,
+    build_app,
+    dashboard_settings,
+    seed_app,
+)
+
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def irc() -> FakeIrc:
+    return FakeIrc()
+
+
+@pytest.fixture
+async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+                     irc: FakeIrc) -> tuple[web.Application, TestClient]:
+    app = build_app(dashboard_settings(make_settings), irc)
+    client = await make_client(app)
+    r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
+                          allow_redirects=False)
+    assert r.status == 303
+    return app, client
+
+
+async def next_of(ws: Any, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        assert msg.type == WSMsgType.TEXT, msg
+        data = json.loads(msg.data)
+        if data["type"] == kind:
+            return data
+
+
+async def test_needs_a_session(make_settings: Callable[..., Settings],
+                               make_client: Any) -> None:
+    client = await make_client(build_app(dashboard_settings(make_settings), FakeIrc()))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await client.ws_connect("/ws/dashboard")
+    assert err.value.status == 401
+    # the admin token is not a way in
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await client.ws_connect("/ws/dashboard", headers=BEARER)
+    assert err.value.status == 401
+
+
+async def test_cross_origin_socket_refused(app_client: Any) -> None:
+    _, client = app_client
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await client.ws_connect("/ws/dashboard", origin="http://evil.example")
+    assert err.value.status == 403
+
+
+async def test_hello_and_pushed_events(app_client: Any, irc: FakeIrc) -> None:
+    app, client = app_client
+    show_id, _ = await seed_app(app)
+    origin = f"http://{client.host}:{client.port}"
+    ws = await client.ws_connect("/ws/dashboard", origin=origin)
+    hello = await next_of(ws, "hello")
+    assert hello["user"] == WEB_USER
+    assert hello["irc"]["connected"] is True and hello["subscribers"] == 0
+    assert hello["poller"]["last_error"] is None
+    text = json.dumps(hello)
+    assert ADMIN_TOKEN not in text and WEB_PASSWORD not in text
+
+    # a compat relay joins: the subscriber count is pushed
+    relay = await client.ws_connect("/ws/announce")
+    await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN})
+    assert (await next_of(ws, "subscribers"))["subscribers"] == 1
+
+    # an announce from elsewhere (bearer API, another tab, IRC) is pushed
+    r = await client.post("/admin/announce", json={"show_id": show_id, "position": 2},
+                          headers=BEARER)
+    assert r.status == 200
+    ann = (await next_of(ws, "announcement"))["announcement"]
+    assert ann["show_id"] == show_id and ann["position"] == 2 and ann["who"] == "token"
+    assert ann["delivery"] == "sent"
+
+    # IRC status changes and poller / playlist events are forwarded
+    irc.connected = False
+    irc.notify()
+    assert (await next_of(ws, "irc"))["irc"]["connected"] is False
+    app[keys.EVENTS].publish("poller", {"poller": {"last_success": None, "running": True}})
+    assert (await next_of(ws, "poller"))["poller"]["running"] is True
+    app[keys.EVENTS].publish("playlist", {"show_id": show_id})
+    assert (await next_of(ws, "playlist"))["show_id"] == show_id
+    app[keys.EVENTS].publish("internal-secret-thing", {"x": 1})
+    await ws.send_json({"type": "ping"})
+    assert (await ws.receive_json(timeout=5)) == {"type": "pong"}  # unknown kinds not sent
+
+
+async def test_announcements_on_request_survive_restart(
+        make_settings: Callable[..., Settings], make_client: Any, irc: FakeIrc) -> None:
+    settings = dashboard_settings(make_settings)
+    first = build_app(settings, irc)
+    c1 = await make_client(first)
+    show_id, previous = await seed_app(first)
+    assert (await c1.post("/admin/announce", json={"show_id": show_id, "position": 1},
+                          headers=BEARER)).status == 200
+    await c1.close()  # "restart": a new app on the same database file
+    c2 = await make_client(build_app(settings, irc))
+    await c2.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD})
+    ws = await c2.ws_connect("/ws/dashboard")
+    await next_of(ws, "hello")
+    await ws.send_json({"type": "announcements", "show_id": show_id})
+    reply = await next_of(ws, "announcements")
+    assert reply["show_id"] == show_id
+    assert [(a["position"], a["delivery"]) for a in reply["items"]] == [(1, "sent")]
+    await ws.send_json({"type": "announcements", "show_id": previous})
+    assert (await next_of(ws, "announcements"))["items"] == []
+    for bad in ({"type": "announcements", "show_id": "1"},
+                {"type": "announcements", "show_id": True},
+                {"type": "announcements", "show_id": 10**30}):
+        await ws.send_json(bad)
+        assert (await next_of(ws, "error"))["error"]
+    await ws.send_str("not json")
+    assert (await next_of(ws, "error"))["error"] == "not JSON"
+
+
+async def test_logout_then_socket_refused(app_client: Any) -> None:
+    _, client = app_client
+    ws = await client.ws_connect("/ws/dashboard")
+    await next_of(ws, "hello")
+    await ws.close()
+    await client.get("/logout", allow_redirects=False)
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await client.ws_connect("/ws/dashboard")

@@ -1,0 +1,232 @@
+"""/ws/announce: subscribe token, 4001 on wrong token or silence, status, announce, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestClient
+
+from ntrbot import keys
+from ntrbot.config import Settings
+from ntrbot.hub import AnnounceHub
+from tests.conftest import ADMIN_TOKEN
+from tests.test_announce_support import FakeIrc, build_app, seed_app
+
+SUBSCRIBE = {"type": "subscribe", "token": ADMIN_TOKEN}
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def make_app(make_settings: Callable[..., Settings], **hub_kw: Any) -> web.Application:
+    settings = make_settings()
+    app = build_app(settings, FakeIrc())
+    app[keys.HUB] = AnnounceHub(settings.admin_token, events=app[keys.EVENTS], **hub_kw)
+    return app
+
+
+@pytest.fixture
+async def app_client(make_settings: Callable[..., Settings],
+                     make_client: Any) -> tuple[web.Application, TestClient]:
+    app = make_app(make_settings, auth_timeout=0.5, send_timeout=0.5, queue_size=8)
+    return app, await make_client(app)
+
+
+async def recv_json(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    msg = await ws.receive(timeout=timeout)
+    assert msg.type == WSMsgType.TEXT, msg
+    return json.loads(msg.data)
+
+
+async def subscribe(client: TestClient) -> Any:
+    ws = await client.ws_connect("/ws/announce")
+    await ws.send_json(SUBSCRIBE)
+    return ws
+
+
+def test_default_timeouts() -> None:
+    hub = AnnounceHub("t")
+    assert hub.auth_timeout == 10.0 and hub.heartbeat > 0 and hub.subscribers == 0
+
+
+@pytest.mark.parametrize("first", [
+    {"type": "subscribe", "token": "wrong"},
+    {"type": "subscribe", "token": ADMIN_TOKEN + "x"},
+    {"type": "subscribe"},
+    {"type": "subscribe", "token": None},
+    {"type": "subscribe", "token": 12345},
+    {"type": "hello", "token": ADMIN_TOKEN},
+    [ADMIN_TOKEN],
+    "not json",
+])
+async def test_wrong_token_closes_4001(app_client: Any, first: Any) -> None:
+    app, client = app_client
+    ws = await client.ws_connect("/ws/announce")
+    if isinstance(first, str):
+        await ws.send_str(first)
+    else:
+        await ws.send_json(first)
+    msg = await ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE
+    assert ws.close_code == 4001
+    assert app[keys.HUB].subscribers == 0
+
+
+async def test_binary_first_message_closes_4001(app_client: Any) -> None:
+    _, client = app_client
+    ws = await client.ws_connect("/ws/announce")
+    await ws.send_bytes(json.dumps(SUBSCRIBE).encode())
+    await ws.receive(timeout=5)
+    assert ws.close_code == 4001
+
+
+async def test_silence_closes_4001(app_client: Any) -> None:
+    _, client = app_client
+    ws = await client.ws_connect("/ws/announce")
+    t0 = time.monotonic()
+    msg = await ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE and ws.close_code == 4001
+    assert 0.4 <= time.monotonic() - t0 < 3
+
+
+async def test_status_on_join_and_leave(app_client: Any) -> None:
+    app, client = app_client
+    a = await subscribe(client)
+    assert await recv_json(a) == {"type": "status", "subscribers": 1}
+    b = await subscribe(client)
+    assert await recv_json(b) == {"type": "status", "subscribers": 2}
+    assert await recv_json(a) == {"type": "status", "subscribers": 2}
+    await b.close()
+    assert await recv_json(a) == {"type": "status", "subscribers": 1}
+    assert app[keys.HUB].subscribers == 1
+    health = await (await client.get("/health")).json()
+    assert health["subscribers"] == 1
+
+
+async def test_announce_reaches_subscribers(app_client: Any) -> None:
+    app, client = app_client
+    show_id, _ = await seed_app(app)
+    a, b = await subscribe(client), await subscribe(client)
+    await recv_json(a), await recv_json(a), await recv_json(b)
+    r = await client.post("/admin/announce", json={"show_id": show_id, "position": 3},
+                          headers=BEARER)
+    body = await r.json()
+    assert body["subscribers"] == 2
+    for ws in (a, b):
+        msg = await recv_json(ws)
+        assert msg == {
+            "type": "announce", "message": body["message"], "show_id": show_id,
+            "position": 3, "track": body["track"], "announced_at": body["announced_at"]}
+        assert msg["track"]["title"] == "Tunnels" and msg["track"]["position"] == 3
+
+
+async def test_ping_gets_pong(app_client: Any) -> None:
+    _, client = app_client
+    ws = await subscribe(client)
+    await recv_json(ws)
+    await ws.send_json({"type": "ping"})
+    assert await recv_json(ws) == {"type": "pong"}
+
+
+async def _raw_subscriber(host: str, port: int) -> tuple[asyncio.StreamReader,
+                                                          asyncio.StreamWriter]:
+    """A WebSocket client that subscribes and then never reads (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /ws/announce HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 101 " in head.split(b"\r\n")[0]
+    payload = json.dumps(SUBSCRIBE).encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+    writer.write(frame)
+    await writer.drain()
+    return reader, writer
+
+
+async def test_stuck_subscriber_never_delays_others(app_client: Any) -> None:
+    app, client = app_client
+    hub: AnnounceHub = app[keys.HUB]
+    fast = await subscribe(client)
+    assert (await recv_json(fast))["subscribers"] == 1
+    _, writer = await _raw_subscriber(client.host, client.port)
+    assert (await recv_json(fast))["subscribers"] == 2
+    big = "x" * 200_000
+    t0 = time.monotonic()
+    for i in range(30):
+        hub.broadcast({"type": "announce", "message": f"{i}", "pad": big})
+        msg = await recv_json(fast, timeout=2)
+        while msg["type"] == "status":
+            assert msg["subscribers"] == 1  # the stuck one was dropped
+            msg = await recv_json(fast, timeout=2)
+        assert msg["message"] == str(i)
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - t0 < 10
+    for _ in range(200):
+        if hub.subscribers == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert hub.subscribers == 1
+    writer.close()
+
+
+class _StuckWs:
+    """A socket double whose send never finishes."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def send_str(self, data: str) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, **kw: Any) -> bool:
+        self.closed = True
+        return True
+
+
+async def test_full_queue_drops_subscriber_without_waiting() -> None:
+    from ntrbot.hub import _Subscriber
+
+    hub = AnnounceHub("t", send_timeout=60, queue_size=2)
+    stuck = _Subscriber(_StuckWs(), None, 2, "stuck")  # type: ignore[arg-type]
+    stuck.task = asyncio.create_task(hub._sender(stuck))
+    hub._subs.add(stuck)
+    t0 = time.monotonic()
+    for i in range(5):
+        hub.broadcast({"type": "announce", "message": str(i)})
+    assert time.monotonic() - t0 < 0.1
+    assert hub.subscribers == 0 and stuck.dropped
+    await asyncio.sleep(0.05)
+    assert stuck.ws.closed  # type: ignore[attr-defined]
+
+
+async def test_shutdown_closes_subscribers_promptly(make_settings: Callable[..., Settings],
+                                                    make_client: Any) -> None:
+    app = make_app(make_settings, auth_timeout=30)
+    client = await make_client(app)
+    subscribed = await subscribe(client)
+    await recv_json(subscribed)
+    silent = await client.ws_connect("/ws/announce")  # still in its 30 s subscribe window
+    await asyncio.sleep(0.05)
+    t0 = time.monotonic()
+    await client.close()
+    assert time.monotonic() - t0 < 10
+    assert subscribed.closed or (await subscribed.receive(timeout=2)).type in (
+        WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+    assert silent.closed or (await silent.receive(timeout=2)).type in (
+        WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
