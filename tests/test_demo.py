@@ -1,0 +1,294 @@
+"""`ntrbot demo`: installed from the repository into a fresh venv, logged in, announced."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from ntrbot.config import ConfigError
+from ntrbot.demo import DemoError, banner, demo_settings, parse_irc_server
+from ntrbot.sample_data import sample_playlists
+from ntrbot.weeks import ShowClock
+from tests.support.process import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+# What `pip install .` needs from the working tree (untracked files included).
+PACKAGE_FILES = ("pyproject.toml", "README.md", "ntrbot", "web")
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NTR_") and k not in {"PYTHONPATH", "PYTHONHOME"}}
+    env.update({"PYTHONUNBUFFERED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, **extra)
+    return env
+
+
+def _offline_build_possible() -> bool:
+    """True when this interpreter's setuptools can build the wheel without fetching anything."""
+    try:
+        version = tuple(int(p) for p in metadata.version("setuptools").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    if version >= (70, 1):
+        return True
+    try:
+        metadata.version("wheel")
+    except metadata.PackageNotFoundError:
+        return False
+    return version >= (68, 0)
+
+
+@pytest.fixture(scope="module")
+def demo_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh venv with ntrbot installed (not linked) from a copy of this working tree.
+
+    The venv sees the system site-packages for the dependencies (aiohttp, ...), so nothing
+    is downloaded for them. The copy keeps the build's egg-info/build dirs out of the tree.
+    """
+    root = tmp_path_factory.mktemp("demo-venv")
+    src = root / "src"
+    src.mkdir()
+    for name in PACKAGE_FILES:
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, src / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, src / name)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "-q"]
+    if _offline_build_possible():
+        pip += ["--no-build-isolation", "--no-index"]
+    # Otherwise pip fetches the build backend (setuptools) from its configured index.
+    proc = subprocess.run([*pip, str(src)], cwd=root, env=_clean_env(), capture_output=True,
+                          text=True, timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(f"pip install of the working tree failed:\n{proc.stdout}\n{proc.stderr}")
+    yield venv
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class DemoProcess:
+    """`ntrbot demo` from the venv's console script, its banner parsed."""
+
+    def __init__(self, exe: Path, workdir: Path, *args: str) -> None:
+        self.exe, self.workdir, self.args = exe, workdir, args
+        self.port = free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+        self.banner: list[str] = []
+        self.log_path = workdir / "demo.log"
+
+    async def start(self, timeout: float = 60.0) -> DemoProcess:
+        with open(self.log_path, "wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                str(self.exe), "demo", *self.args, cwd=self.workdir, stdout=asyncio.subprocess.PIPE,
+                stderr=log, env=_clean_env(NTR_HOST="127.0.0.1", NTR_PORT=str(self.port),
+                                           NTR_ADMIN_TOKEN="must-not-be-used-by-the-demo"))
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while not self.banner or not self.banner[-1].startswith("Stop it"):
+                line = await self.proc.stdout.readline()
+                if not line:
+                    raise AssertionError(f"demo exited early:\n{self.log()}")
+                self.banner.append(line.decode().rstrip("\n"))
+        return self
+
+    def field(self, pattern: str) -> re.Match[str]:
+        for line in self.banner:
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"{pattern!r} not in the banner:\n" + "\n".join(self.banner))
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def stop(self, sig: int = signal.SIGINT) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        try:
+            async with asyncio.timeout(20):
+                return await self.proc.wait()
+        except TimeoutError:
+            self.proc.kill()
+            raise
+
+
+@pytest.fixture
+async def demo(demo_venv: Path, tmp_path: Path) -> AsyncIterator[DemoProcess]:
+    proc = await DemoProcess(demo_venv / "bin" / "ntrbot", tmp_path).start()
+    try:
+        yield proc
+    finally:
+        if proc.proc is not None and proc.proc.returncode is None:
+            proc.proc.kill()
+            await proc.proc.wait()
+
+
+def test_the_venv_runs_the_installed_package_not_the_tree(demo_venv: Path,
+                                                          tmp_path: Path) -> None:
+    out = subprocess.run([str(demo_venv / "bin" / "python"), "-c",
+                          "import ntrbot, ntrbot.dashboard as d; "
+                          "print(ntrbot.__file__); print(d.web_dir())"],
+                         cwd=tmp_path, env=_clean_env(), capture_output=True, text=True,
+                         timeout=60, check=True).stdout.splitlines()
+    assert all(line.startswith(str(demo_venv)) for line in out), out
+    assert (Path(out[1]) / "dashboard.html").is_file()
+
+
+@pytest.mark.e2e
+async def test_demo_from_a_fresh_venv_logs_in_and_announces(demo: DemoProcess) -> None:
+    url = demo.field(r"dashboard:\s+(http://\S+)").group(1)
+    login = demo.field(r"login:\s+user (\S+)\s+password (\S+)")
+    user, password = login.group(1), login.group(2)
+    base = url.rsplit("/", 1)[0]
+    assert base == f"http://127.0.0.1:{demo.port}"  # NTR_HOST / NTR_PORT honoured
+    assert "IRC:       off" in "\n".join(demo.banner)
+    assert not any("token" in line.lower() for line in demo.banner)  # not unless asked
+
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        health = (await http.get("/health")).json()
+        assert health["irc"]["enabled"] is False and health["status"] == "ok"
+        shows = (await http.get("/shows")).json()
+        assert shows["total"] == 2
+        current = (await http.get("/playlist")).json()
+        assert len(current["tracks"]) >= 10
+        previous = (await http.get(f"/shows/{shows['shows'][1]['id']}")).json()
+        assert len(previous["tracks"]) >= 10
+
+        wrong = await http.post("/login", data={"username": user, "password": "nope"})
+        assert wrong.status_code == 200 and "Invalid" in wrong.text
+        resp = await http.post("/login", data={"username": user, "password": password})
+        assert resp.status_code == 303 and resp.headers["Location"] == "/dashboard"
+        assert "ntr_session" in http.cookies
+        assert (await http.get("/dashboard")).status_code == 200
+
+        body = {"show_id": current["id"], "position": 3}
+        foreign = await http.post("/admin/announce", json=body,
+                                  headers={"Origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        resp = await http.post("/admin/announce", json=body, headers={"Origin": base})
+        assert resp.status_code == 200, resp.text
+        result = resp.json()
+        track = current["tracks"][2]
+        assert result["status"] == "announced"
+        assert result["message"] == (f"Now Playing: Song #3: {track['title']} by "
+                                     f"{track['artist']} - {track['permalink_url']}")
+        assert result["delivery"] == "failed" and "IRC" in result["irc"]  # IRC off: reported
+
+        again = await http.post("/admin/announce", json=body, headers={"Origin": base})
+        assert again.status_code == 409 and again.json()["announced_at"]
+        history = (await http.get(f"/shows/{current['id']}/announcements")).json()
+        [recorded] = history["announcements"]
+        assert recorded["position"] == 3 and recorded["who"] == f"web:{user}"
+        assert recorded["delivery"] == "failed"
+
+    assert await demo.stop(signal.SIGINT) == 0
+    data_dir = Path(demo.field(r"data:\s+(\S+)").group(1))
+    assert not data_dir.exists()  # noqa: ASYNC240 - the temp data dir is gone
+    log = demo.log()
+    assert "Traceback" not in log and password not in log
+
+
+@pytest.mark.e2e
+async def test_demo_data_dir_is_kept_and_reused(demo_venv: Path, tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    for _ in range(2):
+        demo = await DemoProcess(demo_venv / "bin" / "ntrbot", tmp_path, "--data-dir",
+                                 str(data)).start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{demo.port}") as http:
+                shows = (await http.get("/shows")).json()
+                assert shows["total"] == 2
+                assert len((await http.get("/playlist")).json()["tracks"]) == 11
+        finally:
+            assert await demo.stop(signal.SIGTERM) == 0
+        assert (data / "ntrbot-demo.db").is_file()
+
+
+# --- in-process pieces -----------------------------------------------------------------
+
+def test_demo_ignores_production_settings_and_makes_its_own(tmp_path: Path) -> None:
+    env = {"NTR_ADMIN_TOKEN": "prod-token", "NTR_DB_PATH": "/srv/ntrbot/prod.db",
+           "NTR_WEB_PASSWORD": "prod-pass", "NTR_IRC_SERVER": "irc.example.net",
+           "NTR_HOST": "0.0.0.0", "NTR_PORT": "8123", "NTR_ANNOUNCE_CHANNEL": "#test"}
+    one = demo_settings(tmp_path, None, 9, env)
+    two = demo_settings(tmp_path, None, 9, env)
+    assert one.admin_token != "prod-token" and one.admin_token != two.admin_token
+    assert one.web_password != "prod-pass" and one.web_password != two.web_password
+    assert len(one.secret_key or "") >= 32 and one.web_user == "demo"
+    assert one.db_path == str(tmp_path / "ntrbot-demo.db")
+    assert not one.irc_enabled  # IRC only with --irc-server
+    assert (one.host, one.port) == ("0.0.0.0", 8123)
+    assert one.soundcloud_api_base == "http://127.0.0.1:9"
+    text = banner(one, 8123, tmp_path, True, show_token=False)
+    assert "http://127.0.0.1:8123/dashboard" in text and one.admin_token not in text
+    assert one.admin_token in banner(one, 8123, tmp_path, True, show_token=True)
+
+
+def test_demo_irc_server_joins_the_announce_channel(tmp_path: Path) -> None:
+    s = demo_settings(tmp_path, "irc.local:6697", 9, {"NTR_ANNOUNCE_CHANNEL": "#ntr-test"})
+    assert (s.irc_server, s.irc_port, s.irc_channels) == ("irc.local", 6697, ("#ntr-test",))
+    s = demo_settings(tmp_path, "localhost", 9, {})
+    assert (s.irc_port, s.announce_channel, s.irc_channels) == (6667, "#sewerchat",
+                                                                ("#sewerchat",))
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("irc.local", ("irc.local", None)), ("irc.local:6697", ("irc.local", 6697)),
+    ("[::1]:6667", ("::1", 6667)), ("::1", ("::1", None)),
+])
+def test_parse_irc_server(value: str, expected: tuple[str, int | None]) -> None:
+    assert parse_irc_server(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", ":6667", "host:port", "[::1]:x"])
+def test_parse_irc_server_refuses(value: str) -> None:
+    with pytest.raises(DemoError):
+        parse_irc_server(value)
+
+
+def test_bad_demo_setting_is_one_line_exit_2(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NTR_PORT"):
+        demo_settings(tmp_path, None, 9, {"NTR_PORT": "http"})
+    proc = subprocess.run([sys.executable, "-m", "ntrbot", "demo"], cwd=tmp_path,
+                          env=_clean_env(NTR_PORT="http"), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "NTR_PORT" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("hours_in", [0.01, 30, 24 * 7 - 0.01])
+def test_sample_shows_fit_their_weeks(hours_in: float) -> None:
+    clock = ShowClock(2, 22, ZoneInfo("America/New_York"))
+    start = clock.week_of(datetime(2026, 3, 13, tzinfo=UTC))[0]
+    now = start + timedelta(hours=hours_in)
+    tracks, playlists = sample_playlists(clock, now)
+    assert len({t.id for t in tracks}) == len(tracks) == 23
+    (old_week, old), (week, new) = sorted(playlists.items())
+    assert week == clock.week_of(now) and old_week == clock.previous_week(week[0])
+    assert len(old) == 12 and len(new) == 11
+    for (begin, end), items in playlists.items():
+        times = [at for _, at, _ in items]
+        assert times == sorted(times) and all(begin <= t < end for t in times)
+    if hours_in > 1:
+        assert all(at <= now for _, at, _ in new)
+    assert all(t.permalink_url.startswith("https://soundcloud.com/") and t.duration_ms
+               for t in tracks)
