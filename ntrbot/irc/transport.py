@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +12,25 @@ from typing import Any
 import irc.client_aio
 import irc.connection
 import jaraco.stream.buffer
+
+log = logging.getLogger("ntrbot.irc")
+
+_SECRET = re.compile(r"\b(PASS|AUTHENTICATE|OPER)( +)(?!PLAIN$|\+$)\S.*", re.IGNORECASE)
+
+
+class RedactSecrets(logging.Filter):
+    """The `irc` library logs raw outgoing lines at DEBUG; hide PASS/AUTHENTICATE payloads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        redacted = _SECRET.sub(lambda m: m.group(1) + m.group(2) + "***", msg)
+        if redacted != msg:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+for _name in ("irc.client", "irc.client_aio"):
+    logging.getLogger(_name).addFilter(RedactSecrets())
 
 
 class Protocol(irc.client_aio.IrcProtocol):
@@ -34,11 +55,18 @@ class Protocol(irc.client_aio.IrcProtocol):
 
 
 class Connection(irc.client_aio.AioConnection):
-    """AioConnection that decodes non-UTF-8 input leniently instead of dropping the link."""
+    """AioConnection that survives non-UTF-8 and malformed input instead of dropping."""
 
     protocol_class = Protocol
     buffer_class = jaraco.stream.buffer.LenientDecodingLineBuffer
     transport: Any = None
+
+    def _process_line(self, line: str) -> None:
+        # A malformed line (e.g. "PRIVMSG" without arguments) must not kill the link.
+        try:
+            super()._process_line(line)
+        except Exception:
+            log.warning("IRC ignored a line it could not handle: %.200r", line, exc_info=True)
 
 
 class Reactor(irc.client_aio.AioReactor):

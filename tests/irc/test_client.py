@@ -1,0 +1,173 @@
+"""IrcClient against a scripted in-process server: SASL, PASS, ping timeout, odd input."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+
+import pytest
+
+from ntrbot.irc.client import DisabledIrc, IrcClient
+from tests.irc.conftest import CHANNEL, irc_settings, wait_until
+from tests.irc.fakeircd import FakeIrcd
+
+
+@pytest.fixture
+async def fake():
+    server = await FakeIrcd().start()
+    yield server
+    await server.close()
+
+
+async def joined(bot: IrcClient) -> None:
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+
+
+async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog) -> None:
+    settings = irc_settings(fake, irc_password="srvpass", irc_sasl_user="bot",
+                            irc_sasl_password="right")
+    with caplog.at_level(logging.DEBUG):
+        bot = await make_bot(settings)
+        await joined(bot)
+    got = fake.conns[0].received
+    cmds = [m.command for m in got]
+    assert cmds[:4] == ["CAP", "PASS", "NICK", "USER"]
+    assert got[0].params == ("LS", "302") and got[1].params == ("srvpass",)
+    auth = [m for m in got if m.command == "AUTHENTICATE"]
+    assert auth[0].params == ("PLAIN",)
+    assert base64.b64decode(auth[1].params[0]) == b"bot\0bot\0right"
+    assert cmds.index("CAP", 1) < cmds.index("JOIN")
+    assert bot.status()["last_error"] is None
+    assert "succeeded" in caplog.text
+    for secret in ("srvpass", "right", auth[1].params[0]):
+        assert secret not in caplog.text
+    assert "PASS ***" in caplog.text
+
+
+async def test_sasl_refused_is_loud_and_registration_continues(fake, make_bot, caplog) -> None:
+    settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="wrong")
+    with caplog.at_level(logging.INFO, logger="ntrbot.irc"):
+        bot = await make_bot(settings)
+        await joined(bot)
+    assert bot.status()["last_error"].startswith("SASL failed")
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and "SASL" in errors[0].getMessage()
+    assert "wrong" not in caplog.text
+
+
+async def test_no_cap_without_sasl(fake, make_bot) -> None:
+    bot = await make_bot(irc_settings(fake))
+    await joined(bot)
+    assert fake.commands(0)[:2] == ["NICK", "USER"] and "CAP" not in fake.commands(0)
+
+
+async def test_ping_timeout_reconnects(fake, make_bot) -> None:
+    bot = await make_bot(irc_settings(fake), ping_interval=0.2, ping_timeout=0.4)
+    await joined(bot)
+    await fake.wait(lambda: "PING" in fake.commands(0))  # idle -> client PINGs
+    assert len(fake.conns) == 1  # answered PING keeps the link
+    fake.mute = True
+    await fake.wait(lambda: len(fake.conns) >= 2)
+    assert "ping timeout" in (bot.status()["last_error"] or "")
+    fake.mute = False
+    await joined(bot)
+
+
+async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
+                                                               services) -> None:
+    bot = await make_bot(irc_settings(fake), services)
+    await joined(bot)
+    conn = fake.conns[0]
+    conn.send(b":x!y@z PRIVMSG #sewerchat :caf\xe9 \xff\xfe broken")
+    conn.send(b":x!y@z NOTICE")
+    conn.send(b":x!y@z 999")
+    conn.send(b":x!y@z PRIVMSG #sewerchat :!song \xff")
+    conn.send(b":x!y@z PRIVMSG #sewerchat :!song 1")
+    await fake.wait(lambda: any(m.command == "PRIVMSG" and "Song #1" in m.params[-1]
+                                for m in conn.received))
+    assert len(fake.conns) == 1 and bot.status()["connected"]
+
+
+async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
+    bot = await make_bot(irc_settings(fake), rejoin_delay=0.1)
+    await joined(bot)
+    conn = fake.conns[0]
+    conn.send(f":op!o@h KICK {CHANNEL} ntrbot :out")
+    await fake.wait(lambda: fake.commands(0).count("JOIN") == 2)
+    await joined(bot)
+    assert "kicked" in bot.status()["last_error"]
+
+
+async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> None:
+    settings = irc_settings(fake, irc_flood_burst=1, irc_flood_rate=5.0)
+    bot = await make_bot(settings, services, say_wait=0.0)
+    await joined(bot)
+    conn = fake.conns[0]
+    for _ in range(3):
+        conn.send(":x!y@z PRIVMSG #sewerchat :!help")  # 3 reply lines queue up
+    await fake.wait(lambda: any(m.command == "PRIVMSG" for m in conn.received))
+    d = await bot.say(CHANNEL, "ANNOUNCE", priority=True)
+    assert await asyncio.wait_for(d.outcome, 20) == "sent"
+
+    def privmsgs():
+        return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
+    await fake.wait(lambda: len(privmsgs()) == 4)
+    assert privmsgs().index("ANNOUNCE") <= 1
+
+
+async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
+    seen: list[dict] = []
+    bot = await make_bot(irc_settings(fake))
+    bot.add_listener(seen.append)
+    bot.add_listener(lambda st: 1 / 0)  # a broken listener hurts no one
+    await joined(bot)
+    assert any(s["connected"] for s in seen)
+    await bot.stop("bye now")
+    await fake.wait(lambda: "QUIT" in fake.commands(0))
+    assert fake.conns[0].received[-1].params == ("bye now",)
+    d = await bot.say(CHANNEL, "after stop")
+    assert d.status == "failed" and d.outcome.done()
+
+
+async def test_say_edge_cases(fake, make_bot) -> None:
+    bot = await make_bot(irc_settings(fake))
+    await joined(bot)
+    empty = await bot.say(CHANNEL, "\r\n\x00")
+    assert empty.status == "failed" and await empty.outcome == "failed"
+    other = await bot.say("someone", "private line\r\nQUIT")
+    assert other.status == "sent" and other.line == "private line QUIT"
+    conn = fake.conns[0]
+    await fake.wait(lambda: any(m.params == ("someone", "private line QUIT")
+                                for m in conn.received))
+
+
+async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
+    from tests.support.ircd import free_port
+
+    class Nowhere:
+        host, port = "127.0.0.1", free_port()
+
+    bot = await make_bot(irc_settings(Nowhere))
+    await wait_until(lambda: bot.status()["last_error"] is not None, 20, "an error")
+    st = bot.status()
+    assert not st["connected"] and "connect to" in st["last_error"]
+    d = await bot.say(CHANNEL, "x", priority=True, fresh_for=0.1)
+    assert d.status == "queued" and await asyncio.wait_for(d.outcome, 10) == "expired"
+
+
+async def test_disabled_irc() -> None:
+    off = DisabledIrc()
+    await off.start()
+    d = await off.say(CHANNEL, "hello\nworld", priority=True)
+    assert (d.status, d.detail, d.line) == ("failed", "IRC is off", "hello world")
+    assert await d.outcome == "failed"
+    assert off.status()["enabled"] is False and off.status()["connected"] is False
+    await off.stop()
+
+
+def test_client_needs_a_server(make_settings=None) -> None:
+    from ntrbot.config import Settings
+
+    with pytest.raises(ValueError):
+        IrcClient(Settings(admin_token="x" * 32))

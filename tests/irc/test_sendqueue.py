@@ -1,0 +1,173 @@
+"""Send queue: priority ahead of replies, flood limit, expiry, exactly-once; and SASL steps."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+
+import pytest
+
+from ntrbot.irc.flood import TokenBucket
+from ntrbot.irc.sasl import Sasl, plain_payload
+from ntrbot.irc.sendqueue import SendQueue
+from tests.irc.conftest import wait_until
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def runner():
+    tasks = []
+
+    def run(queue: SendQueue, ready=lambda t: True, write=None):
+        sent: list[tuple[str, str]] = []
+        task = asyncio.create_task(queue.run(ready, write or (lambda t, x: sent.append((t, x)))))
+        tasks.append(task)
+        return sent
+
+    yield run
+    for t in tasks:
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+
+
+async def test_priority_jumps_the_backlog(runner) -> None:
+    clock = Clock()
+    queue = SendQueue(TokenBucket(burst=2, rate=1.0, clock=clock))
+    sent = runner(queue)
+    items = [queue.put("#c", f"reply {i}", priority=False, fresh_for=60) for i in range(6)]
+    await wait_until(lambda: len(sent) == 2, what="the burst")
+    announce = queue.put("#c", "ANNOUNCE", priority=True, fresh_for=60)
+    await asyncio.sleep(0.05)
+    assert len(sent) == 2  # bucket empty: nothing more until tokens come back
+    clock.now += 1.0
+    queue.wake()
+    await wait_until(lambda: len(sent) == 3, what="the announce")
+    assert sent[2] == ("#c", "ANNOUNCE")
+    assert await announce.outcome == "sent"
+    for _ in range(1000):  # let tokens come back, one second per step
+        if len(sent) == 7:
+            break
+        clock.now += 1.0
+        queue.wake()
+        await asyncio.sleep(0.01)
+    assert [x for _, x in sent] == ["reply 0", "reply 1", "ANNOUNCE",
+                                    "reply 2", "reply 3", "reply 4", "reply 5"]
+    assert all(i.outcome.result() == "sent" for i in items if i)
+    assert len(queue) == 0
+
+
+async def test_not_ready_waits_then_sends_once(runner) -> None:
+    ready = {"#c": False}
+    queue = SendQueue(TokenBucket(4, 10.0))
+    sent = runner(queue, ready=lambda t: ready[t])
+    item = queue.put("#c", "hello", priority=True, fresh_for=60)
+    await asyncio.sleep(0.05)
+    assert sent == [] and len(queue) == 1 and not item.outcome.done()
+    ready["#c"] = True
+    queue.wake()
+    assert await asyncio.wait_for(item.outcome, 10) == "sent"
+    queue.wake()
+    await asyncio.sleep(0.05)
+    assert sent == [("#c", "hello")]
+
+
+async def test_stale_line_expires_and_is_never_sent(runner) -> None:
+    ready = {"#c": False}
+    queue = SendQueue(TokenBucket(4, 10.0))
+    sent = runner(queue, ready=lambda t: ready[t])
+    item = queue.put("#c", "old news", priority=True, fresh_for=0.05)
+    assert await asyncio.wait_for(item.outcome, 10) == "expired"
+    assert len(queue) == 0
+    ready["#c"] = True
+    queue.wake()
+    await asyncio.sleep(0.05)
+    assert sent == []
+
+
+async def test_write_error_fails_the_item_without_retry(runner) -> None:
+    calls = []
+
+    def write(target: str, line: str) -> None:
+        calls.append(line)
+        raise OSError("broken pipe")
+
+    queue = SendQueue(TokenBucket(4, 10.0))
+    runner(queue, write=write)
+    item = queue.put("#c", "x", priority=False, fresh_for=60)
+    assert await asyncio.wait_for(item.outcome, 10) == "failed"
+    second = queue.put("#c", "y", priority=False, fresh_for=60)
+    assert await asyncio.wait_for(second.outcome, 10) == "failed"  # the sender lives on
+    assert calls == ["x", "y"]
+
+
+async def test_reply_queue_is_bounded_but_announces_are_not() -> None:
+    queue = SendQueue(TokenBucket(1, 1.0), max_normal=3)
+    assert all(queue.put("#c", "r", priority=False, fresh_for=60) for _ in range(3))
+    assert queue.put("#c", "r", priority=False, fresh_for=60) is None
+    assert queue.put("#c", "a", priority=True, fresh_for=60) is not None
+    queue.fail_all()
+    assert len(queue) == 0
+
+
+# --- SASL ------------------------------------------------------------------
+
+def make_sasl(password: str = "s3cret"):
+    sent: list[str] = []
+    errors: list[str] = []
+    sasl = Sasl("bot", password, sent.append, errors.append)
+    sasl.begin()
+    return sasl, sent, errors
+
+
+def test_sasl_success_flow() -> None:
+    sasl, sent, errors = make_sasl()
+    sasl.on_cap(["LS", "*", "multi-prefix"])
+    assert sent == []
+    sasl.on_cap(["LS", "sasl=PLAIN,EXTERNAL away-notify"])
+    assert sent == ["CAP REQ :sasl"]
+    sasl.on_cap(["ACK", "sasl"])
+    assert sent[-1] == "AUTHENTICATE PLAIN"
+    sasl.on_authenticate("+")
+    assert base64.b64decode(sent[-1].split()[1]) == b"bot\0bot\0s3cret"
+    sasl.on_success()
+    assert sent[-1] == "CAP END" and sasl.state == "done" and errors == []
+
+
+@pytest.mark.parametrize("step", ["no-sasl", "nak", "904", "unknown-cap"])
+def test_sasl_failures_end_cap_and_log_loudly(step: str, caplog) -> None:
+    sasl, sent, errors = make_sasl()
+    with caplog.at_level(logging.ERROR, logger="ntrbot.irc"):
+        if step == "no-sasl":
+            sasl.on_cap(["LS", "multi-prefix"])
+        elif step == "unknown-cap":
+            sasl.on_unknown_command("CAP")
+        else:
+            sasl.on_cap(["LS", "sasl"])
+            if step == "nak":
+                sasl.on_cap(["NAK", "sasl"])
+            else:
+                sasl.on_cap(["ACK", "sasl"])
+                sasl.on_authenticate("+")
+                sasl.on_failure("SASL authentication failed")
+    assert sent[-1] == "CAP END" and sent.count("CAP END") == 1
+    assert sasl.state == "failed" and errors and errors[0].startswith("SASL failed")
+    assert any("SASL" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    assert "s3cret" not in caplog.text
+
+
+def test_sasl_payload_chunks() -> None:
+    assert plain_payload("u", "p") == [base64.b64encode(b"u\0u\0p").decode()]
+    chunks = plain_payload("u" * 200, "p" * 200)
+    assert [len(c) for c in chunks[:-1]] == [400] * (len(chunks) - 1)
+    assert base64.b64decode("".join(chunks)) == (("u" * 200 + "\0") * 2 + "p" * 200).encode()
+    # 300 bytes -> 400 base64 chars exactly -> a closing "+"
+    assert plain_payload("a" * 99, "b" * 100)[-1] == "+"
