@@ -287,7 +287,7 @@ class SoundCloudClient:
                 raise SoundCloudError(f"{what}: unexpected HTTP {status}", status=status)
             try:
                 return resp.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise SoundCloudError(f"{what}: the answer is not valid JSON "
                                       f"({len(resp.content)} bytes)", status=status) from None
 

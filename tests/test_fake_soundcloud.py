@@ -131,4 +131,5 @@ def test_cli_rejects_a_bad_likes_file(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tests.support.fake_soundcloud", "--likes",
                            str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=30,
                           check=False)
-    assert done.returncode != 0
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].count("--likes") == 1

@@ -357,6 +357,7 @@ async def test_unreachable_server_is_an_error(http, sleeps):
     b'{"collection": [], "next_href": 17}',
     b'{"collection": [1]}',
     b"\xff\xfe\x00garbage",
+    b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than the JSON parser's recursion limit
 ])
 async def test_garbage_bodies_are_errors_never_partial(sc, fake, sleeps, body):
     await sc.client_id()

@@ -28,6 +28,7 @@ DEFAULT_CLIENT_ID = "Fak3SoundCloudC1ientIdForTests01"
 DECOY_CLIENT_ID = "St4leDecoyC1ientIdInAnO1dBund1e9"
 API_ROUTES = frozenset({"resolve", "track_likes", "user", "track"})
 WEB_ROUTES = frozenset({"page", "asset"})
+FAULT_KINDS = frozenset({"status", "rate_limit", "hang", "truncate", "garbage", "disconnect"})
 _BOT_UA = re.compile(r"python|httpx|aiohttp|curl|wget|requests|^$", re.IGNORECASE)
 _AUTO: Any = object()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,18 +92,11 @@ def make_like(track_id: int, liked_at: datetime | str, title: str | None = None,
 def broken_like(liked_at: datetime | str, problem: str, track_id: int = 999_999) -> dict[str, Any]:
     """An unusable like: problem is no_track, null_track, no_id, no_permalink or no_created_at."""
     like = make_like(track_id, liked_at)
-    if problem == "no_track":
-        del like["track"]
-    elif problem == "null_track":
-        like["track"] = None
-    elif problem == "no_id":
-        del like["track"]["id"]
-    elif problem == "no_permalink":
-        del like["track"]["permalink_url"]
-    elif problem == "no_created_at":
-        del like["created_at"]
-    else:
-        raise ValueError(f"unknown problem {problem!r}")
+    mutate: dict[str, Callable[[], object]] = {
+        "no_track": lambda: like.pop("track"), "null_track": lambda: like.update(track=None),
+        "no_id": lambda: like["track"].pop("id"), "no_created_at": lambda: like.pop("created_at"),
+        "no_permalink": lambda: like["track"].pop("permalink_url")}
+    mutate[problem]()
     return like
 
 
@@ -124,14 +118,13 @@ class Fault:
     seconds: float = 30.0
     body: bytes = b"<html><body><h1>Something went wrong</h1></body></html>"
 
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {sorted(FAULT_KINDS)}")
+
     def applies(self, route: str, path: str) -> bool:
-        if self.scope == "any":
-            return route in API_ROUTES | WEB_ROUTES
-        if self.scope == "api":
-            return route in API_ROUTES
-        if self.scope == "web":
-            return route in WEB_ROUTES
-        return path.startswith(self.scope)
+        scopes = {"any": API_ROUTES | WEB_ROUTES, "api": API_ROUTES, "web": WEB_ROUTES}
+        return route in scopes[self.scope] if self.scope in scopes else path.startswith(self.scope)
 
 
 @dataclass(frozen=True)
@@ -232,18 +225,18 @@ class FakeSoundCloud:
 
     async def start(self) -> FakeSoundCloud:
         app = web.Application(middlewares=[self._middleware])
-        r = app.router
-        r.add_get("/_fake/state", self._state, name="control")
-        r.add_post("/_fake/likes", self._post_likes, name="control-likes")
-        r.add_post("/_fake/fault", self._post_fault, name="control-fault")
-        r.add_post("/_fake/rotate", self._post_rotate, name="control-rotate")
-        r.add_get("/resolve", self._resolve, name="resolve")
-        r.add_get("/users/{id}/track_likes", self._track_likes, name="track_likes")
-        r.add_get("/users/{id}", self._user, name="user")
-        r.add_get("/tracks/{id}", self._track, name="track")
-        r.add_get("/assets/{name}", self._asset, name="asset")
-        r.add_get("/", self._page, name="page")
-        r.add_get("/{username}", self._page, name="page-user")
+        for method, path, handler, name in [
+            ("GET", "/_fake/state", self._state, "control"),
+            ("POST", "/_fake/likes", self._post_likes, "control-likes"),
+            ("POST", "/_fake/fault", self._post_fault, "control-fault"),
+            ("POST", "/_fake/rotate", self._post_rotate, "control-rotate"),
+            ("GET", "/resolve", self._resolve, "resolve"),
+            ("GET", "/users/{id}/track_likes", self._track_likes, "track_likes"),
+            ("GET", "/users/{id}", self._user, "user"),
+            ("GET", "/tracks/{id}", self._track, "track"),
+            ("GET", "/assets/{name}", self._asset, "asset"), ("GET", "/", self._page, "page"),
+            ("GET", "/{username}", self._page, "page-user")]:
+            app.router.add_route(method, path, handler, name=name)
         self._closing.clear()
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
@@ -300,7 +293,6 @@ class FakeSoundCloud:
                 return early
         if route in API_ROUTES and request.query.get("client_id") != self.client_id:
             return web.json_response({"code": 401, "message": "Unauthorized",
-                                      "link": "https://developers.soundcloud.com/docs/api/explorer/open-api",
                                       "status": "401 - Unauthorized", "errors": []}, status=401)
         self._maybe_reload()
         resp = await handler(request)
@@ -326,9 +318,7 @@ class FakeSoundCloud:
             if request.transport is not None:
                 request.transport.close()
             raise ConnectionResetError("fake disconnect")
-        if fault.kind == "truncate":
-            return None
-        raise ValueError(f"unknown fault kind {fault.kind!r}")
+        return None  # truncate: applied to the real answer
 
     def _maybe_reload(self) -> None:
         if not self.likes_file:
@@ -396,27 +386,27 @@ class FakeSoundCloud:
         for track in self._tracks():
             if urlsplit(str(track.get("permalink_url", ""))).path.rstrip("/").lower() == path:
                 return web.json_response(track)
-        return web.json_response({"code": 404, "message": "Not Found"}, status=404)
+        return _error(404, "Not Found")
 
     async def _user(self, request: web.Request) -> web.Response:
         if request.match_info["id"] != str(self.user_id):
-            return web.json_response({"code": 404, "message": "Not Found"}, status=404)
+            return _error(404, "Not Found")
         return web.json_response(self._user_json())
 
     async def _track(self, request: web.Request) -> web.Response:
         for track in self._tracks():
             if str(track.get("id")) == request.match_info["id"]:
                 return web.json_response(track)
-        return web.json_response({"code": 404, "message": "Not Found"}, status=404)
+        return _error(404, "Not Found")
 
     async def _track_likes(self, request: web.Request) -> web.Response:
         if request.match_info["id"] != str(self.user_id):
-            return web.json_response({"code": 404, "message": "Not Found"}, status=404)
+            return _error(404, "Not Found")
         try:
             limit = min(200, max(1, int(request.query.get("limit", "50"))))
             start = _decode_cursor(request.query["offset"]) if "offset" in request.query else 0
         except (ValueError, KeyError):
-            return web.json_response({"code": 400, "message": "Bad Request"}, status=400)
+            return _error(400, "Bad Request")
         page = self.likes[start:start + limit]
         next_href = None
         if start + limit < len(self.likes):
@@ -431,18 +421,29 @@ class FakeSoundCloud:
                                   "counts": dict(self.counts), "faults": len(self.faults)})
 
     async def _post_likes(self, request: web.Request) -> web.Response:
-        self.set_likes(await request.json())
+        try:
+            self.set_likes(await request.json())
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _error(400, f"bad likes: {exc}")
         return web.json_response({"likes": len(self.likes)})
 
     async def _post_fault(self, request: web.Request) -> web.Response:
-        spec = dict(await request.json())
-        if isinstance(spec.get("body"), str):
-            spec["body"] = spec["body"].encode()
-        self.inject(spec.pop("kind"), int(spec.pop("count", 1)), **spec)
+        """Body: {"kind": ..., "count": 1, "status"/"retry_after"/"seconds"/"body"/"scope"}."""
+        try:
+            spec = dict(await request.json())
+            if isinstance(spec.get("body"), str):
+                spec["body"] = spec["body"].encode()
+            self.inject(spec.pop("kind"), int(spec.pop("count", 1)), **spec)
+        except (ValueError, TypeError, KeyError) as exc:
+            return _error(400, f"bad fault: {exc}")
         return web.json_response({"faults": len(self.faults)})
 
     async def _post_rotate(self, request: web.Request) -> web.Response:
         return web.json_response({"client_id": self.rotate_client_id()})
+
+
+def _error(code: int, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=code)
 
 
 def _encode_cursor(offset: int) -> str:
@@ -498,7 +499,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--allow-any-agent", action="store_true", help="no fake anti-bot 403")
     args = p.parse_args(argv)
     if args.likes:
-        load_likes_file(args.likes)  # fail fast on a bad file
+        try:
+            load_likes_file(args.likes)  # fail fast on a bad file
+        except (OSError, ValueError, TypeError) as exc:
+            p.error(f"--likes {args.likes}: {exc}")
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(_serve(args))
 
