@@ -40,7 +40,8 @@ class IrcClient(ServerEvents):
                  connect_factory: Callable[..., Any] | None = None,
                  backoff: Backoff | None = None,
                  ping_interval: float = 90.0, ping_timeout: float = 60.0,
-                 connect_timeout: float = 30.0, nick_retry_interval: float = 60.0,
+                 connect_timeout: float = 30.0, register_timeout: float = 90.0,
+                 nick_retry_interval: float = 60.0,
                  rejoin_delay: float = 5.0, join_retry_interval: float = 60.0,
                  say_wait: float = 2.0, username: str = "ntrbot",
                  realname: str = "ntrbot NtR playlist bot",
@@ -61,6 +62,7 @@ class IrcClient(ServerEvents):
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.connect_timeout = connect_timeout
+        self.register_timeout = register_timeout
         self.nick_retry_interval = nick_retry_interval
         self.rejoin_delay = rejoin_delay
         self.join_retry_interval = join_retry_interval
@@ -91,6 +93,8 @@ class IrcClient(ServerEvents):
         self.joined: dict[str, str] = {}  # irc_lower(name) -> name
         self.last_error: str | None = None
         self._last_rx = 0.0
+        self._connected_at = 0.0
+        self._server_error: str | None = None
         self._ping_sent: float | None = None
         self._alt: Iterator[str] = alternate_nicks(self.wanted_nick)
         self._join_sent: dict[str, float] = {}
@@ -206,6 +210,7 @@ class IrcClient(ServerEvents):
         self.joined.clear()
         self._join_sent.clear()
         self._ping_sent = None
+        self._server_error = None
         self._alt = alternate_nicks(self.wanted_nick)
         self.nick = self.wanted_nick
 
@@ -236,7 +241,9 @@ class IrcClient(ServerEvents):
                 log.warning("IRC %s", self.last_error)
                 await self._sleep_backoff()
                 continue
-            self._last_rx = self._clock()
+            self._last_rx = self._connected_at = self._clock()
+            if conn.transport is None or conn.transport.is_closing():
+                self._lost.set()  # closed before connect() returned: no event came
             watchdog = asyncio.create_task(self._watchdog(), name="irc-watchdog")
             try:
                 await self._lost.wait()
@@ -272,6 +279,10 @@ class IrcClient(ServerEvents):
                 self._ping_sent = now
                 self._send_raw(f"PING :ntrbot-{int(now)}")
             if not self.registered:
+                if now - self._connected_at >= self.register_timeout:
+                    self._set_error(f"not registered after {self.register_timeout:g} s")
+                    log.warning("IRC %s; reconnecting", self.last_error)
+                    self._safe(conn.disconnect, "registration timeout")
                 continue
             if self.nick != self.wanted_nick and now - last_nick_try >= self.nick_retry_interval:
                 last_nick_try = now

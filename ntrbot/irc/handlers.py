@@ -55,6 +55,7 @@ class ServerEvents:
     commands: CommandHandler | None
     _sasl: Sasl | None
     _stopping: bool
+    _server_error: str | None
     _lost: asyncio.Event
     _alt: Iterator[str]
     _join_sent: dict[str, float]
@@ -85,12 +86,12 @@ class ServerEvents:
         self.queue.wake()
 
     def _on_disconnect(self, event: irc.client.Event) -> None:
-        reason = event.arguments[0] if event.arguments else ""
+        reason = (event.arguments[0] if event.arguments else "") or self._server_error or ""
         self.registered = False
         self.joined.clear()
         self.backoff.disconnected()
         if not self._stopping:
-            if reason != "ping timeout":
+            if reason not in ("ping timeout", "registration timeout"):
                 self.last_error = f"disconnected: {reason or 'connection closed'}"
             log.warning("IRC disconnected from %s:%s (%s)", self.host, self.port,
                         reason or "connection closed")
@@ -100,6 +101,7 @@ class ServerEvents:
     def _on_error(self, event: irc.client.Event) -> None:
         text = event.target or " ".join(event.arguments) or "ERROR"
         log.warning("IRC server error: %s", text)
+        self._server_error = f"server said: {text}"
         self._set_error(f"server: {text}")
 
     def _on_join(self, event: irc.client.Event) -> None:

@@ -32,7 +32,8 @@ class FakeConn:
         return f"{self.nick}!~{self.user}@fake.host"
 
     def _maybe_register(self) -> None:
-        if self.nick and self.user and not self.capping and not self.registered:
+        if (self.nick and self.user and not self.capping and not self.registered
+                and self.server.welcome):
             self.registered = True
             self.send(f":fake 001 {self.nick} :Welcome {self.prefix}")
             self.send(f":fake 376 {self.nick} :End of MOTD")
@@ -98,7 +99,7 @@ class FakeConn:
 class FakeIrcd:
     """Accepts connections on a free loopback port; `conns` in order of arrival."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl=None) -> None:
         self.host = "127.0.0.1"
         self.port = 0
         self.conns: list[FakeConn] = []
@@ -106,12 +107,14 @@ class FakeIrcd:
         self.sasl_ok = b"bot\0bot\0right"
         self.taken: set[str] = set()
         self.mute = False
+        self.welcome = True
+        self.ssl = ssl
         self.changed = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> FakeIrcd:
-        self._server = await asyncio.start_server(self._accept, self.host, 0)
+        self._server = await asyncio.start_server(self._accept, self.host, 0, ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

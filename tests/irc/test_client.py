@@ -74,6 +74,25 @@ async def test_ping_timeout_reconnects(fake, make_bot) -> None:
     await joined(bot)
 
 
+async def test_registration_timeout_reconnects(fake, make_bot) -> None:
+    fake.welcome = False
+    bot = await make_bot(irc_settings(fake), register_timeout=0.3)
+    await fake.wait(lambda: len(fake.conns) >= 2)
+    assert "not registered" in bot.status()["last_error"]
+    fake.welcome = True
+    await joined(bot)
+
+
+async def test_server_error_text_is_kept(fake, make_bot) -> None:
+    bot = await make_bot(irc_settings(fake))
+    await joined(bot)
+    fake.conns[0].send("ERROR :Closing Link: ntrbot (K-lined)")
+    fake.conns[0].writer.close()
+    await wait_until(lambda: not bot.status()["connected"], 20, "the drop")
+    assert "K-lined" in bot.status()["last_error"]
+    await joined(bot)
+
+
 async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
                                                                services) -> None:
     bot = await make_bot(irc_settings(fake), services)
@@ -171,3 +190,51 @@ def test_client_needs_a_server(make_settings=None) -> None:
 
     with pytest.raises(ValueError):
         IrcClient(Settings(admin_token="x" * 32))
+
+
+def self_signed(tmp_path):
+    """A throwaway certificate for 127.0.0.1 (made with `cryptography`)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return pem
+
+
+@pytest.mark.parametrize("verify", [True, False])
+async def test_tls_verifies_certificates_unless_told_not_to(tmp_path, make_bot,
+                                                            verify: bool) -> None:
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(self_signed(tmp_path))
+    server = await FakeIrcd(ssl=ctx).start()
+    try:
+        bot = await make_bot(irc_settings(server, irc_tls=True, irc_tls_verify=verify))
+        if verify:  # self-signed: refused, and the reason is reported
+            await wait_until(lambda: bot.status()["last_error"] is not None, 20, "an error")
+            assert "CERTIFICATE_VERIFY_FAILED" in bot.status()["last_error"]
+            assert not bot.status()["connected"]
+        else:
+            await joined(bot)
+            assert bot.status()["tls"] is True
+    finally:
+        await server.close()

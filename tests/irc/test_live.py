@@ -72,6 +72,23 @@ async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd, make_bot, servic
         await user.close()
 
 
+async def test_long_multibyte_title_arrives_whole_with_url(ircd, make_bot, services):
+    services.current.tracks[1].track.__dict__["title"] = "Ünïcödé 🎵 " * 80
+    await joined_bot(ircd, make_bot, services)
+    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
+    try:
+        await user.join(CHANNEL)
+        mark = user.mark()
+        await user.say(CHANNEL, "!song 2")
+        msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
+        assert msg.params[-1].startswith("Song #2: Ünïcödé 🎵")
+        assert msg.params[-1].endswith("… https://soundcloud.com/a2/t2")
+        assert len(msg.raw.encode()) + 2 <= 512
+        assert "\ufffd" not in msg.params[-1]
+    finally:
+        await user.close()
+
+
 async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, services):
     gate = asyncio.Event()
     gate.set()
