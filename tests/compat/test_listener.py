@@ -391,3 +391,13 @@ def test_reconnects_after_the_server_restarts(sopel_module: ModuleType) -> None:
 )
 def test_clean_line(sopel_module: ModuleType, raw: str, clean: str) -> None:
     assert sopel_module.clean_line(raw) == clean
+
+
+def test_sopel_package_exposes_the_single_file_as_an_entry_point() -> None:
+    import tomllib
+
+    meta = tomllib.loads((SOPEL_PLUGIN.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert meta["project"]["entry-points"]["sopel.plugins"] == {"ntr_playlist": "ntr_playlist"}
+    assert meta["tool"]["setuptools"]["py-modules"] == ["ntr_playlist"]
+    deps = " ".join(meta["project"]["dependencies"])
+    assert "sopel" in deps and "websocket-client" in deps
