@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -344,7 +345,8 @@ def parse_track(obj: Any) -> Track:
     publisher = obj.get("publisher_metadata")
     artist = _text(publisher.get("artist")) if isinstance(publisher, dict) else None
     duration = obj.get("duration")
-    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+    if (isinstance(duration, bool) or not isinstance(duration, int | float)
+            or not math.isfinite(duration) or duration < 0):
         duration = None
     return Track(
         id=track_id,

@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ntrbot.models import Like
 from ntrbot.soundcloud import (
     SoundCloudClient,
     SoundCloudError,
     SoundCloudNotFound,
+    parse_like,
     parse_time,
 )
 from tests.support.fake_soundcloud import (
@@ -260,6 +263,16 @@ async def test_track_fields_and_missing_optionals(sc, fake):
     assert t.title == "(untitled)" and t.artist == "(unknown artist)"
 
 
+@pytest.mark.parametrize(("duration", "expected"), [
+    (215_000, 215_000), (12.7, 12), (0, 0), (-1, None), (True, None), ("300", None),
+    (float("nan"), None), (float("inf"), None), (None, None),
+])
+def test_duration_is_whole_milliseconds_or_none(duration, expected):
+    like = make_like(5, T0)
+    like["track"]["duration"] = duration
+    assert parse_like(like).track.duration_ms == expected
+
+
 @pytest.mark.parametrize("problem", ["no_track", "null_track", "no_id", "no_permalink",
                                      "no_created_at"])
 async def test_unusable_items_are_skipped_with_one_warning(sc, fake, caplog, problem):
@@ -282,6 +295,28 @@ async def test_unusable_items_are_skipped_with_one_warning(sc, fake, caplog, pro
 def test_parse_time_gives_aware_utc(text, expected):
     got = parse_time(text)
     assert got == expected and got.utcoffset() == timedelta(0)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda kids: st.lists(kids, max_size=3)
+                    | st.dictionaries(st.text(max_size=5), kids, max_size=3), max_leaves=8)
+FIELD = st.sampled_from(["id", "title", "permalink_url", "user", "publisher_metadata", "duration",
+                         "artwork_url", "license"])
+
+
+@given(st.one_of(JSON, st.builds(lambda changes, created: {
+    "created_at": created, "track": {**make_like(5, T0)["track"], **changes}},
+    st.dictionaries(FIELD, JSON, max_size=4), st.one_of(JSON, st.just("2026-03-14T01:00:00Z")))))
+def test_any_item_gives_a_like_or_a_soundcloud_error(item):
+    try:
+        like = parse_like(item)
+    except SoundCloudError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert like.liked_at.utcoffset() == timedelta(0) and like.track.id > 0
+    assert like.track.permalink_url.startswith(("http://", "https://"))
+    assert isinstance(like.track.title, str) and isinstance(like.track.artist, str)
+    assert like.track.duration_ms is None or isinstance(like.track.duration_ms, int)
 
 
 # --- faults -------------------------------------------------------------------------
