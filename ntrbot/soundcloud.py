@@ -68,7 +68,6 @@ class SoundCloudClient:
                          "Accept-Language": "en-US,en;q=0.9"}
         self._client_id: str | None = client_id or None
         self._configured_client_id = bool(client_id)
-        self._known_ids: set[str] = {client_id} if client_id else set()
         self._id_lock = asyncio.Lock()
         self.requests_made = 0
         self.scrapes = 0
@@ -149,8 +148,8 @@ class SoundCloudClient:
                 return self._client_id
             self._client_id = None
             new_id = await self._scrape_client_id()
-            self._known_ids.add(new_id)
             self._client_id = new_id
+            self._configured_client_id = False
             return new_id
 
     async def _scrape_client_id(self) -> str:
@@ -263,9 +262,9 @@ class SoundCloudClient:
             if status in (401, 403):
                 if not rescraped:
                     rescraped = True
-                    if self._configured_client_id and cid == self._client_id:
-                        log.warning("SoundCloud rejected the configured client id (HTTP %d); "
-                                    "scraping a fresh one", status)
+                    log.warning("SoundCloud rejected the %s client id (HTTP %d); scraping a "
+                                "fresh one", "configured" if self._configured_client_id
+                                else "cached", status)
                     try:
                         new = await self._get_client_id(stale=cid)
                     except SoundCloudError as exc:
