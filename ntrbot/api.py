@@ -132,4 +132,8 @@ async def show(request: web.Request) -> web.Response:
     found = await request.app[keys.DB].show(show_id)
     if found is None:
         return json_error(404, f"no show {show_id}")
-    return web.json_response(found.to_json())
+    from .public import show_page, wants_html  # the public page imports this module
+
+    if wants_html(request):
+        return await show_page(request, found)
+    return web.json_response(found.to_json(), headers={"Vary": "Accept"})

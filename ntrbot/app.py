@@ -21,6 +21,7 @@ from .hub import setup_hub
 from .irc.client import DisabledIrc, IrcClient
 from .irc.commands import CommandHandler
 from .poller import Poller
+from .public import setup_public
 from .services import ChannelServices
 from .soundcloud import SoundCloudClient
 from .weeks import ShowClock, utcnow
@@ -111,4 +112,5 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] = utcnow,
     app.add_routes(history.routes)
     app.add_routes(admin.routes)
     app.add_routes(editing.routes)
+    setup_public(app)
     return app
