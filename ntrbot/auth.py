@@ -179,13 +179,18 @@ def _site_origins(request: web.Request) -> set[str]:
     return origins
 
 
-def same_origin(request: web.Request) -> bool:
+def same_origin(request: web.Request, *, allow_null: bool = False) -> bool:
     """False when Origin (or, lacking it, Referer) names another site.
 
     A request with neither header is not from a browser page (browsers send Origin on
     every POST and WebSocket handshake), so it cannot be a cross-site forgery.
+    `allow_null` accepts `Origin: null`, which Chromium sends for this site's own form
+    posts under `Referrer-Policy: no-referrer`; only /login and /logout allow it (login
+    needs no cookie, and a cross-site post never carries the SameSite=Strict cookie).
     """
     origin = request.headers.get("Origin")
+    if allow_null and origin is not None and origin.strip() == "null":
+        return True
     if origin is None:
         referer = request.headers.get("Referer")
         if not referer:

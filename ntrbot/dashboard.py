@@ -67,7 +67,7 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
-    if not same_origin(request):
+    if not same_origin(request, allow_null=True):
         return _login_page("Cross-site login refused.", status=403)
     throttle = request.app[THROTTLE]
     client = _client(request)
@@ -99,7 +99,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    if request.method == "POST" and not same_origin(request):
+    if request.method == "POST" and not same_origin(request, allow_null=True):
         return web.json_response({"error": "cross-origin request refused"}, status=403)
     session = await get_session(request)
     session.invalidate()

@@ -157,6 +157,8 @@ LIVE_TRACKS = [
     (12, "Cheese Grater Funk", "Mouse Collective"),
     (13, "Drainpipe Dub", "Ratking"),
     (14, "Neon Gutter", "The Whiskers"),
+    (15, "Subway Lullaby", "Pied Piper Sound System"),
+    (16, "Midnight Crumbs", "Rodentia"),
 ]
 
 

@@ -149,25 +149,31 @@
     body.replaceChildren(...show.tracks.map((t) => trackRow(show, t, isCurrent)));
   }
 
-  function showTitle(show) {
-    const ep = show.episode != null ? 'Episode ' + show.episode : 'Show';
+  function showTitle(show, fallback) {
+    const ep = show.episode != null ? 'Episode ' + show.episode : fallback;
     return ep + ' · ' + dateLabel(show.week_start) + ' – ' + dateLabel(show.week_end);
   }
+
+  function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
 
   function render() {
     const cur = state.current;
     if (cur) {
-      $('current-title').textContent = 'Now: ' + showTitle(cur);
+      $('current-title').textContent = showTitle(cur, 'This week');
       const done = cur.tracks.filter((t) => markFor(cur.id, t.position)).length;
-      $('current-meta').textContent = cur.tracks.length + ' track(s) · ' + done + ' announced';
+      const next = nextUnannounced();
+      $('current-meta').textContent = plural(cur.tracks.length, 'track') + ' · ' + done +
+        ' announced' + (next ? ' · next up: #' + next.position : '');
       fillTable($('current-tracks'), cur, true);
+      if (next) $('track-' + next.position).classList.add('next');
       $('current-tracks').hidden = cur.tracks.length === 0;
       $('current-empty').hidden = cur.tracks.length !== 0;
     }
     const prev = state.previous;
     $('previous').hidden = !prev;
     if (prev) {
-      $('previous-title').textContent = 'Previous: ' + showTitle(prev) + ' (' + prev.tracks.length + ' tracks)';
+      $('previous-title').textContent = showTitle(prev, 'Previous show') + ' · ' +
+        plural(prev.tracks.length, 'track');
       fillTable($('previous-tracks'), prev, false);
     }
   }
