@@ -94,3 +94,10 @@ def test_https_detection() -> None:
     assert not request_is_https(_req({}))
     assert request_is_https(_req({"X-Forwarded-Proto": "https"}))
     assert request_is_https(_req({"X-Forwarded-Proto": "HTTPS, http"}))
+
+
+def test_null_origin_only_where_allowed() -> None:
+    # Chromium sends `Origin: null` for this site's own form posts under no-referrer.
+    assert not same_origin(_req({"Origin": "null"}))
+    assert same_origin(_req({"Origin": "null"}), allow_null=True)
+    assert not same_origin(_req({"Origin": "http://evil.example"}), allow_null=True)

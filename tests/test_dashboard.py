@@ -228,3 +228,33 @@ async def test_dashboard_routes_404_when_disabled(make_settings: Callable[..., S
                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert r.status == 200
     assert (await client.post("/admin/refresh")).status == 401
+
+
+async def test_null_origin_form_posts(client: TestClient) -> None:
+    r = await login(client, Origin="null")
+    assert r.status == 303
+    r = await client.post("/admin/announce", json={"show_id": 1, "position": 1},
+                          headers={"Origin": "null"})
+    assert r.status == 403  # the admin API (fetch) always has a real Origin
+    r = await client.post("/logout", headers={"Origin": "null"}, allow_redirects=False)
+    assert r.status == 303
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_real_app_factory_wiring(make_settings: Callable[..., Settings],
+                                       make_client: Any, enabled: bool) -> None:
+    from ntrbot.app import create_app
+
+    settings = dashboard_settings(make_settings) if enabled else make_settings()
+    client = await make_client(create_app(settings, start_poller=False))
+    r = await client.get("/dashboard", allow_redirects=False)
+    assert r.status == (303 if enabled else 404)
+    r = await client.post("/login", data=LOGIN, allow_redirects=False)
+    assert r.status == (303 if enabled else 404)
+    r = await client.post("/admin/announce", json={"show_id": 1, "position": 1})
+    assert r.status == (404 if enabled else 401)  # logged in: no such show yet
+    ws = await client.ws_connect("/ws/announce")
+    await ws.send_json({"type": "subscribe", "token": ADMIN_TOKEN})
+    assert (await ws.receive_json(timeout=5)) == {"type": "status", "subscribers": 1}
+    health = await (await client.get("/health")).json()
+    assert health["subscribers"] == 1
