@@ -123,9 +123,7 @@ class IrcClient(ServerEvents):
         tasks = [t for t in (self._main, self._sender, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._main = self._sender = None
         self.queue.fail_all()
 
