@@ -256,6 +256,8 @@ def validate(s: Settings) -> None:
     _check(0 < s.show_length_hours <= 168, "show_length_hours", "must be > 0 and at most 168")
     _check(s.poll_interval_seconds >= 1, "poll_interval_seconds", "must be at least 1")
     _check(s.live_poll_interval_seconds >= 1, "live_poll_interval_seconds", "must be at least 1")
+    db_dir = os.path.dirname(os.path.abspath(s.db_path))
+    _check(os.path.isdir(db_dir), "db_path", f"directory {db_dir} does not exist")
     _check(1 <= s.backfill_weeks <= 520, "backfill_weeks", "must be 1-520")
     _check(bool(s.soundcloud_user), "soundcloud_user", "must not be empty")
     for name in ("soundcloud_api_base", "soundcloud_web_base"):
