@@ -24,6 +24,9 @@ from .keys import SETTINGS
 COOKIE_NAME = "ntr_session"
 SESSION_MAX_AGE = 24 * 3600
 SESSION_USER = "user"
+SESSION_ID = "sid"
+SESSION_CREDENTIALS = "cred"
+REVOKED: web.AppKey[dict[str, float]] = web.AppKey("revoked_sessions", dict)
 
 # --- passwords ---------------------------------------------------------------
 
@@ -113,13 +116,54 @@ def has_sessions(request: web.Request) -> bool:
     return request.get(STORAGE_KEY) is not None
 
 
+def credentials_fingerprint(settings: Any) -> str:
+    """Changes when NTR_WEB_USER, NTR_WEB_PASSWORD or NTR_SECRET_KEY change: old sessions end."""
+    material = f"{settings.web_user}\0{settings.web_password}".encode()
+    return hmac.new((settings.secret_key or "").encode(), material,
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def start_session(session: Session, settings: Any, user: str) -> None:
+    """Fill a fresh session (from `new_session`) for `user`."""
+    session[SESSION_USER] = user
+    session[SESSION_ID] = secrets.token_urlsafe(16)
+    session[SESSION_CREDENTIALS] = credentials_fingerprint(settings)
+    session["login_at"] = int(time.time())
+
+
+def revoke_session(request: web.Request, session: Session) -> None:
+    """Log out: clear the cookie, and refuse this session id should the old cookie return.
+
+    The revocation list lives in memory (bounded by the 24 h lifetime); after a restart a
+    copied cookie would work again until it expires, as with any stateless cookie session.
+    """
+    revoked = request.app.get(REVOKED)
+    sid = session.get(SESSION_ID)
+    if revoked is not None and isinstance(sid, str):
+        now = time.time()
+        for old in [k for k, until in revoked.items() if until <= now]:
+            del revoked[old]
+        revoked[sid] = now + SESSION_MAX_AGE
+    session.invalidate()
+
+
 async def session_user(request: web.Request) -> str | None:
     """The logged-in dashboard user, or None (also when the dashboard is off)."""
     if not has_sessions(request):
         return None
     session = await get_session(request)
-    user = session.get(SESSION_USER)
-    return user if isinstance(user, str) and user else None
+    user, sid = session.get(SESSION_USER), session.get(SESSION_ID)
+    if not (isinstance(user, str) and user and isinstance(sid, str)):
+        return None
+    settings = request.app[SETTINGS]
+    given = session.get(SESSION_CREDENTIALS)
+    if not isinstance(given, str) or not hmac.compare_digest(
+            given, credentials_fingerprint(settings)):
+        return None
+    revoked = request.app.get(REVOKED)
+    if revoked is not None and sid in revoked:
+        return None
+    return user
 
 
 # --- login throttling --------------------------------------------------------

@@ -7,7 +7,6 @@ import contextlib
 import html
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,14 @@ from aiohttp_session import get_session, new_session, session_middleware
 
 from .announce import announcement_json
 from .auth import (
-    SESSION_USER,
+    REVOKED,
     LoginThrottle,
     SessionStorage,
+    revoke_session,
     same_origin,
     security_headers,
     session_user,
+    start_session,
     verify_password,
 )
 from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
@@ -91,9 +92,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         log.info("failed login from %s", client)
         return _login_page("Invalid username or password.")
     throttle.succeeded(client)
-    session = await new_session(request)
-    session[SESSION_USER] = username
-    session["login_at"] = int(time.time())
+    start_session(await new_session(request), settings, username)  # type: ignore[arg-type]
     log.info("dashboard login from %s", client)
     return _redirect("/dashboard")
 
@@ -101,8 +100,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     if request.method == "POST" and not same_origin(request, allow_null=True):
         return web.json_response({"error": "cross-origin request refused"}, status=403)
-    session = await get_session(request)
-    session.invalidate()
+    revoke_session(request, await get_session(request))
     return _redirect("/login")
 
 
@@ -230,6 +228,7 @@ def setup_dashboard(app: web.Application) -> None:
     app.middlewares.append(session_middleware(storage))
     app.middlewares.append(security_headers)
     app[THROTTLE] = LoginThrottle()
+    app[REVOKED] = {}
     app[SOCKETS] = set()
     app.on_startup.append(_listen_irc)
     app.on_shutdown.append(_close_sockets)

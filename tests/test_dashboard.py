@@ -258,3 +258,26 @@ async def test_real_app_factory_wiring(make_settings: Callable[..., Settings],
     assert (await ws.receive_json(timeout=5)) == {"type": "status", "subscribers": 1}
     health = await (await client.get("/health")).json()
     assert health["subscribers"] == 1
+
+
+async def test_copied_cookie_refused_after_logout(client: TestClient) -> None:
+    await login(client)
+    value = session_cookie(client)
+    await client.post("/logout", allow_redirects=False)
+    r = await client.get("/dashboard", allow_redirects=False,
+                         headers={"Cookie": f"ntr_session={value}"})
+    assert r.status == 303
+    r = await client.post("/admin/announce", json={"show_id": 1, "position": 1},
+                          headers={"Cookie": f"ntr_session={value}"})
+    assert r.status == 401
+
+
+async def test_password_change_ends_sessions(make_settings: Callable[..., Settings],
+                                             make_client: Any, client: TestClient) -> None:
+    await login(client)
+    value = session_cookie(client)
+    changed = await make_client(build_app(dashboard_settings(make_settings,
+                                                             web_password="new password")))
+    r = await changed.get("/dashboard", allow_redirects=False,
+                          headers={"Cookie": f"ntr_session={value}"})
+    assert r.status == 303

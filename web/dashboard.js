@@ -131,7 +131,7 @@
     btn.dataset.position = t.position;
     btn.addEventListener('click', () => announce(show.id, t.position, false));
     const title = el('div', { class: 'title' },
-      t.permalink_url ? el('a', { href: t.permalink_url, target: '_blank', rel: 'noopener noreferrer', text: t.title }) : t.title);
+      /^https?:\/\//i.test(t.permalink_url || '') ? el('a', { href: t.permalink_url, target: '_blank', rel: 'noopener noreferrer', text: t.title }) : t.title);
     const artist = el('div', { class: 'artist muted', text: t.artist });
     const mobileWhen = el('div', { class: 'when-inline' }, when.cloneNode(true));
     const row = el('tr', { class: a ? 'announced' : '' },
