@@ -71,7 +71,12 @@ MIGRATIONS: list[str] = [
 _SHOW_COLS = "id, week_start, week_end, episode"
 _TRACK_COLS = ("st.position, st.liked_at, t.id, t.title, t.artist, t.permalink_url, "
                "t.artwork_url, t.duration_ms, t.license")
-_ANN_COLS = "id, show_id, position, track_id, message, announced_at, who, delivery"
+# Announcements follow their track: `position` is where the track is in the show now (after
+# the host's edits), or where it was when announced if it has been removed since.
+_ANN_SELECT = ("SELECT a.id, a.show_id, COALESCE(st.position, a.position), a.track_id, a.message, "
+               "a.announced_at, a.who, a.delivery FROM announcements a LEFT JOIN show_tracks st "
+               "ON st.show_id = a.show_id AND st.track_id = a.track_id "
+               "WHERE a.retracted_at IS NULL")
 
 
 def _iso(t: datetime) -> str:
@@ -343,24 +348,24 @@ class Database:
         await self._write(write)
 
     async def announcements(self, show_id: int) -> list[Announcement]:
-        rows = await self._all(f"SELECT {_ANN_COLS} FROM announcements WHERE show_id = ? "
-                               "AND retracted_at IS NULL ORDER BY announced_at, id", (show_id,))
+        rows = await self._all(f"{_ANN_SELECT} AND a.show_id = ? ORDER BY a.announced_at, a.id",
+                               (show_id,))
         return [self._ann(r) for r in rows]
 
     async def first_announcement(self, show_id: int, position: int) -> Announcement | None:
-        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE show_id = ? AND "
-                              "position = ? AND retracted_at IS NULL "
-                              "ORDER BY announced_at, id LIMIT 1", (show_id, position))
+        """The first announcement of the track now at `position` in the show."""
+        row = await self._one(
+            f"{_ANN_SELECT} AND a.show_id = ? AND a.track_id = (SELECT track_id FROM "
+            "show_tracks WHERE show_id = ? AND position = ?) ORDER BY a.announced_at, a.id "
+            "LIMIT 1", (show_id, show_id, position))
         return self._ann(row) if row else None
 
     async def last_announcement(self) -> Announcement | None:
-        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE retracted_at IS NULL "
-                              "ORDER BY announced_at DESC, id DESC LIMIT 1")
+        row = await self._one(f"{_ANN_SELECT} ORDER BY a.announced_at DESC, a.id DESC LIMIT 1")
         return self._ann(row) if row else None
 
     async def announcement(self, announcement_id: int) -> Announcement | None:
-        row = await self._one(f"SELECT {_ANN_COLS} FROM announcements WHERE id = ? AND "
-                              "retracted_at IS NULL", (announcement_id,))
+        row = await self._one(f"{_ANN_SELECT} AND a.id = ?", (announcement_id,))
         return self._ann(row) if row else None
 
     async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:
