@@ -1,0 +1,55 @@
+"""The database schema as forward migrations, one per `PRAGMA user_version` step."""
+
+from __future__ import annotations
+
+# Forward migrations: MIGRATIONS[i] takes the schema from user_version i to i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE tracks (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        artist TEXT NOT NULL,
+        permalink_url TEXT NOT NULL,
+        artwork_url TEXT,
+        duration_ms INTEGER,
+        license TEXT
+    );
+    CREATE TABLE shows (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        week_start TEXT NOT NULL UNIQUE,      -- UTC ISO-8601
+        week_end TEXT NOT NULL,
+        episode INTEGER
+    );
+    CREATE TABLE show_tracks (
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        track_id INTEGER NOT NULL REFERENCES tracks(id),
+        position INTEGER NOT NULL,
+        liked_at TEXT NOT NULL,               -- UTC ISO-8601
+        PRIMARY KEY (show_id, track_id)
+    );
+    CREATE INDEX show_tracks_position ON show_tracks(show_id, position);
+    CREATE TABLE announcements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        position INTEGER NOT NULL,
+        track_id INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        announced_at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        delivery TEXT NOT NULL
+    );
+    CREATE INDEX announcements_show ON announcements(show_id, position);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: host edits that polls must keep, and retracted announcements.
+    """
+    ALTER TABLE show_tracks ADD COLUMN source TEXT NOT NULL DEFAULT 'like';
+    CREATE TABLE removed_tracks (
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        track_id INTEGER NOT NULL,
+        removed_at TEXT NOT NULL,
+        PRIMARY KEY (show_id, track_id)
+    );
+    ALTER TABLE announcements ADD COLUMN retracted_at TEXT;
+    """,
+]
