@@ -230,3 +230,22 @@ async def test_shutdown_closes_subscribers_promptly(make_settings: Callable[...,
         WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
     assert silent.closed or (await silent.receive(timeout=2)).type in (
         WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+
+
+async def test_heartbeat_drops_silent_client(make_settings: Callable[..., Settings],
+                                             make_client: Any) -> None:
+    app = make_app(make_settings, heartbeat=0.3)
+    client = await make_client(app)
+    _, writer = await _raw_subscriber(client.host, client.port)  # never answers pings
+    hub: AnnounceHub = app[keys.HUB]
+    for _ in range(100):
+        if hub.subscribers == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert hub.subscribers == 1
+    for _ in range(200):
+        if hub.subscribers == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert hub.subscribers == 0
+    writer.close()
