@@ -33,7 +33,7 @@ _CURRENT: list[tuple[int, str, str, str, int, str]] = [
     (1415530021, "Rattle the Grates", "The Rat Kings", "theratkings", 188,
      "all-rights-reserved"),
     (1413302790, "Lowtide Signal", "Kassia Vane", "kassiavane", 342, "cc-by"),
-    (1416671148, "夜の排水溝 (Night Drain)", "Kōhei Minase", "kohei-minase", 274, "cc-by-nc"),
+    (1416671148, "Nachtkanal (Night Drain)", "Kōhei Minase", "kohei-minase", 274, "cc-by-nc"),
     (1412098465, "Slow Leak", "Moss Engine", "mossengine", 419, "all-rights-reserved"),
     (1417003356, "Fluorescent Lullaby for Night Shift Workers and Insomniac Rodents",
      "Pale Arcade", "palearcade", 251, "cc-by-sa"),
