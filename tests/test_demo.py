@@ -22,7 +22,9 @@ from ntrbot.config import ConfigError
 from ntrbot.demo import DemoError, banner, demo_settings, parse_irc_server
 from ntrbot.sample_data import sample_playlists
 from ntrbot.weeks import ShowClock
-from tests.support.process import free_port
+from tests.support.ircd import IrcServer
+from tests.support.process import free_port, wait_until
+from tests.support.rawirc import RawIrc
 
 REPO = Path(__file__).resolve().parents[1]
 # What `pip install .` needs from the working tree (untracked files included).
@@ -86,8 +88,10 @@ def demo_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 class DemoProcess:
     """`ntrbot demo` from the venv's console script, its banner parsed."""
 
-    def __init__(self, exe: Path, workdir: Path, *args: str) -> None:
-        self.exe, self.workdir, self.args = exe, workdir, args
+    def __init__(self, exe: Path | list[str], workdir: Path, *args: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.command = [str(exe)] if isinstance(exe, Path) else exe
+        self.workdir, self.args, self.extra_env = workdir, args, env or {}
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
         self.banner: list[str] = []
@@ -96,9 +100,11 @@ class DemoProcess:
     async def start(self, timeout: float = 60.0) -> DemoProcess:
         with open(self.log_path, "wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                str(self.exe), "demo", *self.args, cwd=self.workdir, stdout=asyncio.subprocess.PIPE,
-                stderr=log, env=_clean_env(NTR_HOST="127.0.0.1", NTR_PORT=str(self.port),
-                                           NTR_ADMIN_TOKEN="must-not-be-used-by-the-demo"))
+                *self.command, "demo", *self.args, cwd=self.workdir,
+                stdout=asyncio.subprocess.PIPE, stderr=log,
+                env=_clean_env(NTR_HOST="127.0.0.1", NTR_PORT=str(self.port),
+                               NTR_ADMIN_TOKEN="must-not-be-used-by-the-demo",
+                               **self.extra_env))
         assert self.proc.stdout is not None
         async with asyncio.timeout(timeout):
             while not self.banner or not self.banner[-1].startswith("Stop it"):
@@ -220,6 +226,37 @@ async def test_demo_data_dir_is_kept_and_reused(demo_venv: Path, tmp_path: Path)
         finally:
             assert await demo.stop(signal.SIGTERM) == 0
         assert (data / "ntrbot-demo.db").is_file()
+
+
+@pytest.mark.e2e
+async def test_demo_with_irc_server_announces_to_the_channel(miniircd: IrcServer,
+                                                             tmp_path: Path) -> None:
+    demo = await DemoProcess([sys.executable, "-m", "ntrbot"], tmp_path, "--irc-server",
+                             f"{miniircd.host}:{miniircd.port}", "--show-token",
+                             env={"NTR_ANNOUNCE_CHANNEL": "#ntrdemo",
+                                  "NTR_IRC_NICK": "ntrdemo"}).start()
+    observer = await RawIrc.connect(miniircd.host, miniircd.port, "listener")
+    try:
+        await observer.join("#ntrdemo")
+        token = demo.field(r"admin token: (\S+)").group(1)
+        assert f"{miniircd.host}:{miniircd.port}, announcing to #ntrdemo" in "\n".join(
+            demo.banner)
+        base = f"http://127.0.0.1:{demo.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            async def joined() -> bool:
+                irc = (await http.get("/health")).json()["irc"]
+                return irc["connected"] and "#ntrdemo" in irc["channels"]
+            await wait_until(joined)
+            show = (await http.get("/playlist")).json()
+            resp = await http.post("/admin/announce", json={"show_id": show["id"], "position": 1},
+                                   headers={"Authorization": f"Bearer {token}"})
+            assert resp.status_code == 200 and resp.json()["delivery"] == "sent", resp.text
+        msg = await observer.wait_privmsg("ntrdemo", "#ntrdemo", contains="Song #1:")
+        assert msg.params[-1] == resp.json()["message"]
+    finally:
+        await observer.close()
+        assert await demo.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in demo.log() and token not in demo.log()
 
 
 # --- in-process pieces -----------------------------------------------------------------
