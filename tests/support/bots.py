@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -172,7 +173,7 @@ def _names_contain(
     irc_host: str, irc_port: int, channel: str, nick: str, deadline: float, proc: Any
 ) -> bool:
     """Connect as a throwaway client and poll NAMES until ``nick`` is in ``channel``."""
-    me = f"w{os.getpid() % 10000}{int(time.monotonic() * 1000) % 1000}"
+    me = f"w{secrets.token_hex(4)}"
     with socket.create_connection((irc_host, irc_port), timeout=5) as sock:
         sock.settimeout(0.5)
         sock.sendall(f"NICK {me}\r\nUSER {me} 0 * :join watcher\r\n".encode())
@@ -202,6 +203,9 @@ def _names_contain(
                     sock.sendall(("PONG" + line[4:] + "\r\n").encode())
                 elif len(parts) > 1 and parts[1] == "001":
                     registered = True
+                elif len(parts) > 1 and parts[1] == "433" and not registered:  # nick in use
+                    me = f"w{secrets.token_hex(4)}"
+                    sock.sendall(f"NICK {me}\r\n".encode())
                 elif len(parts) > 1 and parts[1] == "353":
                     trailing = line.split(" :", 1)[1] if " :" in line else ""
                     names |= {n.lstrip("@+%&~").lower() for n in trailing.split()}
