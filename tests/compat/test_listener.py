@@ -324,7 +324,7 @@ def test_stop_interrupts_the_backoff_wait_quickly(sopel_module: ModuleType) -> N
     time.sleep(0.3)  # refused at once, now waiting out the backoff
     started = time.monotonic()
     assert listener.stop(timeout=2)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0
     assert not listener.alive
 
 
@@ -344,7 +344,7 @@ def test_stop_wakes_a_blocked_receive_and_joins_quickly(sopel_module: ModuleType
         assert relayed == ["Now Playing: live"]
         started = time.monotonic()
         assert listener.stop(timeout=3)
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0
         names = [t.name for t in threading.enumerate()]
         assert "ntr-announce-listener" not in names
     finally:
