@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 # The only files /public/{name} serves, and their types.
 PUBLIC_FILES = {"public.js": "text/javascript", "public.css": "text/css",
-                "style.css": "text/css", "vendor/pico.min.css": "text/css"}
+                "style.css": "text/css", "vendor/pico.min.css": "text/css",
+                "favicon.svg": "image/svg+xml"}
 PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "Vary": "Accept"}
 PAST_SHOWS = 20
 SETLIST_FORMATS = ("md", "txt", "csv", "json")
@@ -88,8 +89,8 @@ def show_title(show: Show) -> str:
     return f"NtR · week of {show.week_start.strftime('%-d %b %Y')}"
 
 
-def _when(t: datetime) -> str:
-    return t.strftime("%a %-d %b %Y, %H:%M %Z").strip()
+def _when(t: datetime, *, year: bool = True) -> str:
+    return t.strftime("%a %-d %b" + (" %Y" if year else "") + ", %H:%M %Z").strip()
 
 
 def _duration(ms: int | None) -> str:
@@ -190,7 +191,7 @@ async def render_page(app: web.Application, show: Show, *, mode: str,
         "WEEK_START": _e(show.week_start.isoformat()),
         "LIVE": "true" if live else "false",
         "KICKER": _e(kicker),
-        "DATES": _e(f"{_when(show.week_start)} – {_when(show.week_end)}"),
+        "DATES": _e(f"{_when(show.week_start)} – {_when(show.week_end, year=False)}"),
         "TRACKS": _track_rows(show, announcements),
         "EMPTY_HIDDEN": " hidden" if show.tracks else "",
         **_now_card(show, now_playing(show, announcements)),

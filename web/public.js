@@ -48,12 +48,12 @@
   }
 
   // The date and time as written in the ISO string: the show's own local time.
-  function showDate(iso, withTime) {
+  function showDate(iso, withTime, withYear = true) {
     const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso || "");
     if (!m) return "";
     const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
     const day = DAYS[new Date(Date.UTC(y, mo - 1, d)).getUTCDay()];
-    const date = `${day} ${d} ${MONTHS[mo - 1]} ${y}`;
+    const date = `${day} ${d} ${MONTHS[mo - 1]}${withYear ? ` ${y}` : ""}`;
     return withTime ? `${date}, ${m[4]}:${m[5]}` : date;
   }
 
@@ -130,7 +130,7 @@
     if (Number(body.dataset.showId) !== show.id) {  // a new week began under our eyes
       body.dataset.showId = String(show.id);
       $("show-dates").textContent =
-        `${showDate(show.week_start, true)} – ${showDate(show.week_end, true)}`;
+        `${showDate(show.week_start, true)} – ${showDate(show.week_end, true, false)}`;
       $("show-kicker").textContent = "This week's show";
       $("downloads").querySelectorAll("a").forEach((a) => {
         a.href = a.href.replace(/\/shows\/\d+\//, `/shows/${show.id}/`);
@@ -165,9 +165,15 @@
     return resp.json();
   }
 
+  let pushes = 0;  // counts pushes applied directly, so a slower refresh never undoes one
   async function refresh() {
+    const seen = pushes;
     const show = await getJSON(mode === "current" ? "/playlist" : `/shows/${state.showId}`);
     const history = await getJSON(`/shows/${show.id}/announcements`);
+    if (seen !== pushes) {  // an announce arrived meanwhile: this answer may predate it
+      scheduleRefresh(0);
+      return;
+    }
     const first = new Map();
     let playing = null;
     for (const a of history.announcements || []) {
@@ -200,15 +206,24 @@
     }, delay);
   }
 
-  // On "/" the page moves on to the next show when this week ends.
+  // On "/" the page moves on to the next show when this week ends. A device whose clock
+  // is off sees the week "over" too early: it then checks again less and less often.
   let rolloverTimer = null;
+  let rolloverMisses = 0;
+  let rolloverShow = null;
+  let rolloverFired = false;
   function armRollover() {
     if (mode !== "current" || !state.show) return;
     clearTimeout(rolloverTimer);
+    if (rolloverShow !== state.show.id) rolloverMisses = 0;
+    else if (rolloverFired) rolloverMisses += 1;
+    rolloverShow = state.show.id;
+    rolloverFired = false;
     const wait = Date.parse(state.show.week_end) - Date.now() + 2000;
-    if (Number.isFinite(wait)) {
-      rolloverTimer = setTimeout(() => scheduleRefresh(0), Math.min(Math.max(wait, 2000), 6 * 3600e3));
-    }
+    if (!Number.isFinite(wait)) return;
+    const early = 30000 * 2 ** Math.min(rolloverMisses, 7);
+    rolloverTimer = setTimeout(() => { rolloverFired = true; scheduleRefresh(0); },
+      Math.min(Math.max(wait, early), 6 * 3600e3));
   }
 
   function onAnnounce(msg) {
@@ -218,6 +233,7 @@
       scheduleRefresh(0);
       return;
     }
+    pushes += 1;
     if (!state.first.has(track.id)) state.first.set(track.id, msg.announced_at);
     state.playing = track.id;
     render();
