@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import keys
 from .config import ConfigError, Settings, load_settings
-from .sample_data import PREVIOUS_EPISODE, sample_playlists
+from .sample_data import PREVIOUS_EPISODE, SampleSoundCloud, sample_playlists
 
 log = logging.getLogger("ntrbot.demo")
 
@@ -86,23 +86,21 @@ def demo_settings(data_dir: Path, irc_server: str | None, sink: int,
 
 
 async def seed(app: web.Application) -> None:
-    """Fill the current and the previous show week with the sample tracks (empty weeks only)."""
+    """Poll the sample SoundCloud once (the real poll path) and number the two shows."""
+    from .app import make_poller
+
+    sample = SampleSoundCloud(app[keys.CLOCK], app[keys.NOW])
+    app[keys.SOUNDCLOUD] = sample  # type: ignore[assignment]
+    app[keys.POLLER] = poller = make_poller(app)
+    result = await poller.poll_now()
     db = app[keys.DB]
-    tracks, playlists = sample_playlists(app[keys.CLOCK], app[keys.NOW]())
-    todo = {}
-    for week, items in playlists.items():
-        show_id = await db.show_id_at(week[0])
+    _, playlists = sample_playlists(app[keys.CLOCK], app[keys.NOW]())
+    for episode, (start, _) in enumerate(sorted(playlists), PREVIOUS_EPISODE):
+        show_id = await db.show_id_at(start)
         show = await db.show(show_id) if show_id is not None else None
-        if show is None or not show.tracks:
-            todo[week] = items
-    if todo:
-        await db.save_playlists(tracks, todo)
-    for episode, week in enumerate(sorted(playlists), PREVIOUS_EPISODE):
-        show_id = await db.show_id_at(week[0])
-        if week in todo and show_id is not None:
-            await db.set_episode(show_id, episode)
-    log.info("demo data: %d sample show(s) written to %s", len(todo),
-             app[keys.SETTINGS].db_path)
+        if show is not None and show.episode is None:
+            await db.set_episode(show_id, episode)  # type: ignore[arg-type]
+    log.info("demo data: %s", result.summary())
 
 
 def url_host(host: str) -> str:
@@ -121,7 +119,7 @@ def banner(settings: Settings, port: int, data_dir: Path, temporary: bool,
            f"{settings.announce_channel}" if settings.irc_enabled
            else "off (announces are recorded, not sent; give --irc-server host[:port])")
     lines = [
-        "ntrbot demo is running on sample data (no SoundCloud polling).",
+        "ntrbot demo is running on sample data (SoundCloud is simulated: no network).",
         f"  dashboard: {base}/dashboard",
         f"  login:     user {settings.web_user}  password {settings.web_password}",
         f"  IRC:       {irc}",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-from .models import Track
+from .models import Like, Track
 from .weeks import ShowClock
 
 # (id, title, artist, uploader slug, duration in seconds, license). Every name is made up.
@@ -90,3 +91,46 @@ def sample_playlists(clock: ShowClock, now: datetime
     step = span / (len(current) + 1)
     new = [(t.id, week[0] + step * (i + 1), "like") for i, t in enumerate(current)]
     return previous + current, {before: old, week: new}
+
+
+class SampleSoundCloud:
+    """Stands in for `SoundCloudClient` in the demo: the sample likes, no network.
+
+    The poller and the playlist editor use it exactly as they use SoundCloud, so the demo's
+    data goes in through the real poll path and "Refresh now" works offline.
+    """
+
+    USER_ID = 1_000_000_001
+
+    def __init__(self, clock: ShowClock, now: Callable[[], datetime]) -> None:
+        self._clock, self._now = clock, now
+        self.requests_made = 0
+
+    def likes(self) -> list[Like]:
+        """Every sample like, newest first (as api-v2 pages them)."""
+        tracks, playlists = sample_playlists(self._clock, self._now())
+        by_id = {t.id: t for t in tracks}
+        likes = [Like(by_id[tid], at) for items in playlists.values() for tid, at, _ in items]
+        return sorted(likes, key=lambda lk: lk.liked_at, reverse=True)
+
+    async def resolve_user(self, username: str) -> int:
+        self.requests_made += 1
+        return self.USER_ID
+
+    async def iter_like_pages(self, user_id: int,
+                              page_size: int = 200) -> AsyncIterator[list[Like]]:
+        likes = self.likes()
+        for start in range(0, len(likes), page_size):
+            self.requests_made += 1
+            yield likes[start:start + page_size]
+
+    async def resolve_track(self, url: str) -> Track:
+        """A sample track by its permalink URL; anything else is "not found"."""
+        from .soundcloud import SoundCloudNotFound
+
+        self.requests_made += 1
+        wanted = url.strip().rstrip("/").split("?")[0]
+        for track in (*sample_tracks()[0], *sample_tracks()[1]):
+            if track.permalink_url == wanted:
+                return track
+        raise SoundCloudNotFound("the demo knows only its sample tracks (HTTP 404)", status=404)

@@ -20,7 +20,8 @@ import pytest
 
 from ntrbot.config import ConfigError
 from ntrbot.demo import DemoError, banner, demo_settings, parse_irc_server
-from ntrbot.sample_data import sample_playlists
+from ntrbot.sample_data import SampleSoundCloud, sample_playlists
+from ntrbot.soundcloud import SoundCloudNotFound
 from ntrbot.weeks import ShowClock
 from tests.support.ircd import IrcServer
 from tests.support.process import free_port, wait_until
@@ -198,6 +199,10 @@ async def test_demo_from_a_fresh_venv_logs_in_and_announces(demo: DemoProcess) -
                                      f"{track['artist']} - {track['permalink_url']}")
         assert result["delivery"] == "failed" and "IRC" in result["irc"]  # IRC off: reported
 
+        refresh = await http.post("/admin/refresh", headers={"Origin": base})
+        assert refresh.status_code == 200, refresh.text  # the sample SoundCloud, offline
+        assert (await http.get("/health")).json()["poller"]["last_success"]
+
         again = await http.post("/admin/announce", json=body, headers={"Origin": base})
         assert again.status_code == 409 and again.json()["announced_at"]
         history = (await http.get(f"/shows/{current['id']}/announcements")).json()
@@ -329,3 +334,18 @@ def test_sample_shows_fit_their_weeks(hours_in: float) -> None:
         assert all(at <= now for _, at, _ in new)
     assert all(t.permalink_url.startswith("https://soundcloud.com/") and t.duration_ms
                for t in tracks)
+
+
+async def test_sample_soundcloud_pages_and_resolves() -> None:
+    clock = ShowClock(2, 22, ZoneInfo("America/New_York"))
+    now = datetime(2026, 3, 13, tzinfo=UTC)
+    sc = SampleSoundCloud(clock, lambda: now)
+    user = await sc.resolve_user("nicktherat")
+    pages = [page async for page in sc.iter_like_pages(user, page_size=10)]
+    assert [len(p) for p in pages] == [10, 10, 3]
+    likes = [lk for p in pages for lk in p]
+    assert [lk.liked_at for lk in likes] == sorted((lk.liked_at for lk in likes), reverse=True)
+    track = likes[0].track
+    assert await sc.resolve_track(track.permalink_url + "?si=x") == track
+    with pytest.raises(SoundCloudNotFound):
+        await sc.resolve_track("https://soundcloud.com/someone/else")
