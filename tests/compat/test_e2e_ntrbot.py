@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.bots import BotProcess, astart_limnoria, astart_sopel
+from tests.support.bots import BotProcess, astart_limnoria, astart_sopel, start_both
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 from tests.support.process import NtrbotProcess, free_port
 from tests.support.rawirc import RawIrc
@@ -116,7 +116,7 @@ async def test_announce_reaches_irc_from_ntrbot_sopel_and_limnoria_and_survives_
                 admin_token=TOKEN,
                 tmpdir=tmp_path,
             )
-            bots += await asyncio.gather(
+            bots += await start_both(
                 astart_sopel(miniircd.host, miniircd.port, SOPEL_NICK, **common),
                 astart_limnoria(miniircd.host, miniircd.port, LIMNORIA_NICK, **common),
             )

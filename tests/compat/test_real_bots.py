@@ -12,7 +12,7 @@ import pytest
 
 from tests.compat.conftest import TOKEN, sample_shows
 from tests.compat.standins import NtrStandIn
-from tests.support.bots import BotProcess, astart_limnoria, astart_sopel
+from tests.support.bots import BotProcess, astart_limnoria, astart_sopel, start_both
 from tests.support.rawirc import RawIrc
 
 CHANNEL = "#ntrcompat"
@@ -52,11 +52,10 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
             admin_token=TOKEN,
             tmpdir=tmp_path,
         )
-        sopel, limnoria = await asyncio.gather(
+        bots += await start_both(
             astart_sopel(host, port, SOPEL_NICK, **common),
             astart_limnoria(host, port, LIMNORIA_NICK, **common),
         )
-        bots += [sopel, limnoria]
         await watcher.wait_for(lambda m: m.command == "JOIN" and m.nick == SOPEL_NICK)
         await watcher.wait_for(lambda m: m.command == "JOIN" and m.nick == LIMNORIA_NICK)
         await wait_until(lambda: len(standin.clients) == 2)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,12 @@ def _spawn(
     join_timeout: float,
     keep_dir: Path | None,
 ) -> BotProcess:
+    try:
+        prefix = _privilege_drop_prefix()
+    except Exception:
+        if keep_dir is not None:  # do not leave the /tmp work dir behind
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     _give_to_test_user(workdir)
     log_path = workdir / f"{kind}.out"
     env = {
@@ -299,7 +306,7 @@ def _spawn(
     }
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
-            [*_privilege_drop_prefix(), *command],
+            [*prefix, *command],
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -425,3 +432,15 @@ async def astart_sopel(*args: Any, **kwargs: Any) -> BotProcess:
 async def astart_limnoria(*args: Any, **kwargs: Any) -> BotProcess:
     """start_limnoria() off the event loop (it blocks until the bot has joined)."""
     return await asyncio.to_thread(start_limnoria, *args, **kwargs)
+
+
+async def start_both(*starts: Coroutine[Any, Any, BotProcess]) -> list[BotProcess]:
+    """Await bot starts concurrently; if one fails, stop the ones that started, then raise."""
+    results = await asyncio.gather(*starts, return_exceptions=True)
+    started = [r for r in results if isinstance(r, BotProcess)]
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        for bot in started:
+            await asyncio.to_thread(bot.stop)
+        raise errors[0]
+    return started
