@@ -150,8 +150,9 @@ async def serve(settings: Settings, data_dir: Path, temporary: bool,
         try:
             await site.start()
         except OSError as exc:
-            print(f"ntrbot: cannot listen on {settings.host}:{settings.port}: "
-                  f"{exc.strerror or exc}", file=sys.stderr)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            print(f"ntrbot: cannot listen on {settings.host}:{settings.port}: {reason}",
+                  file=sys.stderr)
             return 1
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
