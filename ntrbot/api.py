@@ -116,6 +116,21 @@ async def playlist_track(request: web.Request) -> web.Response:
     return web.json_response({**track.to_json(), "show_id": show.id})
 
 
+@routes.get("/nowplaying")
+async def now_playing(request: web.Request) -> web.Response:
+    """The last announced track (not retracted), or 404 before the first announce."""
+    db = request.app[keys.DB]
+    ann = await db.last_announcement()
+    show = await db.show(ann.show_id) if ann else None
+    if ann is None or show is None:
+        return json_error(404, "nothing announced yet")
+    st = next((t for t in show.tracks if t.track.id == ann.track_id), None)
+    return web.json_response({
+        "message": ann.message, "show_id": ann.show_id, "position": ann.position,
+        "announced_at": ann.announced_at.isoformat(),
+        "track": st.to_json() if st else None})
+
+
 @routes.get("/shows")
 async def shows(request: web.Request) -> web.Response:
     limit = whole_number(request.query.get("limit"), "limit", default=20, minimum=1,

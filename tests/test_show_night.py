@@ -179,3 +179,16 @@ async def test_retract_within_window(app_client: Any, clock_now: Clock) -> None:
     assert late.status == 409
     app = app_client.server.app
     assert (await app[keys.DB].last_announcement()) is not None
+
+
+async def test_nowplaying_route(app_client: Any, clock_now: Clock) -> None:
+    missing = await app_client.get("/nowplaying")
+    assert missing.status == 404 and (await missing.json())["error"]
+    sid = await current_id(app_client)
+    await announce(app_client, sid, 3)
+    clock_now.now += timedelta(minutes=1)
+    await announce(app_client, sid, 1)
+    body = await (await app_client.get("/nowplaying")).json()
+    assert body["position"] == 1 and body["track"]["title"] == "Song 1"
+    assert body["message"] == ("Now Playing: Song #1: Song 1 by Artist 1 - "
+                               "https://soundcloud.com/a/s1")
