@@ -349,3 +349,19 @@ async def test_sample_soundcloud_pages_and_resolves() -> None:
     assert await sc.resolve_track(track.permalink_url + "?si=x") == track
     with pytest.raises(SoundCloudNotFound):
         await sc.resolve_track("https://soundcloud.com/someone/else")
+
+
+def test_demo_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "ntrbot", "--log-level", "ERROR", "demo"],
+                              cwd=tmp_path, env=_clean_env(NTR_PORT=str(port)),
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"ntrbot: cannot listen on 127.0.0.1:{port}: " \
+                                  "Address already in use"
+    assert "password" not in proc.stdout  # no banner for a demo that is not running
