@@ -8,7 +8,7 @@ import html
 import json
 import logging
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +33,7 @@ PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "Vary": "Accept
 PAST_SHOWS = 20
 SETLIST_FORMATS = ("md", "txt", "csv", "json")
 _PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 
 # --- content negotiation ---------------------------------------------------------
 
@@ -43,22 +44,14 @@ def _accept_q(accept: str, kind: str, subtype: str) -> float:
     for part in accept.split(","):
         media, *params = part.split(";")
         rng_kind, _, rng_sub = media.strip().lower().partition("/")
-        if rng_kind == "*" and rng_sub == "*":
-            specificity = 0
-        elif rng_kind == kind and rng_sub == "*":
-            specificity = 1
-        elif rng_kind == kind and rng_sub == subtype:
-            specificity = 2
-        else:
+        specificity = {("*", "*"): 0, (kind, "*"): 1, (kind, subtype): 2}.get((rng_kind, rng_sub))
+        if specificity is None:
             continue
         q = 1.0
         for param in params:
             name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = 0.0
+            if name.strip().lower() == "q":  # a malformed q counts as 0 ("not acceptable")
+                q = float(value.strip()) if _QVALUE.fullmatch(value.strip()) else 0.0
         if specificity > best[0] or (specificity == best[0] and q > best[1]):
             best = (specificity, q)
     return best[1]
@@ -172,12 +165,13 @@ async def render_page(app: web.Application, show: Show, *, mode: str,
     """The page for `show`; `mode` is "current" (follows the live show) or "show"."""
     db, now = app[keys.DB], app[keys.NOW]()
     announcements = await db.announcements(show.id)
-    listed, total = await db.shows(PAST_SHOWS + 1, offset)
     current_id = await db.show_id_at(now)
-    past = [s for s in listed if s.id != current_id and s.week_start <= now][:PAST_SHOWS]
+    listed, _ = await db.shows(offset + PAST_SHOWS + 2, 0)  # a show a week: a short list
+    past = [s for s in listed if s.id != current_id and s.week_start <= now]
     more = ""
-    if offset + len(listed) < total or len(listed) > PAST_SHOWS:
+    if len(past) > offset + PAST_SHOWS:
         more = f'<p><a href="/?offset={offset + PAST_SHOWS}#past">Older shows →</a></p>'
+    past = past[offset:offset + PAST_SHOWS]
     is_current = show.id == current_id
     live = is_current and app[keys.CLOCK].is_live(now)
     kicker = ("On air now" if live else "This week's show") if is_current else "Past show"
@@ -211,13 +205,13 @@ def _html(text: str) -> web.Response:
 
 
 async def show_page(request: web.Request, show: Show) -> web.Response:
-    """GET /shows/{id} for a browser (called by api.show when wants_html)."""
+    """GET /shows/{id} for a browser (api.show calls it when wants_html)."""
     return _html(await render_page(request.app, show, mode="show"))
 
 
 async def index(request: web.Request) -> web.Response:
     """GET /: the current show, live."""
-    offset = whole_number(request.query.get("offset"), "offset", default=0)
+    offset = whole_number(request.query.get("offset"), "offset", default=0, maximum=10_000)
     show = await current_show(request.app)
     return _html(await render_page(request.app, show, mode="current", offset=offset))
 
@@ -255,7 +249,7 @@ class PublicFeed:
     queue_size: int = 64
     ping_seconds: float = 25.0
     listeners: set[Listener] = field(default_factory=set)
-    per_peer: dict[str, int] = field(default_factory=dict)
+    per_peer: Counter[str] = field(default_factory=Counter)
     closing: bool = False
 
     def admit(self, peer: str) -> str | None:
@@ -270,16 +264,14 @@ class PublicFeed:
 
     def add(self, listener: Listener) -> None:
         self.listeners.add(listener)
-        self.per_peer[listener.peer] = self.per_peer.get(listener.peer, 0) + 1
+        self.per_peer[listener.peer] += 1
 
     def remove(self, listener: Listener) -> None:
         if listener in self.listeners:
             self.listeners.discard(listener)
-            left = self.per_peer.get(listener.peer, 1) - 1
-            if left > 0:
-                self.per_peer[listener.peer] = left
-            else:
-                self.per_peer.pop(listener.peer, None)
+            self.per_peer[listener.peer] -= 1
+            if self.per_peer[listener.peer] <= 0:
+                del self.per_peer[listener.peer]
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Queue `message` for every listener; a full outbox becomes one "resync"."""
@@ -360,16 +352,21 @@ def _peer(request: web.Request) -> str:
 
 
 async def _send_loop(feed: PublicFeed, listener: Listener) -> None:
+    """Drain the outbox; a ping when idle; a listener too slow to take a send is closed."""
     ws = listener.ws
-    await ws.send_str(json.dumps({"type": "hello"}))
-    while not ws.closed:
-        listener.wake.clear()
-        while listener.outbox:
-            await asyncio.wait_for(ws.send_str(listener.outbox.popleft()), 10.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(listener.wake.wait(), feed.ping_seconds)
-            continue
-        await asyncio.wait_for(ws.send_str('{"type": "ping"}'), 10.0)
+    try:
+        await ws.send_str(json.dumps({"type": "hello"}))
+        while not ws.closed:
+            listener.wake.clear()
+            while listener.outbox:
+                await asyncio.wait_for(ws.send_str(listener.outbox.popleft()), 10.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(listener.wake.wait(), feed.ping_seconds)
+                continue
+            await asyncio.wait_for(ws.send_str('{"type": "ping"}'), 10.0)
+    except (TimeoutError, ConnectionError, RuntimeError):
+        with contextlib.suppress(Exception):  # wakes the handler's receive loop
+            await asyncio.wait_for(ws.close(code=1013, message=b"too slow"), 2.0)
 
 
 async def public_socket(request: web.Request) -> web.StreamResponse:

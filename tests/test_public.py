@@ -100,6 +100,8 @@ async def test_index_is_the_live_page(client: Any) -> None:
     ("text/html;q=0.5, application/json", "json"),
     ("text/html;q=0.5, */*", "json"),
     ("text/html;q=nonsense", "json"),
+    ("text/html;q=nan", "json"),
+    ("text/html;q=1.5, application/json;q=0.9", "json"),
     ("text/html", "html"),
     (BROWSER_ACCEPT, "html"),
     ("application/json;q=0.4, text/html", "html"),
@@ -142,6 +144,23 @@ async def test_past_show_page_with_episode(client: Any) -> None:
     index = await (await client.get("/")).text()
     assert f'<a href="/shows/{previous}">Episode 41</a>' in index
     assert "<title>NtR Episode" not in index  # the current show has no number yet
+
+
+async def test_past_shows_are_paged(client: Any) -> None:
+    db, clock = client.app[keys.DB], client.app[keys.CLOCK]
+    current, previous = await ids(client)
+    week = clock.week_of(client.app[keys.NOW]())
+    for _ in range(25):
+        week = clock.previous_week(week[0])
+        await db.ensure_show(*week)
+    page = await (await client.get("/")).text()
+    links = re.findall(r'<a href="/shows/(\d+)"', page)
+    assert len(links) == 20 and str(current) not in links and links[0] == str(previous)
+    assert 'href="/?offset=20#past"' in page
+    older = await (await client.get("/?offset=20")).text()
+    rest = re.findall(r'<a href="/shows/(\d+)"', older)
+    assert len(rest) == 5 and not set(rest) & set(links) and "Older shows" not in older
+    assert (await client.get("/?offset=99999")).status == 400
 
 
 async def test_now_playing_is_the_last_announce_not_retracted(client: Any,
@@ -301,6 +320,30 @@ async def test_socket_connections_are_capped(client: Any) -> None:
             break
         await asyncio.sleep(0.02)
     assert feed.listeners == set() and feed.per_peer == {}
+
+
+async def test_idle_socket_is_pinged_and_a_stuck_one_closed(client: Any) -> None:
+    feed = client.app[FEED]
+    feed.ping_seconds = 0.2
+    async with client.ws_connect("/ws/public") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        assert (await ws.receive_json(timeout=5))["type"] == "ping"
+        (listener,) = feed.listeners
+
+        async def stuck(_: str) -> None:
+            raise ConnectionResetError("peer gone")
+
+        listener.ws.send_str = stuck  # type: ignore[method-assign]
+        feed.broadcast({"type": "playlist", "show_id": 1})
+        msg = await ws.receive(timeout=5)
+        while msg.type == WSMsgType.TEXT:
+            msg = await ws.receive(timeout=5)
+        assert msg.type == WSMsgType.CLOSE and msg.data == 1013
+    for _ in range(50):
+        if not feed.listeners:
+            break
+        await asyncio.sleep(0.02)
+    assert not feed.listeners and not feed.per_peer
 
 
 async def test_slow_listener_gets_a_resync_not_unbounded_memory() -> None:

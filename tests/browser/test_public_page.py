@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.demo import seed
 from ntrbot.models import Track
 from ntrbot.public import FEED
+from ntrbot.sample_data import sample_playlists
 from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser]
@@ -62,7 +62,13 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
     app = create_app(make_settings(), now=clock, start_poller=False)
     client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
-    await seed(app)
+    tracks, playlists = sample_playlists(app[keys.CLOCK], clock())
+    db = app[keys.DB]
+    await db.save_playlists(tracks, playlists)
+    for episode, (start, _) in enumerate(sorted(playlists), 412):
+        show_id = await db.show_id_at(start)
+        assert show_id is not None
+        await db.set_episode(show_id, episode)
     client.clock = clock  # type: ignore[attr-defined]
     try:
         yield client
