@@ -172,6 +172,22 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         await page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"))
         assert problems == []
 
+        # IRC goes down: the status bar says so, an announce is reported queued ...
+        await observer.close()
+        miniircd.stop()
+        await page.wait_for_selector("#irc-status[data-state=bad]", timeout=20_000)
+        await page.keyboard.press("n")
+        await page.wait_for_selector("#toast[data-kind=warn]")
+        assert "queued" in await page.inner_text("#toast")
+        await page.wait_for_selector("#track-5 .mark[data-delivery=queued]")
+        # ... and when IRC is back the line goes out and the page learns it was sent
+        miniircd.start()
+        observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
+        await observer.join("#sewerchat")
+        await observer.wait_for(privmsg(announce_line(5)), 45)
+        await page.wait_for_selector("#track-5 .mark[data-delivery=sent]", timeout=10_000)
+        await page.wait_for_selector("#irc-status[data-state=ok]", timeout=20_000)
+
         # logging out ends the session
         await page.click("form.inline button")
         await page.wait_for_url("**/login")
