@@ -54,12 +54,20 @@ def _offline_build_possible() -> bool:
     return version >= (68, 0)
 
 
+def _site_dirs() -> list[str]:
+    """This interpreter's site-packages directories (an outer venv's included)."""
+    return [p for p in sys.path
+            if Path(p).name in {"site-packages", "dist-packages"} and Path(p).is_dir()]
+
+
 @pytest.fixture(scope="module")
 def demo_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh venv with ntrbot installed (not linked) from a copy of this working tree.
 
-    The venv sees the system site-packages for the dependencies (aiohttp, ...), so nothing
-    is downloaded for them. The copy keeps the build's egg-info/build dirs out of the tree.
+    Its dependencies (aiohttp, ...) and pip come from this interpreter's site-packages
+    through a .pth file — a path entry only, so an editable install of ntrbot there is not
+    activated — and nothing is downloaded for them. The copy keeps the build's egg-info and
+    build/ out of the shared tree.
     """
     root = tmp_path_factory.mktemp("demo-venv")
     src = root / "src"
@@ -72,9 +80,14 @@ def demo_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         else:
             shutil.copy2(path, src / name)
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True, timeout=120)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "-q"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; "
+                              "print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "_outer_site.pth").write_text("\n".join(_site_dirs()) + "\n")
+    pip = [str(python), "-m", "pip", "install", "--no-deps", "-q"]
     if _offline_build_possible():
         pip += ["--no-build-isolation", "--no-index"]
     # Otherwise pip fetches the build backend (setuptools) from its configured index.
