@@ -86,8 +86,16 @@ def format_track(track: dict[str, Any], label: str = "Song") -> str:
     )
 
 
-def reply_np(last_announce: str | None) -> str:
-    """Reply to !np: the last announce this bot relayed."""
+def reply_np(base_url: str, last_announce: str | None) -> str:
+    """Reply to !np: ntrbot's last announce (GET /nowplaying), else the last one relayed."""
+    try:
+        playing = fetch_json(base_url, "/nowplaying")
+    except ApiNotFound:
+        return "Nothing announced yet."
+    except ApiError:
+        playing = None
+    if isinstance(playing, dict) and isinstance(playing.get("message"), str):
+        return clean_line(playing["message"])
     return clean_line(last_announce) if last_announce else "Nothing announced yet."
 
 
@@ -115,7 +123,8 @@ def reply_playlist(base_url: str) -> str:
     if not isinstance(show, dict):
         return UNREACHABLE_REPLY
     tracks = [t for t in show.get("tracks") or [] if isinstance(t, dict)]
-    head = f"Episode {show.get('episode', '?')}"
+    episode = show.get("episode")
+    head = "This week" if episode is None else f"Episode {episode}"
     if not tracks:
         return clean_line(f"{head}: no tracks yet.")
     items: list[str] = []
@@ -451,7 +460,8 @@ def _position(bot: Any, trigger: Any, usage: str) -> int | None:
 def np(bot: Any, trigger: Any) -> None:
     """Show the track announced last."""
     listener = _listener(bot)
-    bot.say(reply_np(listener.last_announce if listener else None))
+    bot.say(reply_np(bot.settings.ntr_playlist.api_base_url,
+                     listener.last_announce if listener else None))
 
 
 @plugin.command("song")

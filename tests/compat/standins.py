@@ -56,6 +56,7 @@ class NtrStandIn:
         self.port = free_port()
         self.clients: list[web.WebSocketResponse] = []
         self.subscribe_attempts: list[dict[str, Any]] = []
+        self.last_announce: dict[str, Any] | None = None
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ntr-standin", daemon=True)
@@ -85,6 +86,7 @@ class NtrStandIn:
         app = web.Application()
         app.router.add_get("/playlist", self._playlist)
         app.router.add_get("/playlist/{position}", self._playlist_track)
+        app.router.add_get("/nowplaying", self._nowplaying)
         app.router.add_get("/shows", self._shows)
         app.router.add_get("/shows/{id}", self._show)
         app.router.add_get("/ws/announce", self._ws)
@@ -121,6 +123,11 @@ class NtrStandIn:
             if str(item["position"]) == request.match_info["position"]:
                 return web.json_response(item)
         return self._error(404, "no such track")
+
+    async def _nowplaying(self, request: web.Request) -> web.Response:
+        if self.last_announce is None:
+            return self._error(404, "nothing announced yet")
+        return web.json_response(self.last_announce)
 
     async def _shows(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "20"))
@@ -188,6 +195,8 @@ class NtrStandIn:
     def announce(self, message: str, position: int = 1) -> int:
         """Broadcast an announce like ntrbot's POST /admin/announce does."""
         current = self.shows[0] if self.shows else {"id": 0, "tracks": []}
+        self.last_announce = {"message": message, "show_id": current["id"],
+                              "position": position, "announced_at": "2026-11-26T03:00:00+00:00"}
         return self.send(
             {
                 "type": "announce",

@@ -161,6 +161,18 @@ def test_np_before_any_announce(api_bot: Any, ircfactory: Any, userfactory: Any)
     )
 
 
+def test_np_asks_ntrbot_first(
+    make_bot: Any, standin: NtrStandIn, ircfactory: Any, userfactory: Any
+) -> None:
+    # A freshly started bot has relayed nothing, but ntrbot knows what was announced.
+    standin.last_announce = {"message": "Now Playing: Song #2: Second Song by Artist 2 - u",
+                             "show_id": 1, "position": 2, "announced_at": "x"}
+    bot = make_bot(api=standin.base_url)
+    assert say(bot, ircfactory, userfactory, ".np") == rawlist(
+        f"PRIVMSG {CHANNEL} :Now Playing: Song #2: Second Song by Artist 2 - u"
+    )
+
+
 @pytest.mark.parametrize("command", [".song 1", ".playlist", ".lastshow 1"])
 def test_unreachable_api(make_bot: Any, ircfactory: Any, userfactory: Any, command: str) -> None:
     bot = make_bot(api=f"http://127.0.0.1:{free_port()}")

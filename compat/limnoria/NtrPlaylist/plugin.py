@@ -80,8 +80,16 @@ def format_track(track: dict[str, Any], label: str = "Song") -> str:
     )
 
 
-def reply_np(last_announce: str | None) -> str:
-    """Reply to !np: the last announce this bot relayed."""
+def reply_np(base_url: str, last_announce: str | None) -> str:
+    """Reply to !np: ntrbot's last announce (GET /nowplaying), else the last one relayed."""
+    try:
+        playing = fetch_json(base_url, "/nowplaying")
+    except ApiNotFound:
+        return "Nothing announced yet."
+    except ApiError:
+        playing = None
+    if isinstance(playing, dict) and isinstance(playing.get("message"), str):
+        return clean_line(playing["message"])
     return clean_line(last_announce) if last_announce else "Nothing announced yet."
 
 
@@ -109,7 +117,8 @@ def reply_playlist(base_url: str) -> str:
     if not isinstance(show, dict):
         return UNREACHABLE_REPLY
     tracks = [t for t in show.get("tracks") or [] if isinstance(t, dict)]
-    head = f"Episode {show.get('episode', '?')}"
+    episode = show.get("episode")
+    head = "This week" if episode is None else f"Episode {episode}"
     if not tracks:
         return clean_line(f"{head}: no tracks yet.")
     items: list[str] = []
@@ -402,7 +411,7 @@ class NtrPlaylist(callbacks.Plugin):
         """takes no arguments
 
         Shows the track announced last."""
-        irc.reply(reply_np(self._listener.last_announce))
+        irc.reply(reply_np(self.registryValue("apiBaseUrl"), self._listener.last_announce))
 
     np = wrap(np)
 
