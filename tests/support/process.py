@@ -30,6 +30,9 @@ class NtrbotProcess:
         self.workdir = workdir
         self.port = port or free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NTR_")}
+        # The process runs the code of this checkout, whatever `pip install -e` points at.
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO), self.env.get("PYTHONPATH", "")) if p)
         self.env.update({"NTR_HOST": "127.0.0.1", "NTR_PORT": str(self.port),
                          "NTR_DB_PATH": str(workdir / "ntrbot.db"), "PYTHONUNBUFFERED": "1"})
         self.env.update(env)
