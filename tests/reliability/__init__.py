@@ -1,0 +1,1 @@
+"""Reliability tests: faults ntrbot must survive (IRC restarts, kills, bad SoundCloud, fuzz)."""
