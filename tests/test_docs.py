@@ -69,3 +69,15 @@ def test_deploy_docs_name_real_settings_only() -> None:
 @pytest.mark.parametrize("line", ["ExecStart=", "EnvironmentFile=", "Restart=", "User="])
 def test_systemd_unit_has(line: str) -> None:
     assert any(x.startswith(line) for x in (DOCS / "ntrbot.service").read_text().splitlines())
+
+
+def test_readme_and_docs_images_are_made_by_the_browser_tests() -> None:
+    """Every picture the README or docs/ show is a screenshot a browser test writes."""
+    root = DOCS.parent
+    browser_tests = "".join(p.read_text() for p in (root / "tests" / "browser").glob("*.py"))
+    for doc in [root / "README.md", *DOCS.glob("*.md")]:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", doc.read_text()):
+            path = (doc.parent / target).resolve()
+            assert path.is_relative_to(DOCS / "screenshots"), f"{doc.name}: {target}"
+            assert path.is_file(), f"{doc.name}: {target} does not exist"
+            assert f'"{path.name}"' in browser_tests, f"no browser test writes {path.name}"
