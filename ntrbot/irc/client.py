@@ -86,6 +86,7 @@ class IrcClient(ServerEvents):
         self._stopping = False
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._command_tasks = 0
+        self._user_buckets: dict[str, TokenBucket] = {}
         # per-connection state
         self.registered = False
         self.nick = self.wanted_nick

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import irc.client
 
+from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.hostmask import irc_lower
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ log = logging.getLogger("ntrbot.irc")
 COMMAND_REPLY_FRESH = 30.0
 MAX_COMMAND_TASKS = 16
 MAX_REPLY_LINES = 5
+USER_COMMAND_BURST = 5
+USER_COMMAND_RATE = 0.5  # commands per second per user, after the burst
 
 
 def alternate_nicks(nick: str) -> Iterator[str]:
@@ -61,6 +64,7 @@ class ServerEvents:
     _join_sent: dict[str, float]
     _tasks: set[asyncio.Task[Any]]
     _command_tasks: int
+    _user_buckets: dict[str, TokenBucket]
     _clock: Callable[[], float]
 
     def _notify(self) -> None: ...
@@ -68,6 +72,17 @@ class ServerEvents:
     def _send_raw(self, line: str) -> None: ...
     def _join(self, channel: str) -> None: ...
     def _fit(self, target: str, text: str) -> str: ...
+
+    def _user_allowed(self, source: str) -> bool:
+        """Per-nick command limit, so that one user cannot hog the replies."""
+        who = irc_lower(source.split("!", 1)[0])
+        bucket = self._user_buckets.get(who)
+        if bucket is None:
+            if len(self._user_buckets) > 1000:
+                self._user_buckets.clear()
+            bucket = self._user_buckets[who] = TokenBucket(
+                USER_COMMAND_BURST, USER_COMMAND_RATE, self._clock)
+        return bucket.try_take()
 
     def _is_me(self, nick: str | None) -> bool:
         return nick is not None and irc_lower(nick) == irc_lower(self.nick)
@@ -214,6 +229,9 @@ class ServerEvents:
             return
         text = event.arguments[0]
         if not text.startswith(self.commands.prefix):
+            return
+        if not self._user_allowed(str(event.source)):
+            log.info("IRC ignoring a command from %s: too many too fast", event.source)
             return
         if self._command_tasks >= MAX_COMMAND_TASKS:
             log.warning("IRC too many commands in flight; ignoring one from %s", event.source)

@@ -108,6 +108,21 @@ async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
     assert len(fake.conns) == 1 and bot.status()["connected"]
 
 
+async def test_one_user_cannot_hog_the_bot(fake, make_bot, services) -> None:
+    bot = await make_bot(irc_settings(fake), services)
+    await joined(bot)
+    conn = fake.conns[0]
+    for _ in range(12):
+        conn.send(":spammer!s@spam.example PRIVMSG #sewerchat :!help")
+    conn.send(":other!o@fine.example PRIVMSG #sewerchat :!song 3")
+
+    def replies():
+        return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
+    await fake.wait(lambda: any(r.startswith("Song #3") for r in replies()))
+    await asyncio.sleep(0.3)
+    assert 1 <= sum(r.startswith("Commands:") for r in replies()) <= 7
+
+
 async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake), rejoin_delay=0.1)
     await joined(bot)
