@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import irc.connection
 import pytest
 
 from tests.irc.conftest import CHANNEL, irc_settings, wait_until
+from tests.support.ircd import NGIRCD, IrcServer
 from tests.support.rawirc import RawIrc
 
 BOT = "ntrbot"
@@ -196,3 +198,26 @@ async def test_admin_commands_and_refusal(ircd, make_bot, services):
     finally:
         await user.close()
         await boss.close()
+
+
+@pytest.mark.ngircd
+@pytest.mark.skipif(NGIRCD is None, reason="ngircd is not installed")
+async def test_kicked_bot_rejoins_on_ngircd(make_bot, services):
+    server = IrcServer("ngircd")
+    server.start()
+    try:
+        op = await RawIrc.connect(server.host, server.port, "chanop")
+        await op.join(CHANNEL)  # first in: channel operator
+        bot = await joined_bot(server, make_bot, services, rejoin_delay=0.2)
+        mark = op.mark()
+        await op.send(f"KICK {CHANNEL} {BOT} :out you go")
+        await op.wait_for(lambda m: m.command == "KICK", 20, mark)
+        await op.wait_for(lambda m: m.command == "JOIN" and m.nick == BOT, 30, mark)
+        await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "rejoin")
+        mark = op.mark()
+        await op.say(CHANNEL, "!np")
+        await op.wait_privmsg(BOT, CHANNEL, since=mark, contains="Nothing announced")
+        await op.close()
+    finally:
+        server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
