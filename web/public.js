@@ -227,7 +227,11 @@
   }
 
   function onAnnounce(msg) {
-    if (msg.show_id !== state.showId) return;
+    if (msg.show_id !== state.showId) {
+      // on "/", an announce in a newer show means the week moved on before our timer did
+      if (mode === "current" && msg.show_id > state.showId) scheduleRefresh(0);
+      return;
+    }
     const track = msg.track;
     if (!state.show || !track || !state.show.tracks.some((t) => t.id === track.id)) {
       scheduleRefresh(0);
