@@ -116,11 +116,17 @@
     sent: 'sent', queued: 'queued (IRC down)', failed: 'IRC failed', expired: 'expired (IRC down)',
   };
 
+  function deliveryLabel(d) {
+    if (d === 'failed' && state.irc && state.irc.enabled === false) return 'IRC off';
+    return DELIVERY[d] || d;
+  }
+
   function trackRow(show, t, isCurrent) {
     const a = markFor(show.id, t.position);
-    const when = a ? el('span', { class: 'mark', 'data-delivery': a.delivery },
+    const ircOff = state.irc && state.irc.enabled === false;
+    const when = a ? el('span', { class: 'mark', 'data-delivery': a.delivery === 'failed' && ircOff ? 'off' : a.delivery },
       '✓ ' + clock(a.announced_at),
-      a.delivery !== 'sent' ? el('small', { text: ' ' + (DELIVERY[a.delivery] || a.delivery) }) : null)
+      a.delivery !== 'sent' ? el('small', { text: ' ' + deliveryLabel(a.delivery) }) : null)
       : el('span', { class: 'mark none', text: '—' });
     const btn = el('button', {
       type: 'button', class: a ? 'announce again secondary' : 'announce',
@@ -196,7 +202,10 @@
         const relays = data.subscribers ? ' · ' + data.subscribers + ' relay(s)' : '';
         if (data.delivery === 'sent') toast('Sent #' + position + ': ' + data.message + relays, 'ok');
         else if (data.delivery === 'queued') toast('IRC is down: #' + position + ' is queued and goes out if IRC is back soon. ' + (data.irc || '') + relays, 'warn');
-        else toast('IRC did not take #' + position + ': ' + (data.irc || 'failed') + relays, 'error');
+        else if (state.irc && state.irc.enabled === false) {
+          toast('Announced #' + position + (data.subscribers ? ' to ' + data.subscribers +
+            ' relay(s)' : '') + ' (IRC is off here)', data.subscribers ? 'ok' : 'warn');
+        } else toast('IRC did not take #' + position + ': ' + (data.irc || 'failed') + relays, 'error');
       } else if (status === 409) {
         confirmAgain(showId, position, data.announced_at);
       } else if (status !== 401) {
@@ -297,7 +306,9 @@
   }
 
   function renderIrc(irc) {
+    const was = state.irc && state.irc.enabled;
     state.irc = irc;
+    if (irc && was !== irc.enabled) render();
     if (!irc || !irc.enabled) return setPill('irc-status', 'IRC off', 'off', 'IRC is not configured');
     const chans = (irc.channels || []).join(' ');
     if (irc.connected) {
