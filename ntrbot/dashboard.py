@@ -7,6 +7,7 @@ import contextlib
 import html
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from aiohttp_session import get_session, new_session, session_middleware
 from .announce import announcement_json
 from .auth import (
     REVOKED,
+    SESSION_ID,
+    SESSION_MAX_AGE,
     LoginThrottle,
     SessionStorage,
     revoke_session,
@@ -30,7 +33,9 @@ from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
 log = logging.getLogger(__name__)
 
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
-SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("dashboard_sockets", set)
+# Open dashboard sockets and the session id each belongs to (closed on that logout).
+SOCKETS: web.AppKey[dict[web.WebSocketResponse, str]] = web.AppKey("dashboard_sockets", dict)
+CLOSE_LOGGED_OUT = 4401
 FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "subscribers", "irc"})
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
                 ".png": "image/png", ".ico": "image/x-icon"}
@@ -100,7 +105,12 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     if request.method == "POST" and not same_origin(request, allow_null=True):
         return web.json_response({"error": "cross-origin request refused"}, status=403)
-    revoke_session(request, await get_session(request))
+    session = await get_session(request)
+    sid = session.get(SESSION_ID)
+    revoke_session(request, session)
+    # this session's live sockets end with it
+    await asyncio.gather(*(_close(ws, CLOSE_LOGGED_OUT, b"logged out")
+                           for ws, ws_sid in list(request.app[SOCKETS].items()) if ws_sid == sid))
     return _redirect("/login")
 
 
@@ -162,15 +172,29 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=16 * 1024, timeout=2.0)
     await ws.prepare(request)
     queue = app[EVENTS].subscribe()
-    app[SOCKETS].add(ws)
+    session = await get_session(request)
+    app[SOCKETS][ws] = str(session.get(SESSION_ID))
+    login_at = session.get("login_at")
+    remaining = SESSION_MAX_AGE - (time.time() - login_at) if isinstance(login_at, int) else 0
+
+    async def expire() -> None:
+        await asyncio.sleep(max(0.0, remaining))
+        await _close(ws, CLOSE_LOGGED_OUT, b"session expired")
+
+    expiry = asyncio.create_task(expire())
 
     async def sender() -> None:
-        await ws.send_json(_hello(app, user))
-        while True:
-            event = await queue.get()
-            if event.get("type") in FORWARDED or event.get("_reply"):
-                event.pop("_reply", None)
-                await asyncio.wait_for(ws.send_str(json.dumps(event)), 10.0)
+        try:
+            await ws.send_json(_hello(app, user))
+            while True:
+                event = await queue.get()
+                if event.get("type") in FORWARDED or event.get("_reply"):
+                    event.pop("_reply", None)
+                    await asyncio.wait_for(ws.send_str(json.dumps(event)), 10.0)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            log.info("dashboard socket stuck or gone; closing it")
+            if request.transport is not None:
+                request.transport.abort()
 
     send_task = asyncio.create_task(sender())
     try:
@@ -191,18 +215,20 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await send_task
         app[EVENTS].unsubscribe(queue)
-        app[SOCKETS].discard(ws)
+        expiry.cancel()
+        app[SOCKETS].pop(ws, None)
         if not ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 2.0)
+            await _close(ws, 1000, b"")
     return ws
 
 
 async def _close_sockets(app: web.Application) -> None:
-    sockets = list(app[SOCKETS])
-    for ws in sockets:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.close(code=1001, message=b"server shutdown"), 2.0)
+    await asyncio.gather(*(_close(ws, 1001, b"server shutdown") for ws in list(app[SOCKETS])))
+
+
+async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code=code, message=message), 2.0)
 
 
 async def _listen_irc(app: web.Application) -> None:
@@ -229,7 +255,7 @@ def setup_dashboard(app: web.Application) -> None:
     app.middlewares.append(security_headers)
     app[THROTTLE] = LoginThrottle()
     app[REVOKED] = {}
-    app[SOCKETS] = set()
+    app[SOCKETS] = {}
     app.on_startup.append(_listen_irc)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/login", login_get)

@@ -144,3 +144,13 @@ async def test_logout_then_socket_refused(app_client: Any) -> None:
     await client.get("/logout", allow_redirects=False)
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await client.ws_connect("/ws/dashboard")
+
+
+async def test_logout_closes_that_sessions_sockets(app_client: Any) -> None:
+    _, client = app_client
+    ws = await client.ws_connect("/ws/dashboard")
+    await next_of(ws, "hello")
+    r = await client.post("/logout", allow_redirects=False)
+    assert r.status == 303
+    msg = await ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE and msg.data == 4401
