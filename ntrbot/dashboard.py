@@ -55,10 +55,15 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, **NO_STORE})
 
 
-def _login_page(message: str | None = None, status: int = 200) -> web.Response:
+def _login_page(message: str | None = None, status: int = 200,
+                username: str = "") -> web.Response:
     page = (web_dir() / "login.html").read_text(encoding="utf-8")
     notice = f'<p class="notice error" role="alert">{html.escape(message)}</p>' if message else ""
-    return web.Response(text=page.replace("<!--MESSAGE-->", notice), status=status,
+    page = page.replace("<!--MESSAGE-->", notice)
+    if username:  # keep what was typed (escaped), so only the password is retyped
+        page = page.replace('name="username"',
+                            f'name="username" value="{html.escape(username[:200])}"', 1)
+    return web.Response(text=page, status=status,
                         content_type="text/html", charset="utf-8", headers=NO_STORE)
 
 
@@ -95,7 +100,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not (ok and user_ok and pass_ok):
         throttle.failed(client)
         log.info("failed login from %s", client)
-        return _login_page("Invalid username or password.")
+        return _login_page("Invalid username or password.",
+                           username=username if isinstance(username, str) else "")
     throttle.succeeded(client)
     start_session(await new_session(request), settings, username)  # type: ignore[arg-type]
     log.info("dashboard login from %s", client)

@@ -281,3 +281,10 @@ async def test_password_change_ends_sessions(make_settings: Callable[..., Settin
     r = await changed.get("/dashboard", allow_redirects=False,
                           headers={"Cookie": f"ntr_session={value}"})
     assert r.status == 303
+
+
+async def test_failed_login_keeps_username_escaped(client: TestClient) -> None:
+    r = await client.post("/login", data={"username": '"><script>x</script>', "password": "x"})
+    text = await r.text()
+    assert "Invalid" in text and "<script>x" not in text
+    assert 'value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"' in text
