@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,16 +30,41 @@ def _is_ping(text: str) -> bool:
 
 
 class _Subscriber:
-    """One socket, its bounded outgoing queue and the task that drains it."""
+    """One socket, its outgoing messages and the task that sends them.
+
+    Announces wait in a bounded FIFO; the subscriber count is one "latest value" slot, so
+    a burst of joins and leaves costs each subscriber one message, never a full queue.
+    """
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request | None,
                  queue_size: int, peer: str) -> None:
         self.ws = ws
         self.request = request
-        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self.items: deque[str] = deque()
+        self.queue_size = queue_size
+        self.status: str | None = None
+        self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.peer = peer
         self.dropped = False
+
+    def put(self, text: str) -> bool:
+        """Queue one message; False when the queue is full."""
+        if len(self.items) >= self.queue_size:
+            return False
+        self.items.append(text)
+        self.wake.set()
+        return True
+
+    def set_status(self, text: str) -> None:
+        self.status = text
+        self.wake.set()
+
+    def next_message(self) -> str | None:
+        if self.status is not None:
+            text, self.status = self.status, None
+            return text
+        return self.items.popleft() if self.items else None
 
 
 class AnnounceHub:
@@ -48,6 +73,7 @@ class AnnounceHub:
     `broadcast` never awaits a socket: it only puts text on each subscriber's bounded
     queue. A subscriber whose queue is full, or whose send takes longer than
     `send_timeout`, is dropped (its connection aborted), so it cannot delay anyone else.
+    Status messages (subscriber count) are coalesced per subscriber: the latest wins.
     """
 
     def __init__(self, token: str, *, events: EventBus | None = None,
@@ -74,23 +100,29 @@ class AnnounceHub:
         text = json.dumps(message, separators=(",", ":"))
         queued = 0
         for sub in list(self._subs):
-            try:
-                sub.queue.put_nowait(text)
+            if sub.put(text):
                 queued += 1
-            except asyncio.QueueFull:
+            else:
                 log.warning("announce subscriber %s is not keeping up; dropped", sub.peer)
                 self._drop(sub)
         return queued
 
     def _status(self) -> None:
-        self.broadcast({"type": "status", "subscribers": self.subscribers})
+        text = json.dumps({"type": "status", "subscribers": self.subscribers},
+                          separators=(",", ":"))
+        for sub in self._subs:
+            sub.set_status(text)
         if self._events is not None:
             self._events.publish("subscribers", {"subscribers": self.subscribers})
 
     async def _sender(self, sub: _Subscriber) -> None:
         try:
             while True:
-                text = await sub.queue.get()
+                text = sub.next_message()
+                if text is None:
+                    sub.wake.clear()
+                    await sub.wake.wait()
+                    continue
                 try:
                     await asyncio.wait_for(sub.ws.send_str(text), self.send_timeout)
                 except TimeoutError:
@@ -173,8 +205,7 @@ class AnnounceHub:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT and _is_ping(msg.data):
-                    with contextlib.suppress(asyncio.QueueFull):
-                        sub.queue.put_nowait('{"type":"pong"}')
+                    sub.put('{"type":"pong"}')
         finally:
             if self._remove(sub):
                 log.info("announce subscriber %s left (%d)", sub.peer, self.subscribers)

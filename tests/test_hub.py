@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
@@ -249,3 +250,36 @@ async def test_heartbeat_drops_silent_client(make_settings: Callable[..., Settin
         await asyncio.sleep(0.02)
     assert hub.subscribers == 0
     writer.close()
+
+
+async def test_a_burst_of_joins_drops_nobody(make_settings: Callable[..., Settings],
+                                             make_client: Any) -> None:
+    app = make_app(make_settings, queue_size=8)
+    client = await make_client(app)
+    hub: AnnounceHub = app[keys.HUB]
+    url = str(client.make_url("/ws/announce"))
+    n = 150
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def join() -> Any:
+            ws = await http.ws_connect(url)
+            await ws.send_json(SUBSCRIBE)
+            return ws
+        sockets = await asyncio.gather(*(join() for _ in range(n)))
+        last: dict[int, int] = {}
+
+        async def drain(i: int, ws: Any) -> None:
+            async for msg in ws:
+                data = json.loads(msg.data)
+                if data["type"] == "status":
+                    last[i] = data["subscribers"]
+        readers = [asyncio.create_task(drain(i, ws)) for i, ws in enumerate(sockets)]
+        for _ in range(200):
+            if hub.subscribers == n and all(last.get(i) == n for i in range(n)):
+                break
+            await asyncio.sleep(0.05)
+        assert hub.subscribers == n
+        assert sum(ws.closed for ws in sockets) == 0
+        assert all(last.get(i) == n for i in range(n))  # everyone ends on the right count
+        for ws in sockets:
+            await ws.close()
+        await asyncio.gather(*readers, return_exceptions=True)
