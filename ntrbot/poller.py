@@ -23,6 +23,10 @@ SYNCED_KEY = "synced_week_start"
 Progress = Callable[[int, int], None]  # (pages fetched, likes seen so far)
 
 
+class EmptyLikesError(RuntimeError):
+    """SoundCloud answered with an empty likes collection where likes are stored."""
+
+
 @dataclass
 class PollResult:
     """What one poll did."""
@@ -61,6 +65,7 @@ class Poller:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._failures = 0
+        self._empty_answers = 0
         self.last_success: datetime | None = None
         self.last_error: str | None = None
         self.last_result: PollResult | None = None
@@ -146,9 +151,11 @@ class Poller:
         if self._user_id is None:
             self._user_id = await self._sc.resolve_user(self._username)
         likes: list[Like] = []
+        seen_any = False
         async for page in self._sc.iter_like_pages(self._user_id):
             result.pages += 1
             done = False
+            seen_any = seen_any or bool(page)
             for like in page:
                 if like.liked_at < oldest[0]:
                     done = True
@@ -159,6 +166,15 @@ class Poller:
                 progress(result.pages, len(likes))
             if done:
                 break
+        if seen_any:
+            self._empty_answers = 0
+        elif await self._db.entries_since(current[0]) and self._empty_answers == 0:
+            # One empty answer for a host who has likes is most likely a SoundCloud glitch,
+            # not "unliked everything": keep the live playlist (and the host's edits). Only
+            # a second empty answer in a row is believed.
+            self._empty_answers += 1
+            raise EmptyLikesError("SoundCloud returned no likes at all; the stored playlist "
+                                  "is kept unless the next poll says the same")
         await self._store(likes, oldest, current, result)
         if synced is None or datetime.fromisoformat(synced) != current[0]:
             await self._db.set_meta(SYNCED_KEY, current[0].isoformat())

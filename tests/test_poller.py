@@ -159,3 +159,16 @@ def test_interval_is_faster_while_live(clock: ShowClock) -> None:
     assert poller.interval_at(WEEK + timedelta(days=2)) == 3600
     # Shortly before the show the next poll is at the show start, not an hour later.
     assert poller.interval_at(WEEK - timedelta(minutes=10)) == pytest.approx(601)
+
+
+async def test_empty_answer_keeps_the_current_playlist(db: Database, clock: ShowClock) -> None:
+    sc = MemorySoundCloud([like(1, WEEK + timedelta(hours=1)), like(2, WEEK + timedelta(hours=2))])
+    poller = make_poller(db, sc, clock)
+    await poller.poll_now()
+    sc.likes = []
+    with pytest.raises(RuntimeError, match="no likes at all"):
+        await poller.poll_now()
+    assert await titles(db, NOW) == ["Title 1", "Title 2"]
+    assert "no likes at all" in poller.state()["last_error"]
+    await poller.poll_now()  # a second empty answer in a row is believed
+    assert await titles(db, NOW) == []

@@ -174,17 +174,16 @@ async def test_empty_collection_when_the_host_really_unliked_everything_past_wee
     bot = await _started(make_inprocess, tmp_path, fake)
     before = await bot.all_shows()
     fake.set_likes([])
-    status, body = await bot.refresh()
+    status, body = await bot.refresh()  # the first empty answer is not believed
+    assert status == 424 and "no likes at all" in body["error"], body
+    assert await bot.all_shows() == before
+    status, body = await bot.refresh()  # the second one is
     assert status == 200, body
     after = await bot.all_shows()
     # finished weeks keep their playlist whatever SoundCloud says now
     assert [s for s in after if s["id"] != before[0]["id"]] == before[1:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: one empty likes page from SoundCloud empties the current show (Poller._store / "
-    "merge_week drop every current-week track that is not in the answer); the next poll "
-    "re-adds them in like order, losing the host's moves"))
 async def test_one_off_empty_collection_does_not_wipe_the_live_playlist(
         fake: FakeSoundCloud, tmp_path: Path, make_inprocess: Callable[..., Any]) -> None:
     bot = await _started(make_inprocess, tmp_path, fake)
