@@ -22,6 +22,7 @@ from .irc.client import DisabledIrc, IrcClient
 from .irc.commands import CommandHandler
 from .poller import Poller
 from .public import setup_public
+from .serve import StartupError
 from .services import ChannelServices
 from .soundcloud import SoundCloudClient
 from .weeks import ShowClock, utcnow
@@ -33,7 +34,10 @@ USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like G
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    app[keys.DB] = await Database.open(settings.db_path, settings.tz)
+    try:
+        app[keys.DB] = await Database.open(settings.db_path, settings.tz)
+    except Exception as exc:
+        raise StartupError(f"cannot open database {settings.db_path}: {exc}") from None
     log.info("database open: %s", settings.db_path)
     yield
     await app[keys.DB].close()

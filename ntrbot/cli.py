@@ -11,18 +11,10 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
+from .serve import setup_logging
 
 log = logging.getLogger("ntrbot")
 EXIT_CONFIG = 2
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and SoundCloud URLs carry the client id.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int = EXIT_CONFIG) -> int:
@@ -38,15 +30,13 @@ def settings_or_exit(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from .app import create_app
+    from .serve import serve
 
     settings = settings_or_exit(args)
     setup_logging(args.log_level or settings.log_level)
-    app = create_app(settings)
 
-    async def announce_ready(_: web.Application) -> None:
+    def ready() -> None:
         log.info("ntrbot %s listening on http://%s:%d (dashboard %s, IRC %s)", __version__,
                  settings.host, settings.port,
                  "on" if settings.dashboard_enabled else "off (set NTR_WEB_USER, "
@@ -54,15 +44,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                  f"{settings.irc_server}:{settings.irc_port}" if settings.irc_enabled
                  else "off")
 
-    app.on_startup.append(announce_ready)
-    try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    access_log=None, shutdown_timeout=5, handle_signals=True)
-    except OSError as exc:
-        return fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-                    1)
-    log.info("ntrbot stopped")
-    return 0
+    code = asyncio.run(serve(create_app(settings), settings.host, settings.port, ready))
+    if code == 0:
+        log.info("ntrbot stopped")
+    return code
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -135,6 +134,7 @@ async def serve(settings: Settings, data_dir: Path, temporary: bool,
                 show_token: bool = False) -> int:
     """Run the demo app until SIGINT/SIGTERM; 0 on a clean stop."""
     from .app import create_app
+    from .serve import serve as run_until_stopped
 
     app = create_app(settings, start_poller=False)
 
@@ -143,27 +143,11 @@ async def serve(settings: Settings, data_dir: Path, temporary: bool,
         yield
 
     app.cleanup_ctx.append(seed_ctx)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, settings.host, settings.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            print(f"ntrbot: cannot listen on {settings.host}:{settings.port}: {reason}",
-                  file=sys.stderr)
-            return 1
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+
+    def ready() -> None:
         print(banner(settings, settings.port, data_dir, temporary, show_token), flush=True)
-        await stop.wait()
-        log.info("demo stopping")
-    finally:
-        await runner.cleanup()
-    return 0
+
+    return await run_until_stopped(app, settings.host, settings.port, ready)
 
 
 def run_demo(data_dir: str | None = None, irc_server: str | None = None,

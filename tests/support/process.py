@@ -33,6 +33,9 @@ class NtrbotProcess:
         # The process runs the code of this checkout, whatever `pip install -e` points at.
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO), self.env.get("PYTHONPATH", "")) if p)
+        # Never reach the real SoundCloud: a refused loopback port unless a test says where.
+        nowhere = f"http://127.0.0.1:{free_port()}"
+        self.env.update({"NTR_SOUNDCLOUD_API_BASE": nowhere, "NTR_SOUNDCLOUD_WEB_BASE": nowhere})
         self.env.update({"NTR_HOST": "127.0.0.1", "NTR_PORT": str(self.port),
                          "NTR_DB_PATH": str(workdir / "ntrbot.db"), "PYTHONUNBUFFERED": "1"})
         self.env.update(env)
