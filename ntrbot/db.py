@@ -49,7 +49,16 @@ class Database:
 
     @classmethod
     async def open(cls, path: str, tz: ZoneInfo) -> Database:
-        conn = await aiosqlite.connect(path)
+        conn = aiosqlite.connect(path)
+        try:
+            await conn
+        except BaseException:
+            # aiosqlite stops its worker thread without waiting for it; wait here, so the
+            # thread never calls back into an event loop that has closed meanwhile.
+            thread = getattr(conn, "_thread", None)
+            if thread is not None:
+                await asyncio.to_thread(thread.join, 5)
+            raise
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
