@@ -10,16 +10,9 @@ from . import keys
 from .announce import handle_announce
 from .api import json_error
 from .auth import admin_identity
-from .auth import bearer_ok as _bearer_ok
-from .auth import is_admin as is_admin
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-
-
-def bearer_ok(request: web.Request) -> bool:
-    """True when the request carries `Authorization: Bearer <NTR_ADMIN_TOKEN>`."""
-    return bool(_bearer_ok(request, request.app[keys.SETTINGS].admin_token))
 
 
 @routes.post("/admin/refresh")
@@ -30,8 +23,7 @@ async def refresh(request: web.Request) -> web.Response:
         result = await poller.poll_now()
     except Exception as exc:
         log.warning("refresh failed: %s", exc)
-        return json_error(424, f"poll failed: {exc}",
-                          poller=poller.state())
+        return json_error(424, f"poll failed: {exc}", poller=poller.state())
     return web.json_response({"status": "ok", "summary": result.summary(),
                               "poller": poller.state()})
 

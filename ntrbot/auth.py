@@ -286,15 +286,6 @@ async def admin_identity(request: web.Request) -> str:
     return f"web:{user}"
 
 
-async def is_admin(request: web.Request) -> bool:
-    """True for a valid bearer token, or a session (same-origin when state-changing)."""
-    try:
-        await admin_identity(request)
-    except web.HTTPException:
-        return False
-    return True
-
-
 # --- security headers ------------------------------------------------------------
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
