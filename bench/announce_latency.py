@@ -125,6 +125,25 @@ async def main(count: int, warmup: int, gap: float, profile: bool, compat: bool,
                         hop.append(t_sopel - t_direct)
                 await asyncio.sleep(gap)
             cpu = cpu_seconds(bot.proc.pid) - cpu0
+            # floors, same run: the IRC hop alone and an HTTP round trip alone
+            sender = await IrcObserver.connect(ircd.host, ircd.port, "rawsender")
+            await sender.join(CHANNEL)
+            irc_hop: list[float] = []
+            health_rt: list[float] = []
+            for i in range(min(count, 60)):
+                since = len(obs.lines)
+                text = f"raw hop {i}"
+                t0 = time.perf_counter()
+                sender.send(f"PRIVMSG {CHANNEL} :{text}")
+                at, _ = await obs.wait(
+                    lambda t, ln, text=text: privmsg_from(ln, "rawsender") == text, 10, since)
+                irc_hop.append(at - t0)
+                t0 = time.perf_counter()
+                async with http.get("/health") as r:
+                    await r.read()
+                health_rt.append(time.perf_counter() - t0)
+                await asyncio.sleep(gap)
+            sender.close()
         obs.close()
         print(f"IRC server: {ircd.kind} on loopback; ntrbot flood burst 1000"
               + ("; Sopel 8 flood limits raised" if compat else "")
@@ -134,6 +153,8 @@ async def main(count: int, warmup: int, gap: float, profile: bool, compat: bool,
             print(f"compat  (ntrbot hub -> Sopel plugin)   {ms(relayed)}")
             print(f"        extra hop hub -> Sopel -> IRC  {ms(hop)}")
         print(f"HTTP 200 received by the caller        {ms(http_rt)}")
+        print(f"floor: raw client PRIVMSG -> observer   {ms(irc_hop)}")
+        print(f"floor: GET /health round trip          {ms(health_rt)}")
         print(f"ntrbot CPU per announce: {cpu / count * 1e3:.2f} ms")
         d, c = summary(direct), summary(relayed)
         print(f"target direct p50 <= 2.5 ms: {verdict(d['median'] <= 0.0025)} "

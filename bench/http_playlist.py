@@ -7,6 +7,7 @@ import asyncio
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import httpx
@@ -23,6 +24,7 @@ from bench.common import (
     wait_for,
     week_likes,
 )
+from tests.support.process import free_port
 
 REQUEST = b"GET /playlist HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
 
@@ -69,8 +71,46 @@ def wrk_load(url: str, connections: int, seconds: float) -> str:
     return out.stdout
 
 
+BARE_APP = """
+import sys
+from aiohttp import web
+body = open(sys.argv[2], "rb").read()
+async def playlist(request):
+    return web.Response(body=body, content_type="application/json")
+app = web.Application()
+app.router.add_get("/playlist", playlist)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+async def bare_aiohttp(stack: Stack, body: bytes, connections: int, seconds: float,
+                       max_requests: int) -> None:
+    """The floor: a bare aiohttp app returning the same bytes, same load generator."""
+    path = stack.workdir / "playlist.json"
+    path.write_bytes(body)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port), str(path)])
+    try:
+        async def up() -> bool:
+            try:
+                async with httpx.AsyncClient(timeout=1) as http:
+                    return (await http.get(f"http://127.0.0.1:{port}/playlist")).status_code == 200
+            except httpx.HTTPError:
+                return False
+        await wait_for(up, 20, "the bare aiohttp app")
+        await python_load(port, connections, 1.0, 2000)
+        cpu0 = cpu_seconds(proc.pid)
+        _, lat, _, rps = await python_load(port, connections, seconds, max_requests)
+        per_req = (cpu_seconds(proc.pid) - cpu0) / max(1, len(lat))
+        print(f"baseline: bare aiohttp returning the same {len(body)} bytes, pre-encoded: "
+              f"{rps:.0f} req/s, {per_req * 1e6:.0f} us CPU per request, latency {ms(lat)}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 async def main(connections: int, seconds: float, max_requests: int, tracks: int,
-               profile: bool) -> None:
+               profile: bool, baseline: bool) -> None:
     header(f"http: GET /playlist, {connections} concurrent connections")
     stack = Stack.new("http")
     try:
@@ -80,7 +120,8 @@ async def main(connections: int, seconds: float, max_requests: int, tracks: int,
             async def polled() -> int:
                 return len((await http.get("/playlist")).json()["tracks"])
             await wait_for(polled, 30, "the first poll")
-            size = len((await http.get("/playlist")).content)
+            body = (await http.get("/playlist")).content
+            size = len(body)
         print(f"playlist: {tracks} tracks, {size} bytes of JSON per response")
         # warm-up
         await python_load(bot.port, connections, 1.0, 2000)
@@ -105,6 +146,8 @@ async def main(connections: int, seconds: float, max_requests: int, tracks: int,
         s = summary(lat)
         print(f"(per-request latency at {connections} in flight: median "
               f"{s['median'] * 1e3:.2f} ms, p99 {s['p99'] * 1e3:.2f} ms)")
+        if baseline:
+            await bare_aiohttp(stack, body, connections, seconds, max_requests)
         if shutil.which("wrk"):
             print("wrk:")
             print(wrk_load(bot.base_url + "/playlist", connections, seconds))
@@ -121,6 +164,8 @@ if __name__ == "__main__":
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--tracks", type=int, default=25)
     parser.add_argument("--profile", action="store_true", help="py-spy the server meanwhile")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the bare-aiohttp comparison")
     args = parser.parse_args()
     asyncio.run(main(args.connections, args.seconds, args.max_requests, args.tracks,
-                     args.profile))
+                     args.profile, not args.no_baseline))

@@ -85,12 +85,12 @@ async def one_start(stack: Stack, obs: IrcObserver, run: int,
     return t_health, t_join, mem
 
 
-async def main(runs: int, idle: float) -> None:
+async def main(runs: int, idle: float, ircd_kind: str | None) -> None:
     header("process: start-up time and idle memory")
     stack = Stack.new("process")
     try:
         await stack.start_fake(week_likes(30))
-        ircd = stack.start_ircd()
+        ircd = stack.start_ircd(ircd_kind)
         obs = await IrcObserver.connect(ircd.host, ircd.port, "observer")
         await obs.join(CHANNEL)
         healths, joins, rss = [], [], []
@@ -123,5 +123,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before RSS")
+    parser.add_argument("--ircd", choices=["ngircd", "miniircd"], default=None)
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.idle))
+    asyncio.run(main(args.runs, args.idle, args.ircd))
