@@ -166,9 +166,8 @@ async def main(count: int, stalled: int, repeats: int, warmup: int, gap: float,
 
             subs: list[Subscriber] = []
             t0 = time.perf_counter()
-            # Join in small batches and let each settle: every join broadcasts a status
-            # message to every subscriber, and a burst of joins overflows their queues
-            # (see the join-storm note in bench/README.md).
+            # Join in bursts of `batch` (before dcfe92c a burst of joins made the hub drop
+            # nearly everyone; tests/reliability/test_hub_join_storm.py guards that now).
             for start in range(0, count, batch):
                 subs += await asyncio.gather(*(connect("127.0.0.1", bot.port, False)
                                                for _ in range(start, min(count, start + batch))))
@@ -223,8 +222,8 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--gap", type=float, default=0.1, help="seconds between announces")
     parser.add_argument("--profile", action="store_true", help="py-spy ntrbot meanwhile")
-    parser.add_argument("--batch", type=int, default=10, help="subscribers joining at once")
-    parser.add_argument("--pause", type=float, default=0.1, help="seconds between batches")
+    parser.add_argument("--batch", type=int, default=100, help="subscribers joining at once")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
     args = parser.parse_args()
     asyncio.run(main(args.subscribers, args.stalled, args.repeats, args.warmup, args.gap,
                      args.profile, args.batch, args.pause))
