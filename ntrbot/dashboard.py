@@ -36,7 +36,8 @@ THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle
 # Open dashboard sockets and the session id each belongs to (closed on that logout).
 SOCKETS: web.AppKey[dict[web.WebSocketResponse, str]] = web.AppKey("dashboard_sockets", dict)
 CLOSE_LOGGED_OUT = 4401
-FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "subscribers", "irc"})
+FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "retracted",
+                       "subscribers", "irc"})
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
                 ".png": "image/png", ".ico": "image/x-icon"}
 NO_STORE = {"Cache-Control": "no-store"}

@@ -1,0 +1,96 @@
+// NtR live dashboard: the show's announcement history, setlist downloads and Undo of an
+// announce (DELETE /admin/announcements/{id}: off the history; the IRC line stays sent).
+
+import { state, hooks, announcementsOf, removeAnnouncement } from './dashboard-state.js';
+import { $, el, clock, offsetText, toast, sendJSON, errorText } from './dashboard-util.js';
+
+export const UNDO_MS = 8000;
+
+// Download links for GET /shows/{id}/setlist.{md,txt,csv,json}.
+export function setlistLinks(box, show) {
+  const links = ['md', 'txt', 'csv', 'json'].map((fmt) => el('a', {
+    href: '/shows/' + show.id + '/setlist.' + fmt, download: '', text: fmt, 'data-fmt': fmt,
+    role: 'button', class: 'secondary outline small',
+    title: 'Download the setlist as ' + fmt.toUpperCase(),
+  }));
+  box.replaceChildren(el('span', { class: 'muted', text: 'Setlist' }), ...links);
+}
+
+function entry(show, a, nth, titles, retracted) {
+  const t = titles.get(a.track_id);
+  const what = t ? t.title + ' — ' + t.artist : (a.message || 'track ' + a.track_id);
+  const li = el('li', { class: retracted ? 'retracted' : '' },
+    el('span', { class: 'h-time', text: clock(a.announced_at) }),
+    el('span', { class: 'h-offset muted', text: offsetText(show.week_start, a.announced_at) }),
+    el('span', { class: 'h-pos', text: t ? '#' + t.position : '#' + a.position }),
+    el('span', { class: 'h-what' }, what,
+      !t && !retracted ? el('small', { class: 'muted', text: ' (removed from the show)' }) : null),
+    el('span', { class: 'h-note muted' },
+      retracted ? 'retracted' : [nth > 1 ? 'repeat ×' + nth : '', a.who || '',
+        a.delivery && a.delivery !== 'sent' ? a.delivery : ''].filter(Boolean).join(' · ')));
+  li.dataset.id = a.id;
+  return li;
+}
+
+// Every announce of the show in time order (repeats counted), plus the ones retracted while
+// this page was open; and the setlist downloads.
+export function renderHistory(show) {
+  setlistLinks($('current-setlist'), show);
+  const items = announcementsOf(show);
+  const titles = new Map(show.tracks.map((t) => [t.id, t]));
+  const seen = new Map();
+  const rows = items.map((a) => {
+    const nth = (seen.get(a.track_id) || 0) + 1;
+    seen.set(a.track_id, nth);
+    return { at: a.announced_at, li: entry(show, a, nth, titles, false) };
+  });
+  for (const r of state.retracted) {
+    if (r.show_id === show.id && r.announced_at) {
+      rows.push({ at: r.announced_at, li: entry(show, r, 1, titles, true) });
+    }
+  }
+  rows.sort((x, y) => new Date(x.at) - new Date(y.at));
+  const announcedTracks = seen.size;
+  $('history-count').textContent = items.length
+    ? items.length + ' announce' + (items.length === 1 ? '' : 's') + ' of ' + announcedTracks +
+      ' track' + (announcedTracks === 1 ? '' : 's')
+    : 'nothing announced yet';
+  $('history-list').replaceChildren(...rows.map((r) => r.li));
+  $('history-empty').hidden = rows.length !== 0;
+}
+
+// After an announce from this tab: the toast offers Undo for a few seconds.
+export function undoAction(annId, position) {
+  return {
+    label: 'Undo', ms: UNDO_MS,
+    title: 'Take #' + position + ' off the history (the IRC line cannot be unsent)',
+    run: () => undo(annId, position),
+  };
+}
+
+export async function undo(annId, position) {
+  state.undone.add(annId);  // its "retracted" event may beat the answer: no second toast
+  try {
+    const { status, data } = await sendJSON('DELETE', '/admin/announcements/' + annId);
+    if (status === 200) {
+      const a = removeAnnouncement(annId, state.current && state.current.id, position);
+      hooks.render();
+      toast('Undone: #' + ((a && a.position) || position) + ' is off the history and "next" ' +
+        'is back. The line already posted to IRC cannot be unsent.', 'ok');
+    } else if (status !== 401) {
+      toast('Undo failed: ' + errorText(status, data), 'error');
+    }
+  } catch (e) {
+    toast('Undo failed: ' + e.message, 'error');
+  }
+}
+
+// A "retracted" event from the dashboard socket (this tab, another tab or the bearer API).
+export function onRetracted(ev) {
+  removeAnnouncement(ev.id, ev.show_id, ev.position);
+  hooks.render();
+  if (!state.undone.has(ev.id) && state.current && ev.show_id === state.current.id) {
+    toast('The announce of #' + ev.position + ' was retracted elsewhere (the IRC line stays ' +
+      'sent)', 'info');
+  }
+}

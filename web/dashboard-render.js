@@ -1,0 +1,105 @@
+// NtR live dashboard: draws the shows (track tables, headings, "next") from the state.
+
+import { state, hooks, trackHistory, nextUnannounced, isFresh } from './dashboard-state.js';
+import { $, el, clock, dateLabel, offsetText, plural } from './dashboard-util.js';
+import { editControls, renderEditPanel } from './dashboard-edit.js';
+import { renderHistory, setlistLinks } from './dashboard-history.js';
+
+const DELIVERY = {
+  sent: 'sent', queued: 'queued (IRC down)', failed: 'IRC failed', expired: 'expired (IRC down)',
+};
+
+function ircOff() { return !!(state.irc && state.irc.enabled === false); }
+
+function deliveryLabel(d) {
+  if (d === 'failed' && ircOff()) return 'IRC off';
+  return DELIVERY[d] || d;
+}
+
+// ✓ first announce time · offset from the show start · ×repeats · delivery of the latest
+function mark(show, h) {
+  if (!h) return el('span', { class: 'mark none', text: '—' });
+  const d = h.last.delivery;
+  return el('span', {
+    class: 'mark', 'data-delivery': d === 'failed' && ircOff() ? 'off' : d,
+    title: 'first announced ' + new Date(h.first.announced_at).toLocaleString() +
+      (h.count > 1 ? ', ' + h.count + ' times' : ''),
+  },
+  '✓ ' + clock(h.first.announced_at),
+  el('span', { class: 'offset', text: ' ' + offsetText(show.week_start, h.first.announced_at) }),
+  h.count > 1 ? el('span', { class: 'repeats', text: ' ×' + h.count }) : null,
+  d !== 'sent' ? el('small', { text: ' ' + deliveryLabel(d) }) : null);
+}
+
+function announceButton(show, t, h) {
+  const btn = el('button', {
+    type: 'button', class: h ? 'announce again secondary' : 'announce',
+    text: h ? 'Again' : 'Announce',
+    title: 'Announce #' + t.position + ' to the channel',
+  });
+  btn.dataset.show = show.id;
+  btn.dataset.position = t.position;
+  btn.addEventListener('click', () => hooks.announce(show.id, t.position, false));
+  return btn;
+}
+
+function trackRow(show, t, hist, isCurrent) {
+  const h = hist.get(t.id);
+  const when = mark(show, h);
+  const title = el('div', { class: 'title' },
+    /^https?:\/\//i.test(t.permalink_url || '')
+      ? el('a', { href: t.permalink_url, target: '_blank', rel: 'noopener noreferrer', text: t.title })
+      : t.title);
+  const artist = el('div', { class: 'artist muted', text: t.artist });
+  const mobileWhen = el('div', { class: 'when-inline' }, when.cloneNode(true));
+  const editing = isCurrent && state.editing;
+  const classes = [h ? 'announced' : '', isCurrent && isFresh(t.id) ? 'fresh' : ''];
+  const row = el('tr', { class: classes.filter(Boolean).join(' ') },
+    el('td', { class: 'pos', text: String(t.position) }),
+    el('td', { class: 'track' }, title, artist, mobileWhen),
+    el('td', { class: 'when-col' }, when),
+    el('td', { class: editing ? 'act edit' : 'act' },
+      editing ? editControls(show, t) : announceButton(show, t, h)));
+  row.dataset.position = t.position;
+  row.dataset.track = t.id;
+  if (isCurrent) row.id = 'track-' + t.position;
+  return row;
+}
+
+function fillTable(table, show, isCurrent) {
+  const hist = trackHistory(show);
+  table.querySelector('tbody').replaceChildren(
+    ...show.tracks.map((t) => trackRow(show, t, hist, isCurrent)));
+}
+
+export function showTitle(show, fallback) {
+  const ep = show.episode != null ? 'Episode ' + show.episode : fallback;
+  return ep + ' · ' + dateLabel(show.week_start) + ' – ' + dateLabel(show.week_end);
+}
+
+export function render() {
+  const cur = state.current;
+  if (cur) {
+    $('current-title').textContent = showTitle(cur, 'This week');
+    const hist = trackHistory(cur);
+    const done = cur.tracks.filter((t) => hist.has(t.id)).length;
+    const next = nextUnannounced();
+    $('current-meta').textContent = plural(cur.tracks.length, 'track') + ' · ' + done +
+      ' announced' + (next ? ' · next up: #' + next.position : '');
+    fillTable($('current-tracks'), cur, true);
+    if (next) $('track-' + next.position).classList.add('next');
+    $('current-tracks').hidden = cur.tracks.length === 0;
+    $('current-empty').hidden = cur.tracks.length !== 0;
+    document.body.classList.toggle('editing', state.editing);
+    renderEditPanel(cur);
+    renderHistory(cur);
+  }
+  const prev = state.previous;
+  $('previous').hidden = !prev;
+  if (prev) {
+    $('previous-title').textContent = showTitle(prev, 'Previous show') + ' · ' +
+      plural(prev.tracks.length, 'track');
+    fillTable($('previous-tracks'), prev, false);
+    setlistLinks($('previous-setlist'), prev);
+  }
+}

@@ -1,0 +1,114 @@
+// NtR live dashboard: what the page knows (shows, announcements) and what follows from it.
+// Announcements are matched to tracks by track id, so they follow the host's moves and a
+// removed track's announce never marks the track that took its place.
+
+export const state = {
+  current: null,        // show with tracks
+  previous: null,       // show with tracks, or null
+  anns: new Map(),      // show_id -> Map(announcement id -> announcement)
+  retracted: [],        // announcements retracted while this page was open (newest last)
+  mine: new Set(),      // announcement ids made from this tab
+  undone: new Set(),    // announcement ids retracted from this tab
+  fresh: new Map(),     // track id -> time (ms) until which its row is highlighted as new
+  editing: false,
+  busy: false,
+  digits: '',
+  digitTimer: null,
+  socket: null,
+  socketDelay: 1000,
+  irc: null,
+  poller: null,
+};
+
+// Hooks the entry module fills in, so the other modules need not import it.
+export const hooks = { render() {}, announce() {}, loadShows() {} };
+
+function showAnns(showId) {
+  if (!state.anns.has(showId)) state.anns.set(showId, new Map());
+  return state.anns.get(showId);
+}
+
+// The whole (non-retracted) history of a show, as the server has it now.
+export function setAnnouncements(showId, items) {
+  const m = new Map();
+  for (const a of items || []) m.set(a.id, a);
+  state.anns.set(showId, m);
+}
+
+export function addAnnouncement(a) {
+  if (!a || a.id == null) return;
+  const m = showAnns(a.show_id);
+  m.set(a.id, Object.assign(m.get(a.id) || {}, a));
+}
+
+export function findAnnouncement(id) {
+  for (const m of state.anns.values()) if (m.has(id)) return m.get(id);
+  return undefined;
+}
+
+// Forget a retracted announcement; remembers it for the history list. Returns it, if known.
+export function removeAnnouncement(id, showId, position) {
+  const m = state.anns.get(showId);
+  const a = (m && m.get(id)) || findAnnouncement(id);
+  for (const map of state.anns.values()) map.delete(id);
+  if (!state.retracted.some((r) => r.id === id)) {
+    state.retracted.push(Object.assign({ id, show_id: showId, position }, a || {},
+      { retracted_at: new Date().toISOString() }));
+  }
+  return a;
+}
+
+export function announcementsOf(show) {
+  const m = state.anns.get(show.id);
+  return m ? [...m.values()].sort((x, y) =>
+    new Date(x.announced_at) - new Date(y.announced_at) || x.id - y.id) : [];
+}
+
+// Per track id: {first, last, count} of its announcements in the show.
+export function trackHistory(show) {
+  const out = new Map();
+  for (const a of announcementsOf(show)) {
+    const h = out.get(a.track_id);
+    if (!h) out.set(a.track_id, { first: a, last: a, count: 1 });
+    else { h.last = a; h.count += 1; }
+  }
+  return out;
+}
+
+// "next" (what `n` announces): the first unannounced track after the last one announced
+// (the most recent announce of a track still in the show), else the first unannounced one.
+export function nextUnannounced() {
+  const cur = state.current;
+  if (!cur || !cur.tracks.length) return null;
+  const hist = trackHistory(cur);
+  const byId = new Map(cur.tracks.map((t) => [t.id, t]));
+  let last = 0;
+  for (const a of announcementsOf(cur)) {
+    const t = byId.get(a.track_id);
+    if (t) last = t.position;
+  }
+  const open = cur.tracks.filter((t) => !hist.has(t.id));
+  return open.find((t) => t.position > last) || open[0] || null;
+}
+
+// Tracks that arrived since the show was last seen get a highlight for a few seconds.
+export const FRESH_MS = 8000;
+export function noteFresh(before, after) {
+  if (!before || !after || before.id !== after.id) return [];
+  const had = new Set(before.tracks.map((t) => t.id));
+  const until = Date.now() + FRESH_MS;
+  const added = after.tracks.filter((t) => !had.has(t.id));
+  for (const t of added) state.fresh.set(t.id, until);
+  if (added.length) setTimeout(() => { expireFresh(); hooks.render(); }, FRESH_MS + 50);
+  return added;
+}
+
+export function expireFresh() {
+  const now = Date.now();
+  for (const [id, until] of state.fresh) if (until <= now) state.fresh.delete(id);
+}
+
+export function isFresh(trackId) {
+  const until = state.fresh.get(trackId);
+  return until !== undefined && until > Date.now();
+}
