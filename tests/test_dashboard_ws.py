@@ -1,4 +1,4 @@
-"""/ws/dashboard: session-cookie only, pushes IRC/relay/poller/playlist/announce events."""
+"""/ws/dashboard: session-cookie only, pushes IRC/relay/poller/playlist/announce/retract events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
-from ntrbot import keys
+from ntrbot import editing, keys
 from ntrbot.config import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import (
@@ -154,3 +154,59 @@ async def test_logout_closes_that_sessions_sockets(app_client: Any) -> None:
     assert r.status == 303
     msg = await ws.receive(timeout=5)
     assert msg.type == WSMsgType.CLOSE and msg.data == 4401
+
+
+async def test_retracted_and_edits_are_pushed(make_settings: Callable[..., Settings],
+                                              make_client: Any, irc: FakeIrc) -> None:
+    """Undo from one tab (cookie + Origin) reaches every dashboard socket, as do edits."""
+    app = build_app(dashboard_settings(make_settings), irc)
+    app.add_routes(editing.routes)
+    client = await make_client(app)
+    r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
+                          allow_redirects=False)
+    assert r.status == 303
+    show_id, _ = await seed_app(app)
+    origin = f"http://{client.host}:{client.port}"
+    ws = await client.ws_connect("/ws/dashboard", origin=origin)
+    await next_of(ws, "hello")
+    r = await client.post("/admin/announce", json={"show_id": show_id, "position": 2},
+                          headers={"Origin": origin})
+    assert r.status == 200
+    ann_id = (await r.json())["announcement_id"]
+    assert (await next_of(ws, "announcement"))["announcement"]["id"] == ann_id
+
+    # another site cannot retract with the cookie; no auth at all is 401
+    r = await client.delete(f"/admin/announcements/{ann_id}",
+                            headers={"Origin": "http://evil.example"})
+    assert r.status == 403
+    async with aiohttp.ClientSession() as anon:
+        r = await anon.delete(f"{origin}/admin/announcements/{ann_id}")
+        assert r.status == 401
+
+    r = await client.delete(f"/admin/announcements/{ann_id}", headers={"Origin": origin})
+    assert r.status == 200
+    body = await r.json()
+    assert body["status"] == "retracted" and "cannot be unsent" in body["note"]
+    event = await next_of(ws, "retracted")
+    assert event == {"type": "retracted", "id": ann_id, "show_id": show_id, "position": 2}
+    await ws.send_json({"type": "announcements", "show_id": show_id})
+    assert (await next_of(ws, "announcements"))["items"] == []
+    # a second retract of the same announce is 404: it is gone from the history
+    r = await client.delete(f"/admin/announcements/{ann_id}", headers={"Origin": origin})
+    assert r.status == 404
+
+    # the host's edits through the cookie are pushed as playlist events
+    r = await client.patch(f"/admin/shows/{show_id}", json={"episode": 7},
+                           headers={"Origin": origin})
+    assert r.status == 200 and (await r.json())["show"]["episode"] == 7
+    assert (await next_of(ws, "playlist"))["show_id"] == show_id
+    r = await client.patch(f"/admin/shows/{show_id}/tracks/3", json={"to": 1},
+                           headers={"Origin": origin})
+    assert r.status == 200
+    assert (await next_of(ws, "playlist"))["show_id"] == show_id
+    r = await client.delete(f"/admin/shows/{show_id}/tracks/1", headers={"Origin": origin})
+    assert r.status == 200 and len((await r.json())["show"]["tracks"]) == 2
+    assert (await next_of(ws, "playlist"))["show_id"] == show_id
+    r = await client.patch(f"/admin/shows/{show_id}/tracks/1", json={"to": 9},
+                           headers={"Origin": origin})
+    assert r.status == 404 and "error" in await r.json()
