@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from tests.support.bots import BotProcess, astart_limnoria, astart_sopel, start_both
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
-from tests.support.process import NtrbotProcess, free_port
+from tests.support.process import NtrbotProcess, free_port, wait_until
 from tests.support.rawirc import RawIrc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
@@ -49,19 +48,6 @@ def ntrbot_env(fake: FakeSoundCloud, irc_port: int) -> dict[str, str]:
         "NTR_IRC_CHANNELS": CHANNEL,
         "NTR_ANNOUNCE_CHANNEL": CHANNEL,
     }
-
-
-async def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 async def announce(http: httpx.AsyncClient, show_id: int, position: int) -> dict[str, Any]:

@@ -89,7 +89,7 @@ class NtrbotProcess:
             self.proc.wait(10)
 
 
-async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+async def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
     """Await `predicate()` (sync or async) until truthy; return its value or raise."""
     deadline = time.monotonic() + timeout
     while True:
