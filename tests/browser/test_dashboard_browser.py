@@ -115,8 +115,13 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         await page.wait_for_selector("#track-3.announced")
         await observer.wait_for(privmsg(announce_line(3)), 10, since)
         await page.wait_for_selector("#track-4.next")
+        # the history: first time and offset per track, the setlist downloads
+        await page.click("#history summary")
+        assert await page.locator("#history-list li").count() == 2
+        assert await page.locator("#current-setlist a[data-fmt]").count() == 4
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / "dashboard-desktop.png"))
+        await page.evaluate("window.scrollTo(0, 0)")
+        await page.screenshot(path=str(SCREENSHOTS / "dashboard-desktop.png"), full_page=True)
 
         # `n` goes on after the last one announced
         since = observer.mark()
@@ -170,6 +175,16 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
         await page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"))
+        # edit mode on a phone: big ↑ ↓ ✕ targets, still no sideways scrolling
+        await page.click("#edit-toggle")
+        await page.wait_for_selector("#edit-panel:not([hidden])")
+        for button in ("move-up", "move-down", "remove"):
+            box = await page.locator(f"#track-3 button.{button}").bounding_box()
+            assert box is not None and box["height"] >= 44 and box["width"] >= 44, button
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"edit mode scrolls sideways on a phone ({width}px)"
+        await page.screenshot(path=str(tmp_path / "dashboard-phone-edit.png"), full_page=True)
+        await page.click("#edit-toggle")
         assert problems == []
 
         # IRC goes down: the status bar says so, an announce is reported queued ...
