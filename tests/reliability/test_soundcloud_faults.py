@@ -78,6 +78,7 @@ FAILING = {
     "html-instead-of-json": _garbage,
     "json-not-a-page": _not_json_object,
     "connection-reset": _disconnect,
+    "empty-collection-once": _empty_collection,
     "client-id-expired-no-new-one": _client_id_expired_and_page_down,
 }
 
