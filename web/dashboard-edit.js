@@ -12,13 +12,14 @@ async function edit(method, url, body, done) {
   if (busy) return false;
   busy = true;
   document.body.classList.add('busy');
+  const before = state.current;  // the show as it was when the host asked
   try {
     const { status, data } = await sendJSON(method, url, body);
     if (status === 200 && data.show) {
-      const before = state.current;
       if (before && before.id === data.show.id) {
         const added = noteFresh(before, data.show);
-        state.current = data.show;
+        // the "playlist" event may have brought this (or a newer) show already
+        if (state.current === before) state.current = data.show;
         hooks.render();
         if (done) done(data.show, added);
       }

@@ -118,7 +118,7 @@ export function ask(title, text, okLabel, danger) {
   $('confirm-text').textContent = text;
   $('confirm-ok').textContent = okLabel;
   $('confirm-ok').classList.toggle('danger', !!danger);
-  $('confirm').showModal();
+  if (!$('confirm').open) $('confirm').showModal();
   $('confirm-ok').focus();
   return new Promise((resolve) => { answer = resolve; });
 }

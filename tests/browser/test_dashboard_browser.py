@@ -255,6 +255,10 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
             browser, bot.base_url, viewport={"width": 1280, "height": 900},
             accept_downloads=True)
         other = await open_tab(ctx, bot.base_url)
+        listeners = await browser.new_context()  # the public page, no login
+        public = await listeners.new_page()
+        await public.goto(bot.base_url + "/")
+        await public.wait_for_selector("#socket-status[data-state=ok]")
 
         # announce with `n`; the toast offers Undo, which takes it off the history everywhere
         await page.keyboard.press("n")
@@ -331,6 +335,7 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
         await page.locator("#track-2.fresh", has_text=ADDED_TITLE).wait_for()
         await page.locator("#toast-text", has_text="Added #2").wait_for()
         await other.locator("#track-2", has_text=ADDED_TITLE).wait_for()
+        await public.locator("#tracks", has_text=ADDED_TITLE).wait_for()
         assert await page.input_value("#add-url") == ""
         await page.wait_for_selector("#track-4.announced")  # the mark followed its track
         await page.wait_for_selector("#track-2.next")
@@ -364,6 +369,9 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
         await page.click("#episode-save")
         await page.locator("#current-title", has_text="Episode 414").wait_for()
         await other.locator("#current-title", has_text="Episode 414").wait_for()
+        await public.locator("#show-title", has_text="Episode 414").wait_for()
+        await public.locator("#tracks li", has_text=ADDED_TITLE).wait_for(state="detached")
+        await listeners.close()
         assert (await http.get(f"/shows/{show_id}")).json()["episode"] == 414
         await page.click("#edit-toggle")
         await page.wait_for_selector("#edit-panel[hidden]", state="attached")
