@@ -81,6 +81,7 @@ export function render() {
   const cur = state.current;
   if (cur) {
     $('current-title').textContent = showTitle(cur, 'This week');
+    document.title = (cur.episode != null ? 'Ep ' + cur.episode + ' · ' : '') + 'NtR live · dashboard';
     const hist = trackHistory(cur);
     const done = cur.tracks.filter((t) => hist.has(t.id)).length;
     const next = nextUnannounced();

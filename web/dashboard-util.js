@@ -8,7 +8,7 @@ export function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === 'class') node.className = v;
     else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('data-') || k.startsWith('aria-')) node.setAttribute(k, v);
+    else if (k === 'role' || k.startsWith('data-') || k.startsWith('aria-')) node.setAttribute(k, v);
     else node[k] = v;
   }
   for (const c of children) if (c != null) node.append(c);
