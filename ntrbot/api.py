@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -76,15 +78,36 @@ def whole_number(value: str | None, name: str, *, default: int | None = None,
     return int(value)
 
 
-async def current_show(app: web.Application) -> Show:
-    """The show whose week contains now (created empty if the poller has not made it yet)."""
+@dataclass(frozen=True)
+class CurrentShow:
+    """The current show and its JSON body, valid while the database generation holds."""
+
+    key: tuple[int, datetime]
+    show: Show
+    body: bytes
+
+
+async def current(app: web.Application) -> CurrentShow:
+    """The show whose week contains now (created empty if the poller has not made it yet),
+    cached with its encoded JSON until a show changes or the week turns."""
     db, now = app[keys.DB], app[keys.NOW]()
+    start, end = app[keys.CLOCK].week_of(now)
+    cached = app[keys.CURRENT_SHOW].get("current")
+    if cached is not None and cached.key == (db.generation, start):
+        return cached
+    generation = db.generation
     show = await db.show_at(now)
     if show is None:
-        start, end = app[keys.CLOCK].week_of(now)
         show = await db.show(await db.ensure_show(start, end))
         assert show is not None
-    return show
+    entry = CurrentShow((generation, start), show, json.dumps(show.to_json()).encode())
+    if generation == db.generation:
+        app[keys.CURRENT_SHOW]["current"] = entry
+    return entry
+
+
+async def current_show(app: web.Application) -> Show:
+    return (await current(app)).show
 
 
 @routes.get("/health")
@@ -102,7 +125,8 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/playlist")
 async def playlist(request: web.Request) -> web.Response:
-    return web.json_response((await current_show(request.app)).to_json())
+    return web.Response(body=(await current(request.app)).body,
+                        content_type="application/json")
 
 
 @routes.get("/playlist/{position}")

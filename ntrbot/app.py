@@ -102,6 +102,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] = utcnow,
     app[keys.SETTINGS] = settings
     app[keys.NOW] = now
     app[keys.EVENTS] = EventBus()
+    app[keys.CURRENT_SHOW] = {}
     app[keys.CLOCK] = ShowClock(settings.show_day, settings.show_hour, settings.tz,
                                 timedelta(hours=settings.show_length_hours))
     app.cleanup_ctx.append(database_ctx)

@@ -86,8 +86,15 @@ class Database:
                 f"BEGIN; {MIGRATIONS[i]}; PRAGMA user_version = {i + 1}; COMMIT;")
             log.info("database schema migrated to version %d", i + 1)
 
-    async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """Run `fn` in one transaction; the only way anything is written."""
+    @property
+    def generation(self) -> int:
+        """Changes whenever a show or its tracks may have changed (for caches of shows)."""
+        return self._generation
+
+    async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]], *,
+                     shows: bool = True) -> T:
+        """Run `fn` in one transaction; the only way anything is written. `shows=False`
+        says the write touches no show or track, so cached shows stay valid."""
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -96,8 +103,9 @@ class Database:
                 await self._conn.rollback()
                 raise
             await self._conn.commit()
-            self._show_cache.clear()
-            self._generation += 1
+            if shows:
+                self._show_cache.clear()
+                self._generation += 1
             self.writes += 1
             return result
 
@@ -279,7 +287,7 @@ class Database:
         async def write(c: aiosqlite.Connection) -> None:
             await c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                             "DO UPDATE SET value = excluded.value", (key, value))
-        await self._write(write)
+        await self._write(write, shows=False)
 
     # --- announcements ---------------------------------------------------------
 
@@ -297,13 +305,13 @@ class Database:
                 (show_id, position, track_id, message, _iso(announced_at), who, delivery))
             assert cur.lastrowid is not None
             return cur.lastrowid
-        return await self._write(write)
+        return await self._write(write, shows=False)
 
     async def set_delivery(self, announcement_id: int, delivery: str) -> None:
         async def write(c: aiosqlite.Connection) -> None:
             await c.execute("UPDATE announcements SET delivery = ? WHERE id = ?",
                             (delivery, announcement_id))
-        await self._write(write)
+        await self._write(write, shows=False)
 
     async def announcements(self, show_id: int) -> list[Announcement]:
         rows = await self._all(f"{_ANN_SELECT} AND a.show_id = ? ORDER BY a.announced_at, a.id",
@@ -332,7 +340,7 @@ class Database:
             cur = await c.execute("UPDATE announcements SET retracted_at = ? WHERE id = ? AND "
                                   "retracted_at IS NULL", (_iso(when), announcement_id))
             return cur.rowcount == 1
-        return await self._write(write)
+        return await self._write(write, shows=False)
 
     async def integrity_ok(self) -> bool:
         row = await self._one("PRAGMA integrity_check")

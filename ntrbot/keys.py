@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .announce import Announcer
+    from .api import CurrentShow
     from .config import Settings
     from .db import Database
     from .events import EventBus
@@ -33,3 +34,4 @@ HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
 ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
 CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
 NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")
+CURRENT_SHOW: web.AppKey[dict[str, CurrentShow]] = web.AppKey("current_show")
