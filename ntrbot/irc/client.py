@@ -143,12 +143,16 @@ class IrcClient(ServerEvents):
         if self._stopping or self._main is None:
             return Delivery("failed", "IRC client is not running", line, done_future("failed"))
         fresh = self.settings.announce_fresh_seconds if fresh_for is None else fresh_for
-        item = self.queue.put(target, line, priority=priority, fresh_for=fresh)
+        item = self.queue.send_now(target, line, priority=priority, ready=self._ready_for,
+                                   write=self._write)
+        if item is None:
+            item = self.queue.put(target, line, priority=priority, fresh_for=fresh)
         if item is None:
             return Delivery("failed", "send queue full", line, done_future("failed"))
-        if self._ready_for(target):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(item.outcome), self.say_wait)
+        if self._ready_for(target) or item.outcome.done():
+            if not item.outcome.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(item.outcome), self.say_wait)
             if item.outcome.done():
                 if item.outcome.result() == "sent":
                     return Delivery("sent", f"sent to {target}", line, item.outcome)

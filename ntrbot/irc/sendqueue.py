@@ -80,6 +80,24 @@ class SendQueue:
         self.wake()
         return item
 
+    def send_now(self, target: str, line: str, *, priority: bool, ready: Callable[[str], bool],
+                 write: Callable[[str, str], None]) -> SendItem | None:
+        """Write at once, skipping the queue task's wake-up, when nothing is queued ahead of
+        the line, `target` is ready and the bucket has a token; None otherwise."""
+        if self._prio or (not priority and self._normal) or not ready(target):
+            return None
+        if self.bucket.delay() > 0 or not self.bucket.try_take():
+            return None
+        item = SendItem(target, line, asyncio.get_running_loop().create_future(), priority)
+        try:
+            write(target, line)
+        except Exception as exc:
+            log.warning("IRC send to %s failed: %s", target, exc)
+            item.finish("failed")
+            return item
+        item.finish("sent")
+        return item
+
     def wake(self) -> None:
         """Re-check readiness now (call after connect/join)."""
         self._wake.set()

@@ -171,3 +171,26 @@ def test_sasl_payload_chunks() -> None:
     assert base64.b64decode("".join(chunks)) == (("u" * 200 + "\0") * 2 + "p" * 200).encode()
     # 300 bytes -> 400 base64 chars exactly -> a closing "+"
     assert plain_payload("a" * 99, "b" * 100)[-1] == "+"
+
+
+async def test_send_now_writes_at_once_only_when_nothing_is_ahead() -> None:
+    clock = Clock()
+    queue = SendQueue(TokenBucket(2, 1.0, clock))
+    sent: list[tuple[str, str]] = []
+
+    def write(target: str, line: str) -> None:
+        sent.append((target, line))
+
+    item = queue.send_now("#c", "first", priority=True, ready=lambda t: True, write=write)
+    assert item is not None and item.outcome.result() == "sent" and sent == [("#c", "first")]
+    assert queue.send_now("#c", "x", priority=True, ready=lambda t: False, write=write) is None
+    queue.put("#c", "reply", priority=False, fresh_for=60)
+    # A reply waits behind the queued reply; an announce does not.
+    assert queue.send_now("#c", "reply 2", priority=False, ready=lambda t: True,
+                          write=write) is None
+    assert queue.send_now("#c", "announce", priority=True, ready=lambda t: True,
+                          write=write) is not None
+    # The bucket (burst 2) is empty now: nothing jumps the flood limit.
+    assert queue.send_now("#c", "more", priority=True, ready=lambda t: True,
+                          write=write) is None
+    assert [line for _, line in sent] == ["first", "announce"]
