@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_TOO_SLOW = 4008  # subscriber could not keep up and was dropped
+FAST_SEND = 16 * 1024  # bytes still unsent to a subscriber below which a send cannot block
 
 
 def _is_ping(text: str) -> bool:
@@ -123,8 +124,14 @@ class AnnounceHub:
                     sub.wake.clear()
                     await sub.wake.wait()
                     continue
+                transport = sub.request.transport if sub.request is not None else None
                 try:
-                    await asyncio.wait_for(sub.ws.send_str(text), self.send_timeout)
+                    if transport is not None and transport.get_write_buffer_size() < FAST_SEND:
+                        # Nothing is backed up, so the write cannot block: skip the timer
+                        # that wait_for would arm for every message to every subscriber.
+                        await sub.ws.send_str(text)
+                    else:
+                        await asyncio.wait_for(sub.ws.send_str(text), self.send_timeout)
                 except TimeoutError:
                     log.warning("announce subscriber %s stuck for %.0f s; dropped",
                                 sub.peer, self.send_timeout)
