@@ -175,6 +175,11 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
         await page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"))
+        await page.click("#history summary")
+        await page.locator("#history-list li").first.wait_for()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the history scrolls sideways on a phone ({width}px)"
+        await page.screenshot(path=str(tmp_path / "dashboard-phone-history.png"), full_page=True)
         # edit mode on a phone: big ↑ ↓ ✕ targets, still no sideways scrolling
         await page.click("#edit-toggle")
         await page.wait_for_selector("#edit-panel:not([hidden])")
