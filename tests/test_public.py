@@ -19,7 +19,7 @@ from ntrbot.app import create_app
 from ntrbot.auth import SECURITY_HEADERS
 from ntrbot.config import Settings
 from ntrbot.models import Track
-from ntrbot.public import FEED, Listener, PublicFeed
+from ntrbot.public_feed import FEED, Listener, PublicFeed
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.test_api import seed

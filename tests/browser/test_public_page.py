@@ -15,7 +15,7 @@ from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.models import Track
-from ntrbot.public import FEED
+from ntrbot.public_feed import FEED
 from ntrbot.sample_data import sample_playlists
 from tests.conftest import ADMIN_TOKEN
 
