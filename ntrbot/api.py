@@ -13,6 +13,7 @@ from aiohttp import web
 
 from . import keys
 from .models import Show
+from .negotiate import wants_html
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -171,8 +172,8 @@ async def show(request: web.Request) -> web.Response:
     found = await request.app[keys.DB].show(show_id)
     if found is None:
         return json_error(404, f"no show {show_id}")
-    from .public import show_page, wants_html  # the public page imports this module
-
     if wants_html(request):
+        from .public import show_page  # the public page imports this module
+
         return await show_page(request, found)
     return web.json_response(found.to_json(), headers={"Vary": "Accept"})

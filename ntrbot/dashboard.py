@@ -29,6 +29,7 @@ from .auth import (
     verify_password,
 )
 from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
+from .negotiate import wants_html
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,13 @@ def _login_page(message: str | None = None, status: int = 200,
                         content_type="text/html", charset="utf-8", headers=NO_STORE)
 
 
+def _login_error(request: web.Request, message: str, status: int) -> web.Response:
+    """A refused login: the login page for a browser, JSON {"error"} for anything else."""
+    if wants_html(request):
+        return _login_page(message, status=status)
+    return web.json_response({"error": message}, status=status, headers=NO_STORE)
+
+
 def _client(request: web.Request) -> str:
     return request.remote or "unknown"
 
@@ -80,14 +88,14 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     if not same_origin(request, allow_null=True):
-        return _login_page("Cross-site login refused.", status=403)
+        return _login_error(request, "Cross-site login refused.", 403)
     throttle = request.app[THROTTLE]
     client = _client(request)
     wait = throttle.retry_after(client)
     if wait > 0:
         log.warning("login throttled for %s", client)
-        return _login_page(f"Too many failed logins. Try again in {int(wait) + 1} seconds.",
-                           status=429)
+        return _login_error(request, "Too many failed logins. Try again in "
+                            f"{int(wait) + 1} seconds.", 429)
     try:
         form = await request.post()
     except (ValueError, web.HTTPException):

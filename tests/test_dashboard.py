@@ -135,6 +135,10 @@ async def test_login_throttled_after_five_failures(client: TestClient) -> None:
         assert r.status == 200
     r = await client.post("/login", data=LOGIN, allow_redirects=False)
     assert r.status == 429
+    assert "Too many failed logins" in (await r.json())["error"]
+    r = await client.post("/login", data=LOGIN, allow_redirects=False,
+                          headers={"Accept": "text/html"})
+    assert r.status == 429
     text = await r.text()
     assert "Too many failed logins" in text and "seconds" in text
     assert "ntr_session" not in r.cookies
@@ -144,6 +148,11 @@ async def test_cross_origin_login_refused(client: TestClient) -> None:
     r = await login(client, Origin="http://evil.example")
     assert r.status == 403
     assert "ntr_session" not in r.cookies
+    assert (await r.json())["error"] == "Cross-site login refused."
+    # A browser (which asks for HTML) gets the login page with the same words.
+    r = await login(client, Origin="http://evil.example", Accept="text/html,*/*;q=0.8")
+    assert r.status == 403 and r.content_type == "text/html"
+    assert "Cross-site login refused." in await r.text()
 
 
 async def test_cross_origin_cookie_posts_refused(client: TestClient) -> None:

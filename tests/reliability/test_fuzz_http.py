@@ -135,17 +135,8 @@ def _headers(auth: str, cookie: str, base_url: str) -> dict[str, str]:
     return h
 
 
-# The login form answers a browser form post with the login page itself (HTML), also for
-# "cross-site login refused" (403) and "too many failed logins" (429).
-HTML_FORM_ERRORS = {("POST", "/login"): {403, 429}}
-
-
 def check_response(resp: httpx.Response, what: str) -> None:
     assert resp.status_code < 500, f"{what} -> {resp.status_code}: {resp.text[:300]}"
-    allowed_html = HTML_FORM_ERRORS.get((resp.request.method, resp.request.url.path), set())
-    if resp.status_code in allowed_html:
-        assert resp.headers.get("content-type", "").startswith("text/html")
-        return
     if resp.status_code >= 400 and resp.request.method != "HEAD":
         ctype = resp.headers.get("content-type", "")
         assert ctype.startswith("application/json"), \
