@@ -283,3 +283,25 @@ async def test_a_burst_of_joins_drops_nobody(make_settings: Callable[..., Settin
         for ws in sockets:
             await ws.close()
         await asyncio.gather(*readers, return_exceptions=True)
+
+
+@pytest.mark.parametrize("size", [0, 100, 125, 126, 1000, 65535, 65536, 200_000])
+async def test_prebuilt_frames_of_every_length_arrive_intact(app_client: Any, size: int) -> None:
+    app, client = app_client
+    ws = await client.ws_connect("/ws/announce", max_msg_size=1 << 20)
+    await ws.send_json(SUBSCRIBE)
+    assert (await recv_json(ws))["type"] == "status"
+    message = {"type": "announce", "message": "é" * (size // 2) + "x" * (size % 2)}
+    for n in range(3):  # several in a row keep their order
+        assert app[keys.HUB].broadcast({**message, "n": n}) == 1
+    for n in range(3):
+        got = await recv_json(ws)
+        assert got == {**message, "n": n}
+    await ws.close()
+
+
+async def test_announce_socket_never_compresses(app_client: Any) -> None:
+    _, client = app_client
+    ws = await client.ws_connect("/ws/announce", compress=15)
+    assert ws.compress == 0  # the server declined permessage-deflate
+    await ws.close()
