@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 from tests.support.ircd import NGIRCD, IrcServer
-from tests.support.process import NtrbotProcess
+from tests.support.process import NtrbotProcess, wait_until
 
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -183,16 +183,7 @@ class Stack:
 async def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
                    interval: float = 0.02) -> Any:
     """Await until predicate() (sync or async) is truthy; raise naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(interval)
+    return await wait_until(predicate, timeout, interval, what=what)
 
 
 # --- a timestamping IRC observer -----------------------------------------------------------

@@ -111,6 +111,15 @@ async def current_show(app: web.Application) -> Show:
     return (await current(app)).show
 
 
+async def show_or_404(request: web.Request) -> Show:
+    """The show named by the `{show_id}` path parameter, or a JSON 400/404."""
+    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
+    show = await request.app[keys.DB].show(show_id)
+    if show is None:
+        raise web.HTTPNotFound(text=f"no show {show_id}")
+    return show
+
+
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     app = request.app
@@ -168,10 +177,7 @@ async def shows(request: web.Request) -> web.Response:
 
 @routes.get("/shows/{show_id}")
 async def show(request: web.Request) -> web.Response:
-    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
-    found = await request.app[keys.DB].show(show_id)
-    if found is None:
-        return json_error(404, f"no show {show_id}")
+    found = await show_or_404(request)
     if wants_html(request):
         from .public import show_page  # the public page imports this module
 

@@ -10,23 +10,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import keys
-from .api import json_error, json_int, json_object, whole_number
+from .api import json_error, json_int, json_object, show_or_404, whole_number
 from .auth import admin_identity
-from .models import Show
 from .soundcloud import SoundCloudError, SoundCloudNotFound
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 RETRACT_WINDOW = timedelta(minutes=5)
 MAX_POSITION = 10_000
-
-
-async def _show(request: web.Request) -> Show:
-    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
-    show = await request.app[keys.DB].show(show_id)
-    if show is None:
-        raise web.HTTPNotFound(text=f"no show {show_id}")
-    return show
 
 
 async def _changed(request: web.Request, show_id: int) -> web.Response:
@@ -51,7 +42,7 @@ def _soundcloud_url(request: web.Request, url: Any) -> str:
 async def add_track(request: web.Request) -> web.Response:
     """Body {"url": "https://soundcloud.com/...", "position": int (optional, default last)}."""
     who = await admin_identity(request)
-    show = await _show(request)
+    show = await show_or_404(request)
     data = await json_object(request)
     url = _soundcloud_url(request, data.get("url"))
     position = json_int(data, "position", maximum=MAX_POSITION, required=False)
@@ -73,7 +64,7 @@ async def add_track(request: web.Request) -> web.Response:
 @routes.delete("/admin/shows/{show_id}/tracks/{position}")
 async def remove_track(request: web.Request) -> web.Response:
     who = await admin_identity(request)
-    show = await _show(request)
+    show = await show_or_404(request)
     position = whole_number(request.match_info["position"], "position", minimum=1)
     removed = await request.app[keys.DB].remove_track(show.id, position,
                                                       request.app[keys.NOW]())
@@ -87,7 +78,7 @@ async def remove_track(request: web.Request) -> web.Response:
 async def move_track(request: web.Request) -> web.Response:
     """Body {"to": int}: the track at `position` moves there."""
     who = await admin_identity(request)
-    show = await _show(request)
+    show = await show_or_404(request)
     position = whole_number(request.match_info["position"], "position", minimum=1)
     to = json_int(await json_object(request), "to", maximum=MAX_POSITION)
     assert to is not None
@@ -102,7 +93,7 @@ async def move_track(request: web.Request) -> web.Response:
 async def set_episode(request: web.Request) -> web.Response:
     """Body {"episode": int or null}."""
     await admin_identity(request)
-    show = await _show(request)
+    show = await show_or_404(request)
     episode = json_int(await json_object(request), "episode", minimum=0, required=False)
     await request.app[keys.DB].set_episode(show.id, episode)
     return await _changed(request, show.id)

@@ -7,24 +7,15 @@ from typing import Any
 from aiohttp import web
 
 from . import keys, setlist
-from .api import json_error, whole_number
-from .models import Show
+from .api import json_error, show_or_404
 
 routes = web.RouteTableDef()
-
-
-async def _show(request: web.Request) -> Show:
-    show_id = whole_number(request.match_info["show_id"], "show id", minimum=1)
-    show = await request.app[keys.DB].show(show_id)
-    if show is None:
-        raise web.HTTPNotFound(text=f"no show {show_id}")
-    return show
 
 
 @routes.get("/shows/{show_id}/announcements")
 async def announcements(request: web.Request) -> web.Response:
     """Every announcement of the show, and per track: first time, offset, repeats."""
-    show = await _show(request)
+    show = await show_or_404(request)
     items = await request.app[keys.DB].announcements(show.id)
     rows = setlist.build(show, items)
     out: list[dict[str, Any]] = []
@@ -41,7 +32,7 @@ async def setlist_export(request: web.Request) -> web.Response:
     fmt = request.match_info["fmt"]
     if fmt not in setlist.FORMATS:
         return json_error(404, "setlist formats: " + ", ".join(setlist.FORMATS))
-    show = await _show(request)
+    show = await show_or_404(request)
     rows = setlist.build(show, await request.app[keys.DB].announcements(show.id))
     name = f"ntr-setlist-{show.week_start.date().isoformat()}.{fmt}"
     return web.Response(text=setlist.render(show, rows, fmt),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,15 +16,12 @@ from ntrbot.config import Settings
 from ntrbot.models import Track
 from ntrbot.public_feed import FEED
 from ntrbot.sample_data import sample_playlists
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "public-page.png"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCREENSHOT = SCREENSHOTS / "public-page.png"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 
@@ -36,23 +32,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    pw = await async_playwright().start()
-    try:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-    finally:
-        await pw.stop()
 
 
 @pytest.fixture

@@ -89,7 +89,8 @@ class NtrbotProcess:
             self.proc.wait(10)
 
 
-async def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+async def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05,  # type: ignore[no-untyped-def]
+                     what: str = "condition"):
     """Await `predicate()` (sync or async) until truthy; return its value or raise."""
     deadline = time.monotonic() + timeout
     while True:
@@ -99,5 +100,5 @@ async def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05): 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
+            raise TimeoutError(f"timed out waiting for {what}")
         await asyncio.sleep(interval)
