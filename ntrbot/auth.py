@@ -14,10 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp_session import STORAGE_KEY, Session, get_session
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session
 
 from .keys import SETTINGS
 
@@ -76,6 +73,9 @@ def verify_password(stored: str, given: str) -> bool:
 
 def fernet_key(secret: str) -> str:
     """The 44-character urlsafe-base64 Fernet key derived (HKDF-SHA256) from NTR_SECRET_KEY."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"ntrbot-session-v1",
                info=b"aiohttp-session fernet key").derive(secret.encode("utf-8"))
     return base64.urlsafe_b64encode(raw).decode("ascii")
@@ -94,19 +94,43 @@ def request_is_https(request: web.Request) -> bool:
     return proto.split(",")[0].strip().lower() == "https"
 
 
-class SessionStorage(EncryptedCookieStorage):
-    """Encrypted cookie `ntr_session`: HttpOnly, SameSite=Strict, Secure per setting."""
+class SessionStorage(AbstractStorage):
+    """Encrypted cookie `ntr_session`: HttpOnly, SameSite=Strict, Secure per setting.
+
+    aiohttp-session's EncryptedCookieStorage (Fernet, from `cryptography`) does the work, but
+    is built on the first cookie that has to be decrypted or encrypted: `cryptography`'s
+    extension carries its own OpenSSL and costs ~9 MB resident, which a bot nobody has logged
+    into this week (and every visitor without a cookie) has no use for.
+    """
 
     def __init__(self, secret: str, cookie_secure: str = "auto",
                  max_age: int = SESSION_MAX_AGE) -> None:
-        super().__init__(fernet_key(secret), cookie_name=COOKIE_NAME, max_age=max_age,
-                         httponly=True, samesite="Strict",
-                         secure=True if cookie_secure == "true" else None)
+        self._options: dict[str, Any] = dict(
+            cookie_name=COOKIE_NAME, max_age=max_age, httponly=True, samesite="Strict",
+            secure=True if cookie_secure == "true" else None)
+        super().__init__(**self._options)
+        self._secret = secret
         self._secure_mode = cookie_secure
+        self._encrypted: AbstractStorage | None = None
+
+    def _fernet_storage(self) -> AbstractStorage:
+        if self._encrypted is None:
+            from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+            self._encrypted = EncryptedCookieStorage(fernet_key(self._secret), **self._options)
+        return self._encrypted
+
+    async def load_session(self, request: web.Request) -> Session:
+        if self.load_cookie(request) is None:
+            return Session(None, data=None, new=True, max_age=self.max_age)
+        return await self._fernet_storage().load_session(request)
 
     async def save_session(self, request: web.Request, response: web.StreamResponse,
                            session: Session) -> None:
-        await super().save_session(request, response, session)
+        if session.empty:  # log out: clear the cookie, nothing to encrypt
+            self.save_cookie(response, "", max_age=session.max_age)
+        else:
+            await self._fernet_storage().save_session(request, response, session)
         morsel = response.cookies.get(COOKIE_NAME)
         if morsel is not None and self._secure_mode == "auto" and request_is_https(request):
             morsel["secure"] = True

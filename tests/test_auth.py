@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from cryptography.fernet import Fernet
 
 from ntrbot.auth import (
     LoginThrottle,
+    SessionStorage,
     bearer_ok,
     fernet_key,
     hash_password,
@@ -17,6 +24,8 @@ from ntrbot.auth import (
     same_origin,
     verify_password,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_hash_and_verify() -> None:
@@ -101,3 +110,75 @@ def test_null_origin_only_where_allowed() -> None:
     assert not same_origin(_req({"Origin": "null"}))
     assert same_origin(_req({"Origin": "null"}), allow_null=True)
     assert not same_origin(_req({"Origin": "http://evil.example"}), allow_null=True)
+
+
+# --- the session storage builds its Fernet only for a cookie --------------------------------
+
+SECRET = "s" * 32
+
+
+def _request(cookie: str | None = None) -> Any:
+    headers = {"Cookie": f"ntr_session={cookie}"} if cookie else {}
+    return make_mocked_request("GET", "/dashboard", headers=headers)
+
+
+async def test_no_cookie_needs_no_encryption() -> None:
+    storage = SessionStorage(SECRET, "false")
+    session = await storage.load_session(_request())
+    assert session.new and session.empty
+    assert storage._encrypted is None
+    response = web.Response()
+    await storage.save_session(_request(), response, session)  # empty: clears, no crypto
+    assert response.cookies["ntr_session"].value == ""
+    assert storage._encrypted is None
+
+
+async def test_cookie_round_trip_is_fernet_with_the_derived_key() -> None:
+    storage = SessionStorage(SECRET, "false")
+    session = await storage.load_session(_request())
+    session["user"] = "host"
+    response = web.Response()
+    await storage.save_session(_request(), response, session)
+    morsel = response.cookies["ntr_session"]
+    assert morsel["httponly"] is True and morsel["samesite"] == "Strict"
+    assert not morsel["secure"] and int(morsel["max-age"]) == 24 * 3600
+    token = morsel.value
+    assert json.loads(Fernet(fernet_key(SECRET)).decrypt(token.encode()))["session"] == {
+        "user": "host"}
+    # a fresh storage (a restarted process) reads it back
+    again = await SessionStorage(SECRET).load_session(_request(token))
+    assert not again.new and again["user"] == "host"
+    # another key, or a tampered cookie: a new empty session, no error
+    other = await SessionStorage("t" * 32).load_session(_request(token))
+    assert other.new and other.empty
+    tampered = await SessionStorage(SECRET).load_session(_request(token[:-4] + "AAAA"))
+    assert tampered.new and tampered.empty
+
+
+async def test_secure_auto_marks_cookie_secure_behind_https() -> None:
+    storage = SessionStorage(SECRET, "auto")
+    session = await storage.load_session(_request())
+    session["user"] = "host"
+    response = web.Response()
+    https = make_mocked_request("GET", "/", headers={"X-Forwarded-Proto": "https"})
+    await storage.save_session(https, response, session)
+    assert response.cookies["ntr_session"]["secure"] is True
+
+
+def test_a_fresh_process_does_not_load_cryptography(tmp_path: Path) -> None:
+    """Importing the app and mounting the dashboard leaves `cryptography` unloaded (~9 MB)."""
+    code = (
+        "import sys\n"
+        "from ntrbot.app import create_app\n"
+        "from ntrbot.config import Settings, validate\n"
+        f"s = Settings(admin_token='t' * 32, db_path={str(tmp_path / 'x.db')!r},\n"
+        "             web_user='host', web_password='pw', secret_key='k' * 32)\n"
+        "validate(s)\n"
+        "assert s.dashboard_enabled\n"
+        "create_app(s)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'cryptography'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
