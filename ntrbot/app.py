@@ -25,6 +25,7 @@ from .public import setup_public
 from .serve import StartupError
 from .services import ChannelServices
 from .soundcloud import SoundCloudClient
+from .tls import https_context
 from .weeks import ShowClock, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0),
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0), verify=https_context(),
                              headers={"User-Agent": USER_AGENT}, follow_redirects=True)
     app[keys.HTTP] = http
     app[keys.SOUNDCLOUD] = SoundCloudClient(
