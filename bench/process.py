@@ -1,19 +1,26 @@
-"""Process bench: time from exec to /health 200 and to channel joined; idle RSS afterwards."""
+"""Process bench: time from exec to /health 200 and to channel joined; idle and in-use RSS."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from bench import runtime_venv
 from bench.common import (
+    ADMIN_TOKEN,
     CHANNEL,
+    WEB_PASSWORD,
+    WEB_USER,
     IrcObserver,
     Stack,
     dashboard_env,
@@ -24,6 +31,7 @@ from bench.common import (
     wait_for,
     week_likes,
 )
+from tests.support.ircd import NGIRCD, IrcServer
 from tests.support.process import NtrbotProcess
 
 
@@ -44,35 +52,79 @@ def rss_kb(pid: int) -> dict[str, int]:
     return out
 
 
-async def one_start(stack: Stack, obs: IrcObserver, run: int,
-                    idle: float) -> tuple[float, float, dict[str, int]]:
-    assert stack.fake is not None and stack.ircd is not None
-    env = {**ntr_env(stack.fake), **irc_env(stack.ircd, nick=f"ntrb{run}"), **dashboard_env()}
-    bot = NtrbotProcess(stack.workdir / f"run{run}", env)
+def mb(mem: dict[str, int]) -> str:
+    private = (mem.get("Private_Clean", 0) + mem.get("Private_Dirty", 0)) / 1024
+    return (f"VmRSS {mem['VmRSS'] / 1024:5.1f} MB (Pss {mem.get('Pss', 0) / 1024:5.1f}, "
+            f"private {private:5.1f}, peak {mem['VmHWM'] / 1024:5.1f})")
+
+
+@dataclass
+class Starts:
+    """Figures of the starts against one IRC server."""
+
+    server: str
+    health: list[float] = field(default_factory=list)
+    joined: list[float] = field(default_factory=list)
+    idle: list[float] = field(default_factory=list)
+    in_use: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+
+
+async def server_floor(ircd: IrcServer, nick: str) -> float:
+    """A raw client's connect -> its JOIN echoed: what the server itself takes to let one in."""
+    t0 = time.perf_counter()
+    obs = await IrcObserver.connect(ircd.host, ircd.port, nick)
+    since = len(obs.lines)
+    obs.send(f"JOIN {CHANNEL}")
+    at, _ = await obs.wait(lambda t, ln: ln.startswith(f":{nick}!") and " JOIN " in ln, 30,
+                           since)
+    obs.close()
+    return at - t0
+
+
+async def use_dashboard(bot: NtrbotProcess) -> None:
+    """Log in, open the dashboard and announce: the state while the host runs the show."""
+    async with httpx.AsyncClient(base_url=bot.base_url, timeout=10.0,
+                                 follow_redirects=True) as http:
+        r = await http.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
+                            headers={"Origin": bot.base_url})
+        assert r.status_code == 200 and "ntr_session" in http.cookies, r.text[:200]
+        assert (await http.get("/dashboard")).status_code == 200
+        show = (await http.get("/playlist")).json()
+        r = await http.post("/admin/announce", json={"show_id": show["id"], "position": 1,
+                                                     "force": True},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert r.status_code == 200, r.text[:200]
+
+
+async def one_start(stack: Stack, ircd: IrcServer, obs: IrcObserver, run: int, idle: float,
+                    python: str, figures: Starts) -> None:
+    assert stack.fake is not None
+    nick = f"ntrb{ircd.kind[:2]}{run}"
+    env = {**ntr_env(stack.fake), **irc_env(ircd, nick=nick), **dashboard_env()}
+    bot = NtrbotProcess(stack.workdir / f"{ircd.kind}-{run}", env)
     bot.workdir.mkdir()
     since = len(obs.lines)
-    nick = f"ntrb{run}"
     with open(bot.log_path, "ab") as out:
         t0 = time.perf_counter()
-        bot.proc = subprocess.Popen([sys.executable, "-m", "ntrbot"], cwd=bot.workdir,
+        bot.proc = subprocess.Popen([python, "-m", "ntrbot"], cwd=bot.workdir,
                                     env=bot.env, stdout=out, stderr=subprocess.STDOUT)
     stack.bots.append(bot)
-    t_health = 0.0
     async with httpx.AsyncClient(timeout=2.0) as http:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if bot.proc.poll() is not None:
-                raise RuntimeError(f"ntrbot exited:\n{bot.log()}")
+        while True:
+            if bot.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ntrbot did not answer /health:\n{bot.log()}")
             try:
                 if (await http.get(bot.base_url + "/health")).status_code == 200:
-                    t_health = time.perf_counter() - t0
+                    figures.health.append(time.perf_counter() - t0)
                     break
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.002)
         at, _ = await obs.wait(lambda t, ln: ln.startswith(f":{nick}!") and " JOIN " in ln,
                                30, since)
-        t_join = at - t0
+        figures.joined.append(at - t0)
         # dashboard mounted and answering, playlist polled in
         assert (await http.get(bot.base_url + "/login")).status_code == 200
 
@@ -80,41 +132,60 @@ async def one_start(stack: Stack, obs: IrcObserver, run: int,
             return bool((await http.get(bot.base_url + "/playlist")).json()["tracks"])
         await wait_for(polled, 30, "first poll")
     await asyncio.sleep(idle)
-    mem = rss_kb(bot.proc.pid)
+    idle_mem = rss_kb(bot.proc.pid)
+    await use_dashboard(bot)
+    await asyncio.sleep(1.0)
+    used_mem = rss_kb(bot.proc.pid)
     await bot.stop()
-    return t_health, t_join, mem
+    figures.idle.append(idle_mem["VmRSS"] / 1024)
+    figures.in_use.append(used_mem["VmRSS"] / 1024)
+    figures.floor.append(await server_floor(ircd, f"floor{run}"))
+    print(f"{ircd.kind} run {run + 1}: /health 200 after {figures.health[-1] * 1e3:6.1f} ms, "
+          f"{CHANNEL} joined after {figures.joined[-1] * 1e3:6.1f} ms "
+          f"(raw client connect -> JOIN: {figures.floor[-1] * 1e3:6.1f} ms)\n"
+          f"    idle {mb(idle_mem)}\n    after login + announce {mb(used_mem)}")
 
 
-async def main(runs: int, idle: float, ircd_kind: str | None) -> None:
-    header("process: start-up time and idle memory")
+def report(f: Starts) -> None:
+    h, j, fl = (statistics.median(x) for x in (f.health, f.joined, f.floor))
+    print(f"[{f.server}] exec -> /health 200     median {h * 1e3:7.1f} ms  max "
+          f"{max(f.health) * 1e3:7.1f} ms  target <= 1000 ms: {verdict(h <= 1.0)}")
+    line = (f"[{f.server}] exec -> channel joined  median {j * 1e3:7.1f} ms  max "
+            f"{max(f.joined) * 1e3:7.1f} ms")
+    if fl > 0.5:  # the server holds every new client (ngircd: 1 s before the first JOIN)
+        print(f"{line}; the server itself holds a raw client {fl * 1e3:.0f} ms from connect "
+              f"to JOIN, so ntrbot's part is {(j - fl) * 1e3:.0f} ms: target <= 1000 ms "
+              f"net of the server's hold: {verdict(j - fl <= 1.0)}")
+    else:
+        print(f"{line}  target <= 1000 ms: {verdict(j <= 1.0)}")
+    i, u = statistics.median(f.idle), statistics.median(f.in_use)
+    print(f"[{f.server}] idle RSS               median {i:7.1f} MB  max {max(f.idle):7.1f} MB"
+          f"  target <= 55 MB: {verdict(i <= 55)}")
+    print(f"[{f.server}] RSS after login+announce median {u:5.1f} MB  (sessions load "
+          f"`cryptography` on the first cookie)")
+
+
+async def main(runs: int, idle: float, servers: list[str], python: str) -> None:
+    header("process: start-up time and memory")
+    print(f"ntrbot runs with: {python}")
+    if python != sys.executable:
+        print(f"  its site-packages: {runtime_venv.describe_site(Path(python))}")
     stack = Stack.new("process")
     try:
         await stack.start_fake(week_likes(30))
-        ircd = stack.start_ircd(ircd_kind)
-        obs = await IrcObserver.connect(ircd.host, ircd.port, "observer")
-        await obs.join(CHANNEL)
-        healths, joins, rss = [], [], []
-        mems = []
-        for run in range(runs):
-            h, j, mem = await one_start(stack, obs, run, idle)
-            healths.append(h)
-            joins.append(j)
-            rss.append(mem["VmRSS"] / 1024)
-            mems.append(mem)
-            print(f"run {run + 1}: /health 200 after {h * 1e3:7.1f} ms, {CHANNEL} joined after "
-                  f"{j * 1e3:7.1f} ms, idle VmRSS {mem['VmRSS'] / 1024:5.1f} MB "
-                  f"(Pss {mem.get('Pss', 0) / 1024:5.1f} MB, private "
-                  f"{(mem.get('Private_Clean', 0) + mem.get('Private_Dirty', 0)) / 1024:5.1f} MB,"
-                  f" peak {mem['VmHWM'] / 1024:5.1f} MB)")
-        obs.close()
-        h_med, j_med, r_med = (statistics.median(x) for x in (healths, joins, rss))
-        print(f"IRC server: {ircd.kind}; dashboard mounted; {runs} runs, idle {idle:g} s")
-        print(f"exec -> /health 200     median {h_med * 1e3:7.1f} ms  max {max(healths) * 1e3:7.1f}"
-              f" ms  target <= 1000 ms: {verdict(h_med <= 1.0)}")
-        print(f"exec -> channel joined  median {j_med * 1e3:7.1f} ms  max {max(joins) * 1e3:7.1f}"
-              f" ms  target <= 1000 ms: {verdict(j_med <= 1.0)}")
-        print(f"idle RSS                median {r_med:7.1f} MB  max {max(rss):7.1f} MB"
-              f"  target <= 55 MB: {verdict(r_med <= 55)}")
+        for kind in servers:
+            ircd = IrcServer(kind)
+            ircd.start()
+            stack.closers.append(lambda ircd=ircd: shutil.rmtree(ircd.dir, ignore_errors=True))
+            stack.closers.append(ircd.stop)
+            obs = await IrcObserver.connect(ircd.host, ircd.port, "observer")
+            await obs.join(CHANNEL)
+            figures = Starts(kind)
+            for run in range(runs):
+                await one_start(stack, ircd, obs, run, idle, python, figures)
+            obs.close()
+            report(figures)
+        print(f"{runs} runs per server, dashboard mounted, idle {idle:g} s after the first poll")
     finally:
         await stack.close()
 
@@ -123,6 +194,25 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before RSS")
-    parser.add_argument("--ircd", choices=["ngircd", "miniircd"], default=None)
+    parser.add_argument("--ircd", choices=["ngircd", "miniircd"], action="append",
+                        help="IRC server(s) to start against (default: miniircd, and ngircd"
+                             " when installed)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--python", help="interpreter to run ntrbot with (default: a fresh"
+                                        " venv holding only ntrbot's runtime dependencies)")
+    where.add_argument("--dev-env", action="store_true",
+                       help="run ntrbot with this interpreter and all its packages")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.idle, args.ircd))
+    servers = args.ircd or (["miniircd", "ngircd"] if NGIRCD else ["miniircd"])
+    if args.dev_env:
+        python = sys.executable
+    elif args.python:
+        python = args.python
+    else:
+        venv = Path(tempfile.mkdtemp(prefix="ntrbench-venv-"))
+        python = str(runtime_venv.build(venv / "venv"))
+    try:
+        asyncio.run(main(args.runs, args.idle, servers, python))
+    finally:
+        if not (args.dev_env or args.python):
+            shutil.rmtree(venv, ignore_errors=True)
