@@ -31,7 +31,7 @@ def settings_or_exit(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import create_app
-    from .serve import serve
+    from .serve import StartupError, serve
 
     settings = settings_or_exit(args)
     setup_logging(args.log_level or settings.log_level)
@@ -44,7 +44,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                  f"{settings.irc_server}:{settings.irc_port}" if settings.irc_enabled
                  else "off")
 
-    code = asyncio.run(serve(create_app(settings), settings.host, settings.port, ready))
+    try:
+        app = create_app(settings)
+    except StartupError as exc:
+        return fail(str(exc), 1)
+    code = asyncio.run(serve(app, settings.host, settings.port, ready))
     if code == 0:
         log.info("ntrbot stopped")
     return code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import importlib.util
 import json
 import logging
 import time
@@ -30,6 +31,7 @@ from .auth import (
 )
 from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
 from .negotiate import wants_html
+from .serve import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +267,11 @@ def setup_dashboard(app: web.Application) -> None:
     """
     settings = app[SETTINGS]
     assert settings.secret_key, "dashboard needs NTR_SECRET_KEY"
+    if importlib.util.find_spec("cryptography") is None:
+        # Sessions import it on the first cookie (auth.SessionStorage): fail now, not at login.
+        raise StartupError("the dashboard needs the Python package 'cryptography', which is "
+                           "not installed; reinstall ntrbot (pip install ntrbot) or unset "
+                           "NTR_WEB_PASSWORD to run without the dashboard")
     storage = SessionStorage(settings.secret_key, settings.cookie_secure)
     app.middlewares.append(session_middleware(storage))
     app.middlewares.append(security_headers)

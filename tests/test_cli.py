@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -45,6 +46,12 @@ async def antrbot(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str,
     out, err = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def one_line(text: str) -> str:
@@ -251,3 +258,19 @@ def test_poll_bad_database_path_is_one_line(tmp_path: Path) -> None:
 def test_poll_bad_config_exits_2(tmp_path: Path) -> None:
     proc = ntrbot("poll", cwd=tmp_path, env=clean_env())
     assert proc.returncode == 2 and "NTR_ADMIN_TOKEN" in one_line(proc.stderr)
+
+
+def test_run_without_cryptography_is_one_line_at_start(tmp_path: Path) -> None:
+    """Sessions import `cryptography` lazily; its absence must still stop the start, not a login."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['cryptography'] = None\n")
+    env = clean_env(PYTHONPATH=str(hide), NTR_ADMIN_TOKEN=ADMIN_TOKEN, NTR_WEB_USER="host",
+                    NTR_WEB_PASSWORD=WEB_PASSWORD, NTR_SECRET_KEY=SECRET_KEY,
+                    NTR_PORT=str(free_port()), NTR_DB_PATH=str(tmp_path / "ntr.db"))
+    proc = ntrbot("run", cwd=tmp_path, env=env)
+    assert proc.returncode == 1
+    line = one_line(proc.stderr)
+    assert "cryptography" in line and "not installed" in line
+    for secret in (WEB_PASSWORD, SECRET_KEY, ADMIN_TOKEN):
+        assert secret not in proc.stderr
