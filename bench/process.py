@@ -204,15 +204,16 @@ if __name__ == "__main__":
                        help="run ntrbot with this interpreter and all its packages")
     args = parser.parse_args()
     servers = args.ircd or (["miniircd", "ngircd"] if NGIRCD else ["miniircd"])
-    if args.dev_env:
-        python = sys.executable
-    elif args.python:
-        python = args.python
-    else:
-        venv = Path(tempfile.mkdtemp(prefix="ntrbench-venv-"))
-        python = str(runtime_venv.build(venv / "venv"))
+    venv: Path | None = None
     try:
+        if args.dev_env:
+            python = sys.executable
+        elif args.python:
+            python = args.python
+        else:
+            venv = Path(tempfile.mkdtemp(prefix="ntrbench-venv-"))
+            python = str(runtime_venv.build(venv / "venv"))
         asyncio.run(main(args.runs, args.idle, servers, python))
     finally:
-        if not (args.dev_env or args.python):
+        if venv is not None:
             shutil.rmtree(venv, ignore_errors=True)

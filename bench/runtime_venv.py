@@ -69,7 +69,9 @@ def build(target: Path) -> Path:
                 link.symlink_to(entry)
     # `pip install` compiles what it installs; a checkout run with PYTHONDONTWRITEBYTECODE
     # would otherwise compile ntrbot from source at every start.
-    compileall.compile_dir(str(REPO / "ntrbot"), quiet=1)
+    if not compileall.compile_dir(str(REPO / "ntrbot"), quiet=1):
+        raise RuntimeError(f"could not compile {REPO / 'ntrbot'} to bytecode (see above); "
+                           "start-up figures would include compiling it at every start")
     return python
 
 
