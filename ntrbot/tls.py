@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import ssl
 
 from aiohttp import connector
 
+_HASHED = re.compile(r"[0-9a-f]{8}\.r?[0-9]+")
 
 @functools.cache
 def https_context() -> ssl.SSLContext:
@@ -19,8 +21,9 @@ def https_context() -> ssl.SSLContext:
     well. Where the system store is empty (a container without ca-certificates), certifi's
     bundle is used, as httpx would by default.
 
-    The context may be aiohttp's own: never mutate it, and never hand it to an httpx client
-    with `http2=True` (httpcore would then offer h2 on aiohttp's connections too).
+    The context may be aiohttp's own: change nothing on it, and never hand it to an httpx
+    client with `http2=True` (httpcore sets the ALPN list on the context it is given at each
+    connection; with HTTP/2 on it would offer h2 on aiohttp's connections too).
     """
     ctx = getattr(connector, "_SSL_CONTEXT_VERIFIED", None)
     if not (isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_REQUIRED
@@ -35,20 +38,23 @@ def https_context() -> ssl.SSLContext:
 def _has_cas(ctx: ssl.SSLContext) -> bool:
     """True when the context can verify: CAs loaded, or an OpenSSL hashed CA directory.
 
-    Certificates in a `capath` directory (SSL_CERT_DIR) are looked up per handshake, so
-    they never show in the store's statistics; an existing directory counts as a store.
+    Certificates in a `capath` directory (default, or $SSL_CERT_DIR) are looked up per
+    handshake, so they never show in the store's statistics; a directory holding at least
+    one file OpenSSL would look up (`<8 hex digits>.<n>`, as c_rehash names them) counts.
     """
     if ctx.cert_store_stats().get("x509_ca") or ctx.get_ca_certs():
         return True
-    paths = ssl.get_default_verify_paths()
-    return any(_nonempty_dir(d) for d in (os.environ.get(paths.openssl_capath_env), paths.capath))
+    return _has_hashed_certs(ssl.get_default_verify_paths().capath)
 
 
-def _nonempty_dir(path: str | None) -> bool:
-    if not path or not os.path.isdir(path):
+def _has_hashed_certs(path: str | None) -> bool:
+    if not path:
         return False
-    with os.scandir(path) as entries:
-        return any(True for _ in entries)
+    try:
+        with os.scandir(path) as entries:
+            return any(_HASHED.fullmatch(e.name) and e.is_file() for e in entries)
+    except OSError:
+        return False
 
 
 def _certifi_context() -> ssl.SSLContext:

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp import connector, web
 
@@ -26,14 +25,18 @@ def fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def no_ca_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Point the OpenSSL default CA directory at an empty one; return it."""
-    empty = tmp_path / "certs"
-    empty.mkdir()
+def no_ca_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No default CA directory: only CAs a context lists count."""
     real = ssl.get_default_verify_paths()
-    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: real._replace(capath=str(empty)))
-    monkeypatch.delenv(real.openssl_capath_env, raising=False)
-    return empty
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: real._replace(capath=None))
+
+
+def ca_dir(path: Path, *names: str) -> Path:
+    path.mkdir()
+    for name in names:
+        (path / name).write_text("-----BEGIN CERTIFICATE-----\n")
+    (path / "java").mkdir()
+    return path
 
 
 def assert_verifying(ctx: ssl.SSLContext) -> None:
@@ -49,21 +52,22 @@ def test_reuses_aiohttp_verified_context_once() -> None:
     assert ctx is connector._SSL_CONTEXT_VERIFIED
 
 
+@pytest.mark.usefixtures("no_ca_dirs")
 def test_builds_its_own_when_aiohttp_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(connector, "_SSL_CONTEXT_VERIFIED")
-    ctx = tls.https_context()
-    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert_verifying(tls.https_context())
 
 
+@pytest.mark.usefixtures("no_ca_dirs")
 def test_never_takes_an_unverified_context(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connector, "_SSL_CONTEXT_VERIFIED", connector._SSL_CONTEXT_UNVERIFIED)
     ctx = tls.https_context()
     assert ctx is not connector._SSL_CONTEXT_UNVERIFIED
-    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert_verifying(ctx)
 
 
-def test_empty_system_store_falls_back_to_certifi(monkeypatch: pytest.MonkeyPatch,
-                                                  no_ca_dirs: Path) -> None:
+@pytest.mark.usefixtures("no_ca_dirs")
+def test_empty_system_store_falls_back_to_certifi(monkeypatch: pytest.MonkeyPatch) -> None:
     empty = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifying, but no CA loaded
     monkeypatch.setattr(connector, "_SSL_CONTEXT_VERIFIED", empty)
     ctx = tls.https_context()
@@ -71,30 +75,23 @@ def test_empty_system_store_falls_back_to_certifi(monkeypatch: pytest.MonkeyPatc
     assert_verifying(ctx)
 
 
-@pytest.mark.parametrize("via_env", [False, True], ids=["capath", "SSL_CERT_DIR"])
-def test_hashed_ca_directory_counts_as_a_store(monkeypatch: pytest.MonkeyPatch,
-                                               no_ca_dirs: Path, tmp_path: Path,
-                                               via_env: bool) -> None:
-    """A directory-only store (no bundle file) lists no CAs until a handshake; keep it."""
-    certs = tmp_path / "hashed"
-    certs.mkdir()
-    (certs / "0123abcd.0").write_text("-----BEGIN CERTIFICATE-----\n")
-    if via_env:
-        monkeypatch.setenv(ssl.get_default_verify_paths().openssl_capath_env, str(certs))
-    else:
-        real = ssl.get_default_verify_paths()
-        monkeypatch.setattr(ssl, "get_default_verify_paths",
-                            lambda: real._replace(capath=str(certs)))
+@pytest.mark.parametrize(("names", "kept"), [
+    (["0123abcd.0"], True), (["0123abcd.1", "README"], True), (["0123abcd.r0"], True),
+    (["myca.pem"], False), ([], False), (["0123abcd.pem", "0123abc.0"], False),
+])
+def test_only_a_hashed_ca_directory_counts_as_a_store(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path, names: list[str],
+                                                      kept: bool) -> None:
+    """A directory-only store lists no CAs until a handshake: keep it, but only if OpenSSL
+    would find certificates in it (c_rehash names), else fall back to certifi."""
+    certs = ca_dir(tmp_path / "certs", *names)
+    monkeypatch.setenv(ssl.get_default_verify_paths().openssl_capath_env, str(certs))
     dir_only = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     monkeypatch.setattr(connector, "_SSL_CONTEXT_VERIFIED", dir_only)
-    assert tls.https_context() is dir_only
-
-
-def test_httpx_client_keeps_http2_off() -> None:
-    """The shared context must never be given to an HTTP/2 client (see tls.https_context)."""
-    client = httpx.AsyncClient(verify=tls.https_context())
-    pool = client._transport._pool
-    assert pool._http2 is False and pool._http1 is True
+    ctx = tls.https_context()
+    assert (ctx is dir_only) is kept
+    if not kept:
+        assert_verifying(ctx)
 
 
 async def test_app_http_client_uses_the_shared_context_without_http2(
