@@ -270,8 +270,7 @@ def setup_dashboard(app: web.Application) -> None:
     if importlib.util.find_spec("cryptography") is None:
         # Sessions import it on the first cookie (auth.SessionStorage): fail now, not at login.
         raise StartupError("the dashboard needs the Python package 'cryptography', which is "
-                           "not installed; reinstall ntrbot (pip install ntrbot) or unset "
-                           "NTR_WEB_PASSWORD to run without the dashboard")
+                           "not installed: pip install 'cryptography>=41'")
     storage = SessionStorage(settings.secret_key, settings.cookie_secure)
     app.middlewares.append(session_middleware(storage))
     app.middlewares.append(security_headers)

@@ -134,9 +134,14 @@ async def serve(settings: Settings, data_dir: Path, temporary: bool,
                 show_token: bool = False) -> int:
     """Run the demo app until SIGINT/SIGTERM; 0 on a clean stop."""
     from .app import create_app
+    from .serve import StartupError
     from .serve import serve as run_until_stopped
 
-    app = create_app(settings, start_poller=False)
+    try:
+        app = create_app(settings, start_poller=False)
+    except StartupError as exc:
+        print(f"ntrbot: {exc}", file=sys.stderr)
+        return 1
 
     async def seed_ctx(app: web.Application) -> AsyncIterator[None]:
         await seed(app)

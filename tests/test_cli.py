@@ -260,15 +260,18 @@ def test_poll_bad_config_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "NTR_ADMIN_TOKEN" in one_line(proc.stderr)
 
 
-def test_run_without_cryptography_is_one_line_at_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_dashboard_without_cryptography_is_one_line_at_start(tmp_path: Path,
+                                                             command: str) -> None:
     """Sessions import `cryptography` lazily; its absence must still stop the start, not a login."""
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['cryptography'] = None\n")
-    env = clean_env(PYTHONPATH=str(hide), NTR_ADMIN_TOKEN=ADMIN_TOKEN, NTR_WEB_USER="host",
+    path = os.pathsep.join(p for p in (str(hide), os.environ.get("PYTHONPATH")) if p)
+    env = clean_env(PYTHONPATH=path, NTR_ADMIN_TOKEN=ADMIN_TOKEN, NTR_WEB_USER="host",
                     NTR_WEB_PASSWORD=WEB_PASSWORD, NTR_SECRET_KEY=SECRET_KEY,
                     NTR_PORT=str(free_port()), NTR_DB_PATH=str(tmp_path / "ntr.db"))
-    proc = ntrbot("run", cwd=tmp_path, env=env)
+    proc = ntrbot(command, cwd=tmp_path, env=env)
     assert proc.returncode == 1
     line = one_line(proc.stderr)
     assert "cryptography" in line and "not installed" in line
