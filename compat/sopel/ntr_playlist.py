@@ -25,8 +25,8 @@ REGISTRATION_WAIT = 30.0
 
 # --- ntr shared: begin -------------------------------------------------------------------
 # This block is kept byte-identical in compat/sopel/ntr_playlist.py and
-# compat/limnoria/NtrPlaylist/plugin.py (a test checks it), so that the Sopel plugin stays a
-# single drop-in file. Edit both copies together.
+# compat/limnoria/NtrPlaylist/ntrclient.py (a test checks it), so that the Sopel plugin stays
+# a single drop-in file. Edit both copies together.
 
 HTTP_TIMEOUT = 5.0  # seconds, for each HTTP API request made by a command
 CONNECT_TIMEOUT = 5.0  # seconds, for opening the WebSocket

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOPEL_DIR = ROOT / "compat" / "sopel"
 SOPEL_PLUGIN = SOPEL_DIR / "ntr_playlist.py"
 LIMNORIA_DIR = ROOT / "compat" / "limnoria"
-LIMNORIA_PLUGIN = LIMNORIA_DIR / "NtrPlaylist" / "plugin.py"
+LIMNORIA_CLIENT = LIMNORIA_DIR / "NtrPlaylist" / "ntrclient.py"
 TOKEN = "compat-test-token"
 
 

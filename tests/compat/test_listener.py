@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.compat.conftest import LIMNORIA_PLUGIN, SOPEL_PLUGIN, TOKEN
+from tests.compat.conftest import LIMNORIA_CLIENT, SOPEL_PLUGIN, TOKEN
 from tests.compat.standins import NtrStandIn, free_port
 
 BEGIN = "# --- ntr shared: begin"
@@ -24,7 +24,7 @@ def shared_block(path: Any) -> str:
 
 
 def test_shared_block_is_identical_in_both_plugins() -> None:
-    assert shared_block(SOPEL_PLUGIN) == shared_block(LIMNORIA_PLUGIN)
+    assert shared_block(SOPEL_PLUGIN) == shared_block(LIMNORIA_CLIENT)
 
 
 class RecordingLog:

@@ -10,10 +10,11 @@ __author__ = supybot.authors.unknown
 __contributors__: dict = {}
 __url__ = ""
 
-from . import config, plugin
+from . import config, ntrclient, plugin
 
-# In case we're being reloaded.
+# In case we're being reloaded (ntrclient before the plugin that imports from it).
 reload(config)
+reload(ntrclient)
 reload(plugin)
 
 if world.testing:

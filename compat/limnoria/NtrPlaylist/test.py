@@ -202,6 +202,13 @@ class NtrPlaylistCommandsTestCase(ChannelPluginTestCase):  # noqa: F405
     def testTokenIsPrivate(self) -> None:
         self.assertTrue(_group().adminToken._private)
 
+    def testReloadKeepsWorking(self) -> None:
+        """`reload NtrPlaylist` reloads ntrclient too, and the commands still answer."""
+        self.assertNotError("reload NtrPlaylist")
+        self.assertResponse(
+            "song 1", "Song #1: First Song by Artist 1 - https://soundcloud.com/a/t1"
+        )
+
 
 if web is not None:
 

@@ -1,0 +1,371 @@
+"""ntrbot's client side for NtrPlaylist: HTTP API replies and the /ws/announce listener."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import websocket
+
+# --- ntr shared: begin -------------------------------------------------------------------
+# This block is kept byte-identical in compat/sopel/ntr_playlist.py and
+# compat/limnoria/NtrPlaylist/ntrclient.py (a test checks it), so that the Sopel plugin stays
+# a single drop-in file. Edit both copies together.
+
+HTTP_TIMEOUT = 5.0  # seconds, for each HTTP API request made by a command
+CONNECT_TIMEOUT = 5.0  # seconds, for opening the WebSocket
+IDLE_PING = 30.0  # seconds without any frame before we ping; a second silence drops the socket
+FIRST_RETRY = 2.0  # upper bound of the first reconnect delay, in seconds
+MAX_RETRY = 60.0  # cap of the reconnect delay
+STABLE_AFTER = 30.0  # a connection that lasted this long resets the backoff
+AUTH_RETRY = 30.0  # minimum delay after the server refused the token
+UNCONFIGURED_POLL = 2.0  # how often an unconfigured listener re-reads its settings
+CLOSE_AUTH_FAILED = 4001
+PLAYLIST_REPLY_MAX = 380  # characters of track list in a !playlist reply
+
+_LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\u0085\u2028\u2029]+")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_line(text: Any) -> str:
+    """Return ``text`` as one IRC-safe line: no CR/LF/NUL or other control characters."""
+    return _CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(text))).strip()
+
+
+class ApiError(Exception):
+    """The HTTP API answered with an error."""
+
+
+class ApiUnreachable(ApiError):
+    """The HTTP API could not be reached (or answered garbage)."""
+
+
+class ApiNotFound(ApiError):
+    """The HTTP API answered 404."""
+
+
+UNREACHABLE_REPLY = "ntrbot is unreachable right now, try again later."
+
+
+def fetch_json(base_url: str, path: str, timeout: float = HTTP_TIMEOUT) -> Any:
+    """GET ``base_url + path`` and decode the JSON body; raise an ApiError subclass."""
+    url = base_url.rstrip("/") + path
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read(1_000_000).decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise ApiNotFound(url) from exc
+        raise ApiError(f"HTTP {exc.code} from {url}") from exc
+    except (OSError, ValueError) as exc:  # URLError, timeouts, refused, bad JSON
+        raise ApiUnreachable(f"{url}: {exc}") from exc
+
+
+def format_track(track: dict[str, Any], label: str = "Song") -> str:
+    """One track as an IRC reply line."""
+    return clean_line(
+        f"{label} #{track.get('position', '?')}: {track.get('title', '?')} "
+        f"by {track.get('artist', '?')} - {track.get('permalink_url', '')}"
+    )
+
+
+def reply_np(base_url: str, last_announce: str | None) -> str:
+    """Reply to !np: ntrbot's last announce (GET /nowplaying), else the last one relayed."""
+    try:
+        playing = fetch_json(base_url, "/nowplaying")
+    except ApiNotFound:
+        return "Nothing announced yet."
+    except ApiError:
+        playing = None
+    if isinstance(playing, dict) and isinstance(playing.get("message"), str):
+        return clean_line(playing["message"])
+    return clean_line(last_announce) if last_announce else "Nothing announced yet."
+
+
+def reply_song(base_url: str, position: int) -> str:
+    """Reply to !song N: track N of the current show."""
+    try:
+        track = fetch_json(base_url, f"/playlist/{int(position)}")
+    except ApiNotFound:
+        return f"No track #{int(position)} in the current show."
+    except ApiError:
+        return UNREACHABLE_REPLY
+    if not isinstance(track, dict):
+        return UNREACHABLE_REPLY
+    return format_track(track)
+
+
+def reply_playlist(base_url: str) -> str:
+    """Reply to !playlist: the current show's tracks, shortened to one line."""
+    try:
+        show = fetch_json(base_url, "/playlist")
+    except ApiNotFound:
+        return "There is no current show yet."
+    except ApiError:
+        return UNREACHABLE_REPLY
+    if not isinstance(show, dict):
+        return UNREACHABLE_REPLY
+    tracks = [t for t in show.get("tracks") or [] if isinstance(t, dict)]
+    episode = show.get("episode")
+    head = "This week" if episode is None else f"Episode {episode}"
+    if not tracks:
+        return clean_line(f"{head}: no tracks yet.")
+    items: list[str] = []
+    used = 0
+    for track in tracks:
+        item = "{}. {} by {}".format(
+            track.get("position", "?"), track.get("title", "?"), track.get("artist", "?")
+        )
+        if items and used + len(item) > PLAYLIST_REPLY_MAX:
+            break
+        items.append(item)
+        used += len(item) + 3
+    more = len(tracks) - len(items)
+    tail = f" | +{more} more (song N for details)" if more else ""
+    count = f"{len(tracks)} track" + ("" if len(tracks) == 1 else "s")
+    return clean_line(f"{head} ({count}): " + " | ".join(items) + tail)
+
+
+def reply_lastshow(base_url: str, position: int) -> str:
+    """Reply to !lastshow N: track N of the previous show."""
+    try:
+        listing = fetch_json(base_url, "/shows?limit=2")
+        shows = listing.get("shows") if isinstance(listing, dict) else None
+        if not isinstance(shows, list) or len(shows) < 2 or not isinstance(shows[1], dict):
+            return "There is no previous show yet."
+        show_id = urllib.parse.quote(str(shows[1].get("id", "")), safe="")
+        show = fetch_json(base_url, f"/shows/{show_id}")
+    except ApiNotFound:
+        return "There is no previous show yet."
+    except ApiError:
+        return UNREACHABLE_REPLY
+    if not isinstance(show, dict):
+        return UNREACHABLE_REPLY
+    episode = show.get("episode", "?")
+    for track in show.get("tracks") or []:
+        if isinstance(track, dict) and track.get("position") == int(position):
+            return format_track(track, label=f"Last show (episode {episode}): song")
+    return f"No track #{int(position)} in the last show (episode {episode})."
+
+
+def open_websocket(url: str, timeout: float) -> Any:
+    """Open a websocket-client connection (the default ``connect`` of AnnounceListener)."""
+    return websocket.create_connection(url, timeout=timeout, enable_multithread=True)
+
+
+class AnnounceListener:
+    """Background thread: subscribe to ntrbot's /ws/announce and hand each announce on.
+
+    ``get_config`` returns ``(ws_url, token)`` and is read before every connection, so setting
+    changes apply on the next reconnect. ``on_announce`` receives the cleaned message text and
+    is called on the listener thread. ``connect``, ``wait``, ``clock`` and ``rand`` exist so
+    tests can drive the reconnect logic without sockets or real sleeping.
+    """
+
+    def __init__(
+        self,
+        get_config: Callable[[], tuple[str, str]],
+        on_announce: Callable[[str], None],
+        *,
+        logger: Any,
+        token_setting: str = "admin token",
+        connect: Callable[[str, float], Any] = open_websocket,
+        wait: Callable[[float], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+        name: str = "ntr-announce-listener",
+    ) -> None:
+        self._get_config = get_config
+        self._on_announce = on_announce
+        self._log = logger
+        self._token_setting = token_setting
+        self._connect = connect
+        self._stop = threading.Event()
+        self._wait = wait or self._stop.wait
+        self._clock = clock
+        self._rand = rand
+        self._name = name
+        self._lock = threading.Lock()
+        self._ws: Any = None
+        self._thread: threading.Thread | None = None
+        self.attempt = 0
+        self.subscribed = threading.Event()
+        self.last_announce: str | None = None
+        self.last_close_code: int | None = None
+
+    # lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the listener thread (once)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self.run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = CONNECT_TIMEOUT + 1.0) -> bool:
+        """Stop the thread, closing the socket to wake it; return True when it has ended."""
+        self._stop.set()
+        with self._lock:
+            ws = self._ws
+        if ws is not None:
+            try:
+                ws.abort()
+            except Exception:  # best effort: the socket may already be gone
+                pass
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @property
+    def stopped(self) -> bool:
+        """Whether stop() was called."""
+        return self._stop.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the listener thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> bool:
+        """Wait (interruptibly by stop()) until ``predicate()`` is true; return its last value."""
+        deadline = self._clock() + timeout
+        while not predicate():
+            if self._stop.is_set() or self._clock() >= deadline:
+                return bool(predicate())
+            self._stop.wait(step)
+        return True
+
+    # reconnect policy -------------------------------------------------------------------
+    def next_delay(self, attempt: int, auth_failed: bool = False) -> float:
+        """Backoff with jitter: attempt 0 waits 1-2 s, doubling up to MAX_RETRY."""
+        ceiling = min(MAX_RETRY, FIRST_RETRY * (2 ** min(attempt, 16)))
+        delay = ceiling * (0.5 + 0.5 * self._rand())
+        if auth_failed:
+            delay = max(delay, AUTH_RETRY)
+        return min(delay, MAX_RETRY)
+
+    def run(self) -> None:
+        """Thread body: connect, listen, back off, repeat until stopped."""
+        warned_unconfigured = False
+        while not self._stop.is_set():
+            url, token = self._get_config()
+            if not url or not token:
+                if not warned_unconfigured:
+                    self._log.warning(
+                        "ntr announce listener idle: WebSocket URL or %s not set",
+                        self._token_setting,
+                    )
+                    warned_unconfigured = True
+                if self._wait(UNCONFIGURED_POLL):
+                    break
+                continue
+            warned_unconfigured = False
+            started = self._clock()
+            code: int | None = None
+            try:
+                code = self._session(url, token)
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                self._log.warning("ntr announce WebSocket %s failed: %s", url, exc)
+            finally:
+                self.subscribed.clear()
+            if self._stop.is_set():
+                break
+            self.last_close_code = code
+            auth_failed = code == CLOSE_AUTH_FAILED
+            if not auth_failed and self._clock() - started >= STABLE_AFTER:
+                self.attempt = 0
+            delay = self.next_delay(self.attempt, auth_failed)
+            self.attempt += 1
+            if auth_failed:
+                self._log.error(
+                    "ntrbot refused the %s (WebSocket closed with code 4001): "
+                    "fix the setting; retrying in %.0f s",
+                    self._token_setting,
+                    delay,
+                )
+            else:
+                self._log.info(
+                    "ntr announce WebSocket closed (code %s); reconnecting in %.1f s", code, delay
+                )
+            if self._wait(delay):
+                break
+
+    def _session(self, url: str, token: str) -> int | None:
+        """One connection: subscribe, then relay until closed; return the close code."""
+        ws = self._connect(url, CONNECT_TIMEOUT)
+        with self._lock:
+            if self._stop.is_set():
+                ws.close()
+                return None
+            self._ws = ws
+        try:
+            ws.send(json.dumps({"type": "subscribe", "token": token}))
+            ws.settimeout(IDLE_PING)
+            pinged = False
+            while not self._stop.is_set():
+                try:
+                    opcode, data = ws.recv_data(control_frame=True)
+                except websocket.WebSocketTimeoutException:
+                    if pinged:
+                        self._log.warning("ntr announce WebSocket silent; reconnecting")
+                        return None
+                    ws.ping()
+                    pinged = True
+                    continue
+                pinged = False
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                if opcode == websocket.ABNF.OPCODE_TEXT:
+                    self._handle(data)
+            return None
+        finally:
+            with self._lock:
+                self._ws = None
+            try:
+                ws.shutdown()
+            except Exception:  # best effort
+                pass
+
+    def _handle(self, data: bytes | str) -> None:
+        """Act on one text frame from the server."""
+        try:
+            message = json.loads(data)
+        except ValueError:
+            self._log.warning("ntr announce: ignoring a frame that is not JSON")
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "status":
+            if not self.subscribed.is_set():
+                self.subscribed.set()
+                self._log.info(
+                    "ntr announce: subscribed (%s subscribers)", message.get("subscribers")
+                )
+            return
+        if kind != "announce":
+            return
+        self.subscribed.set()
+        text = clean_line(message.get("message") or "")
+        if not text:
+            return
+        self.last_announce = text
+        try:
+            self._on_announce(text)
+        except Exception:
+            self._log.exception("ntr announce: relaying to IRC failed")
+
+
+# --- ntr shared: end ---------------------------------------------------------------------
