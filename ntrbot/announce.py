@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import json
 import logging
 import re
@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from .irc.delivery import Delivery, finished
 from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, NOW, SETTINGS
+from .models import Announcement, OutputDelivery
+from .tracking import DeliveryTracker
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -31,8 +34,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 class IrcSender(Protocol):
     """What the announcer needs of the IRC client (and of DisabledIrc)."""
 
-    def say(self, target: str, text: str, *, priority: bool = ...,
-            fresh_for: float | None = ...) -> Any: ...
+    async def say(self, target: str, text: str, *, priority: bool = ...,
+                  fresh_for: float | None = ..., confirm: bool = ...) -> Delivery: ...
+
+    def status(self) -> dict[str, Any]: ...
 
 
 class AnnounceError(Exception):
@@ -58,25 +63,25 @@ class AlreadyAnnounced(AnnounceError):
 class AnnounceResult:
     """What one announce did; `to_json` is the body of POST /admin/announce."""
 
-    announcement_id: int
-    show_id: int
-    position: int
-    message: str
-    announced_at: datetime
-    who: str
-    delivery: str  # sent | queued | failed (later: sent | expired | failed)
-    irc: str  # one human line about the IRC delivery
+    announcement: Announcement
+    irc: str  # one human line about the first IRC output
     subscribers: int
     track: dict[str, Any] = field(default_factory=dict)
     line: str | None = None
 
+    @property
+    def announcement_id(self) -> int:
+        return self.announcement.id
+
+    @property
+    def delivery(self) -> str:
+        return self.announcement.delivery
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "status": "announced", "message": self.message, "irc": self.irc,
-            "delivery": self.delivery, "subscribers": self.subscribers,
-            "announced_at": self.announced_at.isoformat(),
-            "announcement_id": self.announcement_id, "show_id": self.show_id,
-            "position": self.position, "who": self.who, "track": self.track,
+            "status": "announced", **self.announcement.to_json(),
+            "announcement_id": self.announcement.id, "irc": self.irc,
+            "subscribers": self.subscribers, "track": self.track,
         }
 
 
@@ -97,30 +102,45 @@ def format_announce(template: str, show: Show, st: ShowTrack) -> str:
     return clean_line(template.format_map(values))
 
 
-def announcement_json(a: Any) -> dict[str, Any]:
-    """An Announcement (models) as JSON for the dashboard."""
-    return {"id": a.id, "show_id": a.show_id, "position": a.position, "track_id": a.track_id,
-            "message": a.message, "announced_at": a.announced_at.isoformat(), "who": a.who,
-            "delivery": a.delivery}
+def announcement_json(a: Announcement) -> dict[str, Any]:
+    """An Announcement as JSON for the dashboard (the one model's own form)."""
+    return a.to_json()
 
 
 class Announcer:
-    """The one path every announce takes (dashboard, admin API, IRC `!announce`)."""
+    """The one path every announce takes (dashboard, admin API, IRC `!announce`).
+
+    Each announce goes to every output at once (each IRC announce channel, each relay
+    subscriber); a follow-up task records every change of their deliveries and publishes
+    it as a `delivery` event, until nothing more can change.
+    """
 
     def __init__(self, db: Database, irc: IrcSender | None, hub: AnnounceHub | None,
                  events: EventBus | None, settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 confirm_wait: float = 2.0) -> None:
         self.db, self.irc, self.hub, self.events, self.settings = db, irc, hub, events, settings
         self._clock = clock
+        self.confirm_wait = confirm_wait
         self._lock = asyncio.Lock()
         self._watchers: set[asyncio.Task[None]] = set()
+        self._trackers: dict[int, DeliveryTracker] = {}
+        self._next_id: int | None = None
+        if hub is not None:
+            hub.on_ack = self._on_ack
+
+    @property
+    def irc_on(self) -> bool:
+        return self.irc is not None and bool(self.irc.status().get("enabled"))
 
     async def announce(self, show_id: int, position: int, *, force: bool = False,
                        who: str = "web") -> AnnounceResult:
-        """Send the track at `position` of show `show_id` to IRC and to the hub; record it.
+        """Send the track at `position` of show `show_id` to every output; record it.
 
         Raises NotFound for an unknown show or position, AlreadyAnnounced (with the
         earlier `announced_at`) when it was announced in that show and not `force`.
+        The answer waits up to `confirm_wait` seconds for the first IRC channel's
+        confirmation, so that on a healthy link it already says `delivered`.
         """
         async with self._lock:  # check + send + record as one step: no double announce
             show = await self.db.show(show_id)
@@ -135,70 +155,132 @@ class Announcer:
                     raise AlreadyAnnounced(
                         f"track #{position} was already announced in this show",
                         announced_at=earlier.announced_at.isoformat())
+            if self._next_id is None:
+                self._next_id = await self.db.next_announcement_id()
+            ann_id, self._next_id = self._next_id, self._next_id + 1
             message = format_announce(self.settings.announce_format, show, st)
-            delivery, detail, line, outcome = await self._send(message)
+            lines = await self._send_irc(message)
             announced_at = self._clock()
             track = st.to_json()
-            subscribers = 0
+            relays: list[tuple[str, bool]] = []
             if self.hub is not None:
-                subscribers = self.hub.broadcast({
-                    "type": "announce", "message": message, "show_id": show_id,
-                    "position": position, "track": track,
+                relays = self.hub.relay({
+                    "type": "announce", "id": ann_id, "message": message,
+                    "show_id": show_id, "position": position, "track": track,
                     "announced_at": announced_at.isoformat()})
-            ann_id = await self.db.record_announcement(
-                show_id, position, st.track.id, message, announced_at, who, delivery)
-        result = AnnounceResult(ann_id, show_id, position, message, announced_at, who,
-                                delivery, detail, subscribers, track, line)
-        log.info("announced show %s #%s by %s: irc %s, %d subscriber(s)",
-                 show_id, position, who, delivery, subscribers)
+            outputs = [OutputDelivery(f"irc:{d.target}", d.state, d.detail, d.at)
+                       for d in lines]
+            outputs += [OutputDelivery(f"relay:{name}", "sent", "sent to the relay", announced_at)
+                        for name, _acks in relays]
+            primary = outputs[0].output if lines else None
+            base = Announcement(ann_id, show_id, position, st.track.id, message, announced_at,
+                                who, lines[0].state if lines else "failed",
+                                deliveries=tuple(outputs))
+            tracker = DeliveryTracker(base, primary, clock=self._clock)
+            self._trackers[ann_id] = tracker
+            for d in lines:
+                d.on_change(lambda d: tracker.update(f"irc:{d.target}", d.state, d.detail, d.at))
+            for name, acks in relays:
+                if acks:
+                    tracker.expect_ack(f"relay:{name}")
+            tracker.take()  # what changed so far is in the record below
+            first = tracker.snapshot()
+            try:
+                await self.db.record_announcement(
+                    show_id, position, st.track.id, message, announced_at, who,
+                    first.delivery, announcement_id=ann_id, deliveries=first.deliveries,
+                    delivered_at=first.delivered_at)
+            except BaseException:
+                self._trackers.pop(ann_id, None)
+                tracker.close()
+                raise
+        detail = lines[0].detail if lines else ("IRC is off" if not self.irc_on
+                                                 else "IRC is not configured")
+        log.info("announced show %s #%s by %s: irc %s, %d relay(s)",
+                 show_id, position, who, first.delivery, len(relays))
         if self.events is not None:
-            self.events.publish("announcement", {"announcement": {
-                "id": ann_id, "show_id": show_id, "position": position,
-                "track_id": st.track.id, "message": message,
-                "announced_at": announced_at.isoformat(), "who": who, "delivery": delivery,
-                "irc": detail}})
-        if outcome is not None and delivery == "queued":
-            task = asyncio.create_task(self._follow(ann_id, show_id, position, outcome))
-            self._watchers.add(task)
-            task.add_done_callback(self._watchers.discard)
-        return result
+            self.events.publish("announcement", {"announcement": first.to_json(), "irc": detail,
+                                                 "aired_now": first.aired})
+        task = asyncio.create_task(self._follow(tracker, first.aired))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+        if tracker.primary is not None and self._worth_waiting(lines[0]):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(tracker.primary_final.wait(), self.confirm_wait)
+        now = tracker.snapshot()
+        if lines:
+            detail = lines[0].detail
+        return AnnounceResult(now, detail, len(relays), track, lines[0].line if lines else None)
 
-    async def _send(self, message: str) -> tuple[str, str, str | None, Any]:
+    def _worth_waiting(self, line: Delivery) -> bool:
+        """Wait for a line written or about to be (flood limit), not for one waiting for IRC
+        to come back: the host learns at once that it is queued."""
+        if line.final:
+            return False
+        if line.state == "sent":
+            return True
+        assert self.irc is not None
+        st = self.irc.status()
+        return bool(st.get("connected")) and line.target.lower() in {
+            c.lower() for c in st.get("channels") or ()}
+
+    async def _send_irc(self, message: str) -> list[Delivery]:
         if self.irc is None:
-            return "failed", "IRC is not configured", None, None
-        try:
-            d = self.irc.say(self.settings.announce_channel, message, priority=True,
-                             fresh_for=self.settings.announce_fresh_seconds)
-            if inspect.isawaitable(d):
-                d = await d
-        except Exception as exc:  # the IRC client must never make an announce a 5xx
-            log.warning("IRC send failed: %s", type(exc).__name__)
-            return "failed", "IRC send failed", None, None
-        status = getattr(d, "status", "failed")
-        if status not in {"sent", "queued", "failed"}:
-            status = "failed"
-        return (status, str(getattr(d, "detail", status)), getattr(d, "line", None),
-                getattr(d, "outcome", None))
+            return []
+        out: list[Delivery] = []
+        channels = self.settings.announce_channels if self.irc_on else ()
+        for channel in channels:
+            try:
+                out.append(await self.irc.say(channel, message, priority=True, confirm=True,
+                                              fresh_for=self.settings.announce_fresh_seconds))
+            except Exception as exc:  # the IRC client must never make an announce a 5xx
+                log.warning("IRC send failed: %s", type(exc).__name__)
+                out.append(finished(channel, message, "failed", "IRC send failed"))
+        return out
 
-    async def _follow(self, ann_id: int, show_id: int, position: int,
-                      outcome: asyncio.Future[str]) -> None:
-        """Record how a queued announce ended (sent / expired / failed) and tell dashboards."""
+    def _on_ack(self, name: str, ann_id: int, ok: bool, detail: str) -> None:
+        tracker = self._trackers.get(ann_id)
+        if tracker is None:
+            return
+        output = f"relay:{name}"
+        if output not in tracker.outputs:
+            return
+        if ok:
+            tracker.update(output, "delivered", detail or "posted by the relay")
+        else:
+            tracker.update(output, "failed", detail or "the relay could not post it")
+
+    async def _follow(self, tracker: DeliveryTracker, aired: bool) -> None:
+        """Record every change of one announcement's deliveries and tell the dashboards."""
+        ann_id = tracker.base.id
         try:
-            final = await outcome
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            final = "failed"
-        if final not in {"sent", "expired", "failed"}:
-            final = "failed"
-        try:
-            await self.db.set_delivery(ann_id, final)
-        except Exception:
-            log.exception("could not record delivery of announcement %s", ann_id)
-        log.info("queued announcement %s: %s", ann_id, final)
-        if self.events is not None:
-            self.events.publish("delivery", {"id": ann_id, "show_id": show_id,
-                                             "position": position, "delivery": final})
+            while True:
+                if not tracker.changed.is_set():
+                    if tracker.settled:
+                        break
+                    await tracker.changed.wait()
+                changed = tracker.take()
+                if not changed:
+                    continue
+                snap = tracker.snapshot()
+                try:
+                    await self.db.set_delivery(ann_id, snap.delivery,
+                                               delivered_at=snap.delivered_at, outputs=changed)
+                except Exception:
+                    log.exception("could not record delivery of announcement %s", ann_id)
+                for d in changed:
+                    log.info("announcement %s on %s: %s%s", ann_id, d.output, d.state,
+                             f" ({d.detail})" if d.state != "delivered" and d.detail else "")
+                aired_now = snap.aired and not aired
+                aired = aired or snap.aired
+                if self.events is not None:
+                    self.events.publish("delivery", {
+                        "id": ann_id, "show_id": snap.show_id, "position": snap.position,
+                        "delivery": snap.delivery, "announcement": snap.to_json(),
+                        "aired_now": aired_now})
+        finally:
+            tracker.close()
+            self._trackers.pop(ann_id, None)
 
     async def close(self) -> None:
         for task in list(self._watchers):

@@ -88,7 +88,9 @@ async def irc_ctx(app: web.Application) -> AsyncIterator[None]:
     services = ChannelServices(app[keys.DB], app[keys.CLOCK], app[keys.NOW],
                                announcer=lambda: app[keys.ANNOUNCER],
                                poller=lambda: app[keys.POLLER], public_url=settings.public_url)
-    client = IrcClient(settings, CommandHandler(services, settings.irc_admins))
+    clock, now = app[keys.CLOCK], app[keys.NOW]
+    client = IrcClient(settings, CommandHandler(services, settings.irc_admins),
+                       is_live=lambda: clock.is_live(now()))
     app[keys.IRC] = client
     await client.start()
     yield

@@ -74,7 +74,8 @@ class Settings:
     irc_nick: str = _meta("bot nick", default="ntrbot")
     irc_channels: tuple[str, ...] = _meta("channels to join, comma separated",
                                           default=("#sewerchat",))
-    announce_channel: str = _meta("where announces go", default="#sewerchat")
+    announce_channel: str = _meta("where announces go; several channels comma separated, each "
+                                  "an output", default="#sewerchat")
     irc_sasl_user: str | None = _meta("SASL PLAIN user", default=None)
     irc_sasl_password: str | None = _meta("SASL PLAIN password", default=None)
     irc_admins: tuple[str, ...] = _meta(
@@ -95,6 +96,15 @@ class Settings:
     @property
     def irc_enabled(self) -> bool:
         return bool(self.irc_server)
+
+    @property
+    def announce_channels(self) -> tuple[str, ...]:
+        """NTR_ANNOUNCE_CHANNEL as a list: each channel is an announce output."""
+        seen: dict[str, str] = {}
+        for ch in self.announce_channel.split(","):
+            if ch.strip():
+                seen.setdefault(ch.strip().lower(), ch.strip())
+        return tuple(seen.values())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -270,7 +280,8 @@ def validate(s: Settings) -> None:
            "must be auto, true or false")
     _check(bool(s.irc_nick) and " " not in s.irc_nick and "!" not in s.irc_nick,
            "irc_nick", "must be a single word")
-    for ch in (*s.irc_channels, s.announce_channel):
+    _check(bool(s.announce_channels), "announce_channel", "must name at least one channel")
+    for ch in (*s.irc_channels, *s.announce_channels):
         _check(ch[:1] in "#&+!" and len(ch) > 1 and not any(c in ch for c in " ,\x07\r\n"),
                "irc_channels" if ch in s.irc_channels else "announce_channel",
                f"{ch!r} is not a channel name")

@@ -6,8 +6,9 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -36,12 +37,23 @@ def text_frame(text: str) -> bytes:
     return header + data
 
 
-def _is_ping(text: str) -> bool:
+_NAME = re.compile(r"[^\w.@#:+-]+")
+
+
+def _client_message(text: str) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        return False
-    return isinstance(data, dict) and data.get("type") == "ping"
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def relay_name(value: Any) -> str | None:
+    """A relay's name as shown on the dashboard: printable, at most 64 characters."""
+    if not isinstance(value, str):
+        return None
+    name = _NAME.sub("-", value).strip("-")[:64]
+    return name or None
 
 
 class _Subscriber:
@@ -63,6 +75,8 @@ class _Subscriber:
         self.peer = peer
         self.dropped = False
         self.busy = False  # the sender task is in the middle of a send
+        self.name = ""
+        self.acks = False
 
     def writable_now(self) -> asyncio.Transport | None:
         """The transport, when a frame can be written to it at once and in order: nothing
@@ -116,6 +130,9 @@ class AnnounceHub:
         self._subs: set[_Subscriber] = set()
         self._pending: set[web.WebSocketResponse] = set()
         self._closing = False
+        self._serial = 0
+        #: called as on_ack(relay name, announcement id, ok, detail) for each ack
+        self.on_ack: Callable[[str, int, bool, str], None] | None = None
 
     @property
     def subscribers(self) -> int:
@@ -125,20 +142,51 @@ class AnnounceHub:
 
     def broadcast(self, message: dict[str, Any]) -> int:
         """Queue `message` for every subscriber; returns how many it was queued for."""
+        return len(self.relay(message))
+
+    def relay(self, message: dict[str, Any]) -> list[tuple[str, bool]]:
+        """Queue `message` for every subscriber; (name, wants acks) of each it reached."""
         text = json.dumps(message, separators=(",", ":"))
         frame = text_frame(text)
-        queued = 0
+        reached: list[tuple[str, bool]] = []
         for sub in list(self._subs):
             transport = sub.writable_now()
             if transport is not None:
                 transport.write(frame)  # no task switch, no timer: the common case
-                queued += 1
+                reached.append((sub.name, sub.acks))
             elif sub.put(text):
-                queued += 1
+                reached.append((sub.name, sub.acks))
             else:
                 log.warning("announce subscriber %s is not keeping up; dropped", sub.peer)
                 self._drop(sub)
-        return queued
+        return reached
+
+    def relays(self) -> list[dict[str, Any]]:
+        """The subscribed relays, for the dashboard."""
+        return sorted(({"name": s.name, "acks": s.acks} for s in self._subs),
+                      key=lambda r: r["name"])
+
+    def _unique_name(self, wanted: str | None) -> str:
+        taken = {s.name for s in self._subs}
+        if wanted is None:
+            self._serial += 1
+            wanted = f"relay-{self._serial}"
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            name = f"{wanted}-{n}"
+        return name
+
+    def _ack(self, sub: _Subscriber, data: dict[str, Any]) -> None:
+        ann_id, ok = data.get("id"), data.get("ok")
+        if type(ann_id) is not int or type(ok) is not bool or self.on_ack is None:
+            return
+        detail = data.get("detail")
+        text = " ".join(detail.split())[:200] if isinstance(detail, str) else ""
+        try:
+            self.on_ack(sub.name, ann_id, ok, text)
+        except Exception:
+            log.exception("ack handler failed")
 
     def _status(self) -> None:
         text = json.dumps({"type": "status", "subscribers": self.subscribers},
@@ -146,7 +194,8 @@ class AnnounceHub:
         for sub in self._subs:
             sub.set_status(text)
         if self._events is not None:
-            self._events.publish("subscribers", {"subscribers": self.subscribers})
+            self._events.publish("subscribers", {"subscribers": self.subscribers,
+                                                 "relays": self.relays()})
 
     async def _sender(self, sub: _Subscriber) -> None:
         try:
@@ -196,23 +245,21 @@ class AnnounceHub:
 
     # --- the socket handler ----------------------------------------------------
 
-    async def _authenticate(self, ws: web.WebSocketResponse) -> bool:
+    async def _authenticate(self, ws: web.WebSocketResponse) -> dict[str, Any] | None:
+        """The subscribe message when its token is right, else None."""
         try:
             msg = await ws.receive(timeout=self.auth_timeout)
         except TimeoutError:
-            return False
+            return None
         if msg.type != WSMsgType.TEXT:
-            return False
-        try:
-            data = json.loads(msg.data)
-        except ValueError:
-            return False
-        if not isinstance(data, dict) or data.get("type") != "subscribe":
-            return False
+            return None
+        data = _client_message(msg.data)
+        if data is None or data.get("type") != "subscribe":
+            return None
         token = data.get("token")
         if not isinstance(token, str):
-            return False
-        return hmac.compare_digest(token.encode("utf-8"), self._token)
+            return None
+        return data if hmac.compare_digest(token.encode("utf-8"), self._token) else None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """GET /ws/announce."""
@@ -226,24 +273,34 @@ class AnnounceHub:
             return ws
         self._pending.add(ws)
         try:
-            ok = await self._authenticate(ws)
+            hello = await self._authenticate(ws)
         finally:
             self._pending.discard(ws)
-        if not ok:
+        if hello is None:
             await self._close_ws(ws, CLOSE_UNAUTHORIZED, b"unauthorized")
             return ws
         if self._closing:
             await self._close_ws(ws, 1001, b"shutting down")
             return ws
         sub = _Subscriber(ws, request, self.queue_size, request.remote or "?")
+        sub.name = self._unique_name(relay_name(hello.get("name")))
+        sub.acks = hello.get("acks") is True
         sub.task = asyncio.create_task(self._sender(sub))
         self._subs.add(sub)
-        log.info("announce subscriber %s joined (%d)", sub.peer, self.subscribers)
+        log.info("announce subscriber %s (%s%s) joined (%d)", sub.name, sub.peer,
+                 ", acks" if sub.acks else "", self.subscribers)
         self._status()
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT and _is_ping(msg.data):
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data = _client_message(msg.data)
+                if data is None:
+                    continue
+                if data.get("type") == "ping":
                     sub.put('{"type":"pong"}')
+                elif data.get("type") == "ack":
+                    self._ack(sub, data)
         finally:
             if self._remove(sub):
                 log.info("announce subscriber %s left (%d)", sub.peer, self.subscribers)

@@ -73,9 +73,40 @@ class Show:
         return next((t for t in self.tracks if t.position == position), None)
 
 
+#: Delivery states that never change again.
+FINAL_STATES = frozenset({"delivered", "failed", "expired", "cancelled"})
+#: Every delivery state, in the order an output can pass through them.
+STATES = ("queued", "sent", "delivered", "failed", "expired", "cancelled")
+
+
+@dataclass(frozen=True)
+class OutputDelivery:
+    """What became of one announce on one output (`irc:#chan`, `relay:name`, ...)."""
+
+    output: str
+    state: str
+    detail: str
+    at: datetime
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def to_json(self, *, private: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"output": self.output, "state": self.state,
+                               "at": self.at.isoformat()}
+        if private:
+            out["detail"] = self.detail
+        return out
+
+
 @dataclass(frozen=True)
 class Announcement:
-    """One announce of a show's track: what was sent, when, by whom, and how it went."""
+    """One announce of a show's track: what was sent, when, by whom, and how it went.
+
+    `delivery` is the state of the first IRC output ("failed" when IRC is off) and
+    `delivered_at` the time the server confirmed it; `deliveries` has one entry per output.
+    """
 
     id: int
     show_id: int
@@ -84,12 +115,38 @@ class Announcement:
     message: str
     announced_at: datetime
     who: str
-    delivery: str  # sent | queued | failed | expired
+    delivery: str  # queued | sent | delivered | failed | expired | cancelled
+    delivered_at: datetime | None = None
+    airs_at: datetime | None = None
+    deliveries: tuple[OutputDelivery, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    @property
+    def aired(self) -> bool:
+        """Confirmed on at least one output. With no output at all (IRC off and no relay,
+        or a record older than outputs) the announce itself is what aired, unless it was
+        cancelled or expired."""
+        if self.deliveries:
+            return any(d.state == "delivered" for d in self.deliveries)
+        return self.delivery not in ("cancelled", "expired")
+
+    @property
+    def never_aired(self) -> bool:
+        """Every output ended without confirmation (failed, expired or cancelled)."""
+        if self.deliveries:
+            return all(d.final and d.state != "delivered" for d in self.deliveries)
+        return self.delivery in ("expired", "cancelled")
+
+    def to_json(self, *, private: bool = True) -> dict[str, Any]:
+        """The one JSON form of an announcement; `private=False` drops `who` and details."""
+        out: dict[str, Any] = {
             "id": self.id, "show_id": self.show_id, "position": self.position,
             "track_id": self.track_id, "message": self.message,
-            "announced_at": self.announced_at.isoformat(), "who": self.who,
+            "announced_at": self.announced_at.isoformat(),
             "delivery": self.delivery,
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+            "airs_at": self.airs_at.isoformat() if self.airs_at else None,
+            "deliveries": [d.to_json(private=private) for d in self.deliveries],
         }
+        if private:
+            out["who"] = self.who
+        return out

@@ -84,9 +84,12 @@ def _int(value: Any) -> int | None:
 
 
 async def public_message(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
-    """The public form of a bus event (no message text, who or delivery), or None."""
+    """The public form of a bus event (no message text, who or delivery), or None.
+
+    An announcement is public once it aired (an output confirmed it), never before."""
     kind, db = event.get("type"), app[keys.DB]
-    if kind == "announcement":
+    if kind in ("announcement", "delivery") and event.get("aired_now") is True:
+        # Only what aired: an announce reaches listeners once an output confirmed it.
         a = event.get("announcement")
         a = a if isinstance(a, dict) else {}
         show_id, position = _int(a.get("show_id")), _int(a.get("position"))
@@ -102,7 +105,8 @@ async def public_message(app: web.Application, event: dict[str, Any]) -> dict[st
         if show_id is None:
             return None
         show = await db.show(show_id)
-        playing = now_playing(show, await db.announcements(show_id)) if show else None
+        aired = [a for a in await db.announcements(show_id) if a.aired]
+        playing = now_playing(show, aired) if show else None
         return {"type": "retracted", "id": _int(event.get("id")), "show_id": show_id,
                 "position": _int(event.get("position")), "now_playing": playing}
     if kind == "playlist":

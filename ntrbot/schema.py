@@ -52,4 +52,18 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE announcements ADD COLUMN retracted_at TEXT;
     """,
+    # 3: per-output deliveries, the confirmed time and the air time of an announce.
+    """
+    ALTER TABLE announcements ADD COLUMN delivered_at TEXT;
+    ALTER TABLE announcements ADD COLUMN airs_at TEXT;
+    CREATE TABLE deliveries (
+        announcement_id INTEGER NOT NULL REFERENCES announcements(id),
+        output TEXT NOT NULL,
+        ord INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL,
+        PRIMARY KEY (announcement_id, output)
+    );
+    """,
 ]

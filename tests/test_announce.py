@@ -50,14 +50,19 @@ async def test_announce_with_bearer(app_client: Any, irc: FakeIrc) -> None:
                 "https://soundcloud.com/rats/sewer-song")
     assert body["status"] == "announced"
     assert body["message"] == expected
-    assert body["delivery"] == "sent" and isinstance(body["irc"], str)
+    assert body["delivery"] == "delivered" and isinstance(body["irc"], str)
+    assert body["id"] == body["announcement_id"] and body["delivered_at"]
+    assert [(d["output"], d["state"]) for d in body["deliveries"]] == [
+        ("irc:#sewerchat", "delivered")]
     assert body["subscribers"] == 0
     assert body["track"]["id"] == 101 and body["position"] == 1
-    assert irc.said == [("#sewerchat", expected, {"priority": True, "fresh_for": 180})]
+    assert irc.said == [("#sewerchat", expected, {"priority": True, "fresh_for": 180,
+                                                  "confirm": True})]
     recorded = await app[keys.DB].announcements(show_id)
     assert [(a.position, a.track_id, a.message, a.who, a.delivery) for a in recorded] == [
-        (1, 101, expected, "token", "sent")]
+        (1, 101, expected, "token", "delivered")]
     assert recorded[0].announced_at.isoformat() == body["announced_at"]
+    assert recorded[0].to_json()["deliveries"] == body["deliveries"]
 
 
 async def test_announce_auth_matrix(app_client: Any) -> None:
@@ -229,17 +234,24 @@ async def test_queued_delivery_is_reported_then_resolved(app_client: Any,
     assert body["delivery"] == "queued" and "queued" in body["irc"]
     [a] = await app[keys.DB].announcements(show_id)
     assert a.delivery == "queued"
-    irc.pending[0].set_result("sent")
+    irc.pending[0].set("sent", "written")
+    irc.pending[0].set("delivered", "echoed")
     deadline = asyncio.get_running_loop().time() + 5
-    while (await app[keys.DB].announcements(show_id))[0].delivery != "sent":
+    while (await app[keys.DB].announcements(show_id))[0].delivery != "delivered":
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
     kinds = []
     while not events.empty():
         kinds.append(events.get_nowait())
-    assert [e["type"] for e in kinds] == ["announcement", "delivery"]
-    assert kinds[1] == {"type": "delivery", "id": a.id, "show_id": show_id, "position": 1,
-                        "delivery": "sent"}
+    assert kinds[0]["type"] == "announcement" and kinds[0]["aired_now"] is False
+    assert {e["type"] for e in kinds[1:]} == {"delivery"}
+    last = kinds[-1]
+    assert (last["id"], last["show_id"], last["position"], last["delivery"]) == (
+        a.id, show_id, 1, "delivered")
+    assert last["announcement"]["deliveries"][0]["state"] == "delivered"
+    assert any(e["aired_now"] for e in kinds[1:])
+    [a] = await app[keys.DB].announcements(show_id)
+    assert a.delivered_at is not None and a.deliveries[0].detail == "echoed"
 
 
 async def test_queued_delivery_can_expire(app_client: Any, irc: FakeIrc) -> None:
@@ -247,7 +259,7 @@ async def test_queued_delivery_can_expire(app_client: Any, irc: FakeIrc) -> None
     irc.mode = "queued"
     await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
                       headers=BEARER)
-    irc.pending[0].set_result("expired")
+    irc.pending[0].set("expired", "not sent while fresh")
     for _ in range(500):
         if (await app[keys.DB].announcements(show_id))[0].delivery == "expired":
             break
@@ -255,7 +267,7 @@ async def test_queued_delivery_can_expire(app_client: Any, irc: FakeIrc) -> None
     assert (await app[keys.DB].announcements(show_id))[0].delivery == "expired"
 
 
-@pytest.mark.parametrize("mode", ["failed", "raise"])
+@pytest.mark.parametrize("mode", ["failed", "raise", "refused"])
 async def test_irc_failure_is_reported_not_5xx(app_client: Any, irc: FakeIrc,
                                                mode: str) -> None:
     app, client, show_id, _ = app_client
@@ -289,3 +301,46 @@ async def test_custom_format(make_settings: Callable[..., Settings], make_client
     r = await client.post("/admin/announce", json={"show_id": show_id, "position": 3},
                           headers=BEARER)
     assert (await r.json())["message"] == f"#3 Ratking – Tunnels ({show_id})"
+
+
+async def test_answer_waits_for_the_confirmation_then_says_sent(app_client: Any,
+                                                                irc: FakeIrc) -> None:
+    """Written but unconfirmed: the answer waits (up to 2 s) and then honestly says sent;
+    the confirmation that comes later is recorded."""
+    app, client, show_id, _ = app_client
+    app[keys.ANNOUNCER].confirm_wait = 0.2
+    irc.mode = "sent"
+    r = await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
+                          headers=BEARER)
+    body = await r.json()
+    assert body["delivery"] == "sent" and body["delivered_at"] is None
+    irc.pending[0].set("delivered", "echoed")
+    for _ in range(500):
+        [a] = await app[keys.DB].announcements(show_id)
+        if a.delivery == "delivered":
+            break
+        await asyncio.sleep(0.01)
+    assert a.delivery == "delivered" and a.delivered_at is not None
+
+
+async def test_a_refusal_is_failed_with_the_servers_reason(app_client: Any,
+                                                           irc: FakeIrc) -> None:
+    _app, client, show_id, _ = app_client
+    irc.mode = "refused"
+    body = await (await client.post("/admin/announce",
+                                    json={"show_id": show_id, "position": 1},
+                                    headers=BEARER)).json()
+    assert body["delivery"] == "failed"
+    assert body["deliveries"][0]["detail"] == "404 Cannot send to channel"
+
+
+async def test_every_announce_channel_is_an_output(make_settings: Callable[..., Settings],
+                                                   make_client: Any, irc: FakeIrc) -> None:
+    app = build_app(make_settings(announce_channel="#sewerchat, #second"), irc)
+    client = await make_client(app)
+    show_id, _ = await seed_app(app)
+    body = await (await client.post("/admin/announce",
+                                    json={"show_id": show_id, "position": 1},
+                                    headers=BEARER)).json()
+    assert [d["output"] for d in body["deliveries"]] == ["irc:#sewerchat", "irc:#second"]
+    assert [t for t, _, _ in irc.said] == ["#sewerchat", "#second"]

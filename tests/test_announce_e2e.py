@@ -57,7 +57,8 @@ async def test_login_announce_and_queue_while_irc_is_down(
             r = await http.post("/admin/announce", json={"show_id": show_id, "position": 1})
             assert r.status_code == 200, r.text
             body = r.json()
-            assert body["status"] == "announced" and body["delivery"] == "sent"
+            assert body["status"] == "announced" and body["delivery"] == "delivered"
+            assert body["delivered_at"] and body["deliveries"][0]["output"] == "irc:#sewerchat"
             assert body["message"] == announce_line(1)
             msg = await observer.wait_for(privmsg(announce_line(1)), 10, since)
             assert msg.nick == "ntrbot"
@@ -86,9 +87,9 @@ async def test_login_announce_and_queue_while_irc_is_down(
             await observer.join("#sewerchat")
             await observer.wait_for(privmsg(announce_line(2)), 45)
 
-            async def delivered() -> bool:  # the queued announce is now recorded as sent
+            async def delivered() -> bool:  # the queued announce is now confirmed
                 items = (await http.get(f"/shows/{show_id}/announcements")).json()
-                return any(a["position"] == 2 and a["delivery"] == "sent"
+                return any(a["position"] == 2 and a["delivery"] == "delivered"
                            for a in items["announcements"])
             await wait_until(delivered, timeout=10)
     finally:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +16,7 @@ from ntrbot.dashboard import setup_dashboard
 from ntrbot.db import Database
 from ntrbot.events import EventBus
 from ntrbot.hub import setup_hub
+from ntrbot.irc.delivery import Delivery
 from ntrbot.models import Track
 from ntrbot.weeks import ShowClock
 
@@ -27,43 +26,48 @@ SECRET_KEY = "k" * 40
 FROZEN_NOW = datetime(2026, 3, 13, 18, 0, tzinfo=UTC)
 
 
-@dataclass
-class FakeDelivery:
-    status: str
-    detail: str
-    line: str
-    outcome: asyncio.Future[str] = field(repr=False)
-
-
 class FakeIrc:
-    """The IrcClient interface: say() -> Delivery, status(), add_listener()."""
+    """The IrcClient interface: say() -> the real Delivery, status(), add_listener().
+
+    `mode` says what the server does with the next line: "delivered" (confirms it at once),
+    "sent" (written, confirmation pending: `pending` holds it), "queued" (disconnected),
+    "refused" (a 404), "failed" (not written) or "raise".
+    """
 
     def __init__(self) -> None:
-        self.mode = "sent"  # or "queued" / "failed" / "raise"
+        self.mode = "delivered"
         self.said: list[tuple[str, str, dict[str, Any]]] = []
-        self.pending: list[asyncio.Future[str]] = []
+        self.pending: list[Delivery] = []
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.connected = True
 
     async def say(self, target: str, text: str, *, priority: bool = False,
-                  fresh_for: float | None = None) -> FakeDelivery:
-        self.said.append((target, text, {"priority": priority, "fresh_for": fresh_for}))
-        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                  fresh_for: float | None = None, confirm: bool = False) -> Delivery:
+        self.said.append((target, text, {"priority": priority, "fresh_for": fresh_for,
+                                         "confirm": confirm}))
         if self.mode == "raise":
             raise RuntimeError("boom")
-        if self.mode == "sent":
-            fut.set_result("sent")
-            return FakeDelivery("sent", f"sent to {target}", text, fut)
-        if self.mode == "queued":
-            self.pending.append(fut)
-            return FakeDelivery("queued", "IRC is disconnected; queued", text, fut)
-        fut.set_result("failed")
-        return FakeDelivery("failed", "not connected", text, fut)
+        d = Delivery(target, text, priority=priority, confirm=confirm,
+                     fresh_for=fresh_for or 180.0)
+        if self.mode in ("delivered", "sent", "refused"):
+            d.set("sent", f"written to the server for {target}")
+            if self.mode == "delivered":
+                d.set("delivered", f"in {target} (echoed by the server)")
+            elif self.mode == "refused":
+                d.set("failed", "404 Cannot send to channel")
+            else:
+                self.pending.append(d)
+        elif self.mode == "queued":
+            d.detail = "IRC is disconnected; queued"
+            self.pending.append(d)
+        else:
+            d.set("failed", "not connected")
+        return d
 
     def status(self) -> dict[str, Any]:
         return {"enabled": True, "connected": self.connected, "nick": "ntrbot",
                 "channels": ["#sewerchat"] if self.connected else [], "last_error": None,
-                "queued": len([f for f in self.pending if not f.done()])}
+                "queued": len([d for d in self.pending if d.state == "queued"])}
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
         self.listeners.append(cb)

@@ -93,7 +93,7 @@ async def test_hello_and_pushed_events(app_client: Any, irc: FakeIrc) -> None:
     assert r.status == 200
     ann = (await next_of(ws, "announcement"))["announcement"]
     assert ann["show_id"] == show_id and ann["position"] == 2 and ann["who"] == "token"
-    assert ann["delivery"] == "sent"
+    assert ann["delivery"] == "delivered"
 
     # IRC status changes and poller / playlist events are forwarded
     irc.connected = False
@@ -124,7 +124,7 @@ async def test_announcements_on_request_survive_restart(
     await ws.send_json({"type": "announcements", "show_id": show_id})
     reply = await next_of(ws, "announcements")
     assert reply["show_id"] == show_id
-    assert [(a["position"], a["delivery"]) for a in reply["items"]] == [(1, "sent")]
+    assert [(a["position"], a["delivery"]) for a in reply["items"]] == [(1, "delivered")]
     await ws.send_json({"type": "announcements", "show_id": previous})
     assert (await next_of(ws, "announcements"))["items"] == []
     for bad in ({"type": "announcements", "show_id": "1"},

@@ -123,8 +123,9 @@ async def test_announce_reaches_subscribers(app_client: Any) -> None:
     for ws in (a, b):
         msg = await recv_json(ws)
         assert msg == {
-            "type": "announce", "message": body["message"], "show_id": show_id,
-            "position": 3, "track": body["track"], "announced_at": body["announced_at"]}
+            "type": "announce", "id": body["id"], "message": body["message"],
+            "show_id": show_id, "position": 3, "track": body["track"],
+            "announced_at": body["announced_at"]}
         assert msg["track"]["title"] == "Tunnels" and msg["track"]["position"] == 3
 
 

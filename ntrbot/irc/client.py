@@ -14,12 +14,14 @@ import irc.client
 from ntrbot.config import Settings
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.commands import CommandHandler
+from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
+from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
 from ntrbot.irc.hostmask import irc_lower
 from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.sasl import Sasl
-from ntrbot.irc.sendqueue import Delivery, SendQueue, done_future
+from ntrbot.irc.sendqueue import SendQueue
 from ntrbot.irc.transport import Connection, Reactor, make_factory
 
 __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
@@ -43,7 +45,10 @@ class IrcClient(ServerEvents):
                  connect_timeout: float = 30.0, register_timeout: float = 90.0,
                  nick_retry_interval: float = 60.0,
                  rejoin_delay: float = 5.0, join_retry_interval: float = 60.0,
-                 say_wait: float = 2.0, username: str = "ntrbot",
+                 confirm_timeout: float = 5.0,
+                 live_ping_interval: float = 30.0, live_ping_timeout: float = 15.0,
+                 is_live: Callable[[], bool] | None = None,
+                 username: str = "ntrbot",
                  realname: str = "ntrbot NtR playlist bot",
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not settings.irc_server:
@@ -54,7 +59,7 @@ class IrcClient(ServerEvents):
         self.port = settings.irc_port
         self.wanted_nick = settings.irc_nick
         chans: dict[str, str] = {}
-        for ch in (*settings.irc_channels, settings.announce_channel):
+        for ch in (*settings.irc_channels, *settings.announce_channels):
             chans.setdefault(irc_lower(ch), ch)
         self.channels = list(chans.values())
         self._connect_factory = connect_factory
@@ -66,13 +71,19 @@ class IrcClient(ServerEvents):
         self.nick_retry_interval = nick_retry_interval
         self.rejoin_delay = rejoin_delay
         self.join_retry_interval = join_retry_interval
-        self.say_wait = say_wait
+        self.live_ping_interval = live_ping_interval
+        self.live_ping_timeout = live_ping_timeout
+        self._is_live = is_live or (lambda: False)
         self.username = username
         self.realname = realname
         self._clock = clock
         self.queue = SendQueue(
             TokenBucket(settings.irc_flood_burst, settings.irc_flood_rate, clock),
             max_normal=MAX_REPLY_QUEUE)
+        self.caps: set[str] = set()
+        self.confirmer = Confirmer(self._send_raw_strict, lambda: self.caps, self._link_dead,
+                                   timeout=confirm_timeout)
+        self._reconnect_now = False
         self._sasl: Sasl | None = None
         if settings.irc_sasl_user and settings.irc_sasl_password:
             self._sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password,
@@ -126,43 +137,40 @@ class IrcClient(ServerEvents):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._main = self._sender = None
-        self.queue.fail_all()
+        for item in self.confirmer.take_unconfirmed():
+            item.set("failed", "not confirmed: ntrbot stopped before the server answered")
+        self.queue.fail_all("IRC client stopped before the line was sent")
 
     async def say(self, target: str, text: str, *, priority: bool = False,
-                  fresh_for: float | None = None) -> Delivery:
-        """Send one line to `target` (sanitized, fitted); see Delivery for the result.
+                  fresh_for: float | None = None, confirm: bool = False) -> Delivery:
+        """Send one line to `target` (sanitized, fitted); the Delivery follows it.
 
         priority=True puts the line ahead of queued command replies. While disconnected the
         line waits and is sent once after reconnect and join if still within `fresh_for`
-        seconds (default NTR_ANNOUNCE_FRESH_SECONDS), else its outcome becomes "expired".
+        seconds (default NTR_ANNOUNCE_FRESH_SECONDS), else it ends "expired". With
+        `confirm` it is "delivered" only once the server confirmed it (see Confirmer), and
+        re-sent once after a reconnect if the link died before that.
         """
         line = self._fit(target, text)
         if not line:
-            return Delivery("failed", "nothing to send after removing control characters",
-                            line, done_future("failed"))
+            return finished(target, line, "failed",
+                            "nothing to send after removing control characters")
         if self._stopping or self._main is None:
-            return Delivery("failed", "IRC client is not running", line, done_future("failed"))
+            return finished(target, line, "failed", "IRC client is not running")
         fresh = self.settings.announce_fresh_seconds if fresh_for is None else fresh_for
-        item = self.queue.send_now(target, line, priority=priority, ready=self._ready_for,
-                                   write=self._write)
-        if item is None:
-            item = self.queue.put(target, line, priority=priority, fresh_for=fresh)
-        if item is None:
-            return Delivery("failed", "send queue full", line, done_future("failed"))
-        if self._ready_for(target) or item.outcome.done():
-            if not item.outcome.done():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(item.outcome), self.say_wait)
-            if item.outcome.done():
-                if item.outcome.result() == "sent":
-                    return Delivery("sent", f"sent to {target}", line, item.outcome)
-                return Delivery("failed", f"could not send to {target}", line, item.outcome)
-            detail = f"queued behind the flood limit for {target}"
+        item = Delivery(target, line, priority=priority, confirm=confirm, fresh_for=fresh,
+                        clock=self._clock)
+        if self.queue.send_now(item, ready=self._ready_for, write=self._write):
+            return item
+        if self.queue.put(item) is None:
+            item.set("failed", "send queue full")
+        elif self._ready_for(target):
+            item.detail = f"queued behind the flood limit for {target}"
         elif not self.registered:
-            detail = f"IRC disconnected; will send on reconnect if within {fresh:g} s"
+            item.detail = f"IRC disconnected; will send on reconnect if within {fresh:g} s"
         else:
-            detail = f"not in {target} yet; will send after joining if within {fresh:g} s"
-        return Delivery("queued", detail, line, item.outcome)
+            item.detail = f"not in {target} yet; will send after joining if within {fresh:g} s"
+        return item
 
     def status(self) -> dict[str, Any]:
         """JSON-able connection state for /health and the dashboard."""
@@ -175,6 +183,7 @@ class IrcClient(ServerEvents):
             "channels": sorted(self.joined.values()),
             "last_error": self.last_error,
             "queued": len(self.queue),
+            "unconfirmed": len(self.confirmer),
         }
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
@@ -197,10 +206,59 @@ class IrcClient(ServerEvents):
             return key not in {irc_lower(c) for c in self.channels}
         return True
 
-    def _write(self, target: str, line: str) -> None:
+    def _write(self, item: Delivery) -> None:
         assert self._conn is not None
-        self._conn.privmsg(target, line)
-        log.debug("IRC sent to %s: %s", target, line)
+        if item.confirm:
+            self.confirmer.write(item)
+        else:
+            self._conn.privmsg(item.target, item.line)
+            item.finish("sent", f"sent to {item.target}")
+        log.debug("IRC sent to %s: %s", item.target, item.line)
+
+    def _send_raw_strict(self, line: str) -> None:
+        """Write one raw line; a failure raises (the line's delivery then fails)."""
+        if self._conn is None or not self._conn.is_connected():
+            raise ConnectionError("not connected")
+        self._conn.send_raw(line)
+
+    # --- a dead link ----------------------------------------------------------
+
+    def _link_dead(self, item: Delivery) -> None:
+        """A line stayed unconfirmed too long: drop the link and reconnect at once."""
+        conn = self._conn
+        if conn is None or not conn.is_connected() or self._stopping:
+            return
+        log.warning("IRC link presumed dead: no confirmation of the line to %s within %g s;"
+                    " reconnecting now", item.target, self.confirmer.timeout)
+        self._drop_link("IRC link lost — reconnecting")
+
+    def _drop_link(self, reason: str) -> None:
+        """Close the connection at once (a dead link would never flush a QUIT)."""
+        conn = self._conn
+        if conn is None:
+            return
+        self._reconnect_now = True
+        self.last_error = reason
+        transport = conn.transport
+        self._safe(conn.disconnect, reason)
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.abort()
+
+    def _link_down(self) -> None:
+        """The connection is gone: lines not yet confirmed go back to the queue once."""
+        now = self._clock()
+        for item in reversed(self.confirmer.take_unconfirmed()):
+            if item.attempts >= 2:
+                item.set("failed", "not confirmed: sent twice, the server answered neither")
+            elif now >= item.fresh_until:
+                item.set("expired", "not confirmed before the link was lost; too old to "
+                         "send again")
+            else:
+                item.set("queued", "the IRC link was lost before the server confirmed it; "
+                         "re-sending after the rejoin")
+                if self.queue.put(item, front=True) is None:
+                    item.set("failed", "send queue full")
 
     def _send_raw(self, line: str) -> None:
         if self._conn is not None:
@@ -255,6 +313,10 @@ class IrcClient(ServerEvents):
                 with contextlib.suppress(BaseException):
                     await watchdog
             if not self._stopping:
+                if self._reconnect_now:
+                    self._reconnect_now = False
+                    log.info("IRC reconnecting at once")
+                    continue
                 await self._sleep_backoff()
 
     async def _sleep_backoff(self) -> None:
@@ -273,12 +335,17 @@ class IrcClient(ServerEvents):
                 continue
             now = self._clock()
             idle = now - self._last_rx
-            if idle >= self.ping_interval + self.ping_timeout:
+            interval, timeout = self.ping_interval, self.ping_timeout
+            if self._is_live():
+                interval = min(interval, self.live_ping_interval)
+                timeout = min(timeout, self.live_ping_timeout)
+            if idle >= interval + timeout:
                 self._set_error(f"no data from the server for {idle:.0f} s (ping timeout)")
                 log.warning("IRC %s; reconnecting", self.last_error)
-                self._safe(conn.disconnect, "ping timeout")
+                self._drop_link(f"IRC link lost — no data for {idle:.0f} s (ping timeout); "
+                                "reconnecting")
                 continue
-            if idle >= self.ping_interval and self._ping_sent is None:
+            if idle >= interval and self._ping_sent is None:
                 self._ping_sent = now
                 self._send_raw(f"PING :ntrbot-{int(now)}")
             if not self.registered:
@@ -305,6 +372,17 @@ class IrcClient(ServerEvents):
             self._last_rx = self._clock()
             self._ping_sent = None
             return
+        try:
+            if event.type == "pong":
+                self.confirmer.on_pong(event)
+            elif event.type in REFUSAL_TYPES:
+                self.confirmer.on_refusal(event)
+            elif event.type in ("pubmsg", "privmsg") and self._is_me(
+                    getattr(event.source, "nick", None)):
+                self.confirmer.on_echo(event)
+                return
+        except Exception:
+            log.exception("IRC confirmation of %s failed", event.type)
         handler = getattr(self, "_on_" + event.type, None)
         if handler is None:
             return
@@ -349,8 +427,8 @@ class DisabledIrc:
         return None
 
     async def say(self, target: str, text: str, *, priority: bool = False,
-                  fresh_for: float | None = None) -> Delivery:
-        return Delivery("failed", "IRC is off", clean(text), done_future("failed"))
+                  fresh_for: float | None = None, confirm: bool = False) -> Delivery:
+        return finished(target, clean(text), "failed", "IRC is off")
 
     def status(self) -> dict[str, Any]:
         return {"enabled": False, "connected": False, "server": None, "nick": None,

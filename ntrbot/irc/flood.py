@@ -16,6 +16,7 @@ class TokenBucket:
         self.burst = burst
         self.rate = rate
         self._clock = clock
+        self.clock = clock
         self._tokens = float(burst)
         self._stamp = clock()
 

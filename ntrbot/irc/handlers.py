@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import irc.client
 
+from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.hostmask import irc_lower
 
@@ -58,6 +59,7 @@ class ServerEvents:
     commands: CommandHandler | None
     _sasl: Sasl | None
     _stopping: bool
+    _reconnect_now: bool
     _server_error: str | None
     _lost: asyncio.Event
     _alt: Iterator[str]
@@ -68,6 +70,7 @@ class ServerEvents:
     _clock: Callable[[], float]
 
     def _notify(self) -> None: ...
+    def _link_down(self) -> None: ...
     def _set_error(self, text: str) -> None: ...
     def _send_raw(self, line: str) -> None: ...
     def _join(self, channel: str) -> None: ...
@@ -105,8 +108,9 @@ class ServerEvents:
         self.registered = False
         self.joined.clear()
         self.backoff.disconnected()
+        self._link_down()
         if not self._stopping:
-            if reason not in ("ping timeout", "registration timeout"):
+            if reason not in ("ping timeout", "registration timeout") and not self._reconnect_now:
                 self.last_error = f"disconnected: {reason or 'connection closed'}"
             log.warning("IRC disconnected from %s:%s (%s)", self.host, self.port,
                         reason or "connection closed")
@@ -254,6 +258,7 @@ class ServerEvents:
         for reply in replies[:MAX_REPLY_LINES]:
             line = self._fit(reply_to, reply)
             if line:
-                self.queue.put(reply_to, line, priority=False, fresh_for=COMMAND_REPLY_FRESH)
+                self.queue.put(Delivery(reply_to, line, fresh_for=COMMAND_REPLY_FRESH,
+                                        clock=self._clock))
 
 

@@ -7,24 +7,13 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
+from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
 
 log = logging.getLogger("ntrbot.irc")
 
-Status = Literal["sent", "queued", "failed"]
-
-
-@dataclass
-class Delivery:
-    """What became of one say(): the state at return time and a future for the end state."""
-
-    status: Status
-    detail: str
-    line: str
-    outcome: asyncio.Future[str] = field(repr=False)
+__all__ = ["Delivery", "SendQueue", "done_future"]
 
 
 def done_future(value: str) -> asyncio.Future[str]:
@@ -32,23 +21,6 @@ def done_future(value: str) -> asyncio.Future[str]:
     fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     fut.set_result(value)
     return fut
-
-
-@dataclass(eq=False)
-class SendItem:
-    """One line waiting to go out; `outcome` resolves sent / expired / failed exactly once."""
-
-    target: str
-    line: str
-    outcome: asyncio.Future[str]
-    priority: bool
-    expiry: asyncio.TimerHandle | None = None
-
-    def finish(self, result: str) -> None:
-        if self.expiry is not None:
-            self.expiry.cancel()
-        if not self.outcome.done():
-            self.outcome.set_result(result)
 
 
 class SendQueue:
@@ -61,72 +33,86 @@ class SendQueue:
     def __init__(self, bucket: TokenBucket, max_normal: int = 40) -> None:
         self.bucket = bucket
         self.max_normal = max_normal
-        self._prio: deque[SendItem] = deque()
-        self._normal: deque[SendItem] = deque()
+        self._prio: deque[Delivery] = deque()
+        self._normal: deque[Delivery] = deque()
         self._wake = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._prio) + len(self._normal)
 
-    def put(self, target: str, line: str, *, priority: bool, fresh_for: float) -> SendItem | None:
-        """Queue a line; None when the (non-priority) queue is full."""
+    def put(self, item: Delivery, *, front: bool = False) -> Delivery | None:
+        """Queue a line; None when the (non-priority) queue is full. It expires (state
+        `expired`) if still queued at `item.fresh_until`."""
         loop = asyncio.get_running_loop()
-        if not priority and len(self._normal) >= self.max_normal:
-            log.warning("IRC reply queue full; dropping a line to %s", target)
+        if not item.priority and len(self._normal) >= self.max_normal:
+            log.warning("IRC reply queue full; dropping a line to %s", item.target)
             return None
-        item = SendItem(target, line, loop.create_future(), priority)
-        item.expiry = loop.call_later(max(0.0, fresh_for), self._expire, item)
-        (self._prio if priority else self._normal).append(item)
+        if item.expiry is not None:
+            item.expiry.cancel()
+        item.expiry = loop.call_later(max(0.0, item.fresh_until - self.bucket.clock()),
+                                      self._expire, item)
+        q = self._prio if item.priority else self._normal
+        if front:
+            q.appendleft(item)
+        else:
+            q.append(item)
         self.wake()
         return item
 
-    def send_now(self, target: str, line: str, *, priority: bool, ready: Callable[[str], bool],
-                 write: Callable[[str, str], None]) -> SendItem | None:
+    def send_now(self, item: Delivery, *, ready: Callable[[str], bool],
+                 write: Callable[[Delivery], None]) -> bool:
         """Write at once, skipping the queue task's wake-up, when nothing is queued ahead of
-        the line, `target` is ready and the bucket has a token; None otherwise."""
-        if self._prio or (not priority and self._normal) or not ready(target):
-            return None
+        the line, its target is ready and the bucket has a token."""
+        if self._prio or (not item.priority and self._normal) or not ready(item.target):
+            return False
         if self.bucket.delay() > 0 or not self.bucket.try_take():
-            return None
-        item = SendItem(target, line, asyncio.get_running_loop().create_future(), priority)
+            return False
+        self._write(item, write)
+        return True
+
+    @staticmethod
+    def _write(item: Delivery, write: Callable[[Delivery], None]) -> None:
         try:
-            write(target, line)
-        except Exception as exc:
-            log.warning("IRC send to %s failed: %s", target, exc)
-            item.finish("failed")
-            return item
-        item.finish("sent")
-        return item
+            write(item)
+        except Exception as exc:  # never let the sender die
+            log.warning("IRC send to %s failed: %s", item.target, exc)
+            item.finish("failed", f"could not write to the server: {exc}")
 
     def wake(self) -> None:
         """Re-check readiness now (call after connect/join)."""
         self._wake.set()
 
-    def _remove(self, item: SendItem) -> None:
+    def _remove(self, item: Delivery) -> None:
         for q in (self._prio, self._normal):
             with contextlib.suppress(ValueError):
                 q.remove(item)
 
-    def _expire(self, item: SendItem) -> None:
+    def _expire(self, item: Delivery) -> None:
         self._remove(item)
-        if not item.outcome.done():
+        if not item.final:
             log.warning("IRC line to %s expired unsent: %.80s", item.target, item.line)
-        item.finish("expired")
+        item.finish("expired", "not sent while fresh")
 
-    def fail_all(self) -> None:
+    def fail_all(self, detail: str = "IRC client stopped") -> None:
         for q in (self._prio, self._normal):
             while q:
-                q.popleft().finish("failed")
+                q.popleft().finish("failed", detail)
 
-    def _next(self, ready: Callable[[str], bool]) -> SendItem | None:
+    def drop(self, item: Delivery) -> None:
+        """Take a line off the queue (it was cancelled)."""
+        self._remove(item)
+
+    def _next(self, ready: Callable[[str], bool]) -> Delivery | None:
         for q in (self._prio, self._normal):
             for item in q:
+                if item.final:
+                    continue
                 if ready(item.target):
                     return item
         return None
 
     async def run(self, ready: Callable[[str], bool],
-                  write: Callable[[str, str], None]) -> None:
+                  write: Callable[[Delivery], None]) -> None:
         """Forever: write the first ready item when the bucket allows (cancel to stop)."""
         while True:
             item = self._next(ready)
@@ -143,10 +129,6 @@ class SendQueue:
                 continue
             self.bucket.try_take()
             self._remove(item)
-            try:
-                write(item.target, item.line)
-            except Exception as exc:  # never let the sender die
-                log.warning("IRC send to %s failed: %s", item.target, exc)
-                item.finish("failed")
-                continue
-            item.finish("sent")
+            if item.expiry is not None:
+                item.expiry.cancel()
+            self._write(item, write)

@@ -95,7 +95,6 @@ async def make_bot() -> AsyncIterator[Callable[..., IrcClient]]:
                    **kwargs: Any) -> IrcClient:
         commands = CommandHandler(services, settings.irc_admins) if services else None
         kwargs.setdefault("backoff", fast_backoff())
-        kwargs.setdefault("say_wait", 5.0)
         bot = IrcClient(settings, commands, **kwargs)
         await bot.start()
         bots.append(bot)

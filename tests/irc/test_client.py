@@ -135,14 +135,14 @@ async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
 
 async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> None:
     settings = irc_settings(fake, irc_flood_burst=1, irc_flood_rate=5.0)
-    bot = await make_bot(settings, services, say_wait=0.0)
+    bot = await make_bot(settings, services)
     await joined(bot)
     conn = fake.conns[0]
     for _ in range(3):
         conn.send(":x!y@z PRIVMSG #sewerchat :!help")  # 3 reply lines queue up
     await fake.wait(lambda: any(m.command == "PRIVMSG" for m in conn.received))
     d = await bot.say(CHANNEL, "ANNOUNCE", priority=True)
-    assert await asyncio.wait_for(d.outcome, 20) == "sent"
+    assert await asyncio.wait_for(d.done, 20) == "sent"
 
     def privmsgs():
         return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
@@ -161,14 +161,14 @@ async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
     await fake.wait(lambda: "QUIT" in fake.commands(0))
     assert fake.conns[0].received[-1].params == ("bye now",)
     d = await bot.say(CHANNEL, "after stop")
-    assert d.status == "failed" and d.outcome.done()
+    assert d.status == "failed" and d.done.done()
 
 
 async def test_say_edge_cases(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     empty = await bot.say(CHANNEL, "\r\n\x00")
-    assert empty.status == "failed" and await empty.outcome == "failed"
+    assert empty.status == "failed" and await empty.done == "failed"
     other = await bot.say("someone", "private line\r\nQUIT")
     assert other.status == "sent" and other.line == "private line QUIT"
     conn = fake.conns[0]
@@ -187,7 +187,7 @@ async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
     st = bot.status()
     assert not st["connected"] and "connect to" in st["last_error"]
     d = await bot.say(CHANNEL, "x", priority=True, fresh_for=0.1)
-    assert d.status == "queued" and await asyncio.wait_for(d.outcome, 10) == "expired"
+    assert d.status == "queued" and await asyncio.wait_for(d.done, 10) == "expired"
 
 
 async def test_disabled_irc() -> None:
@@ -195,7 +195,7 @@ async def test_disabled_irc() -> None:
     await off.start()
     d = await off.say(CHANNEL, "hello\nworld", priority=True)
     assert (d.status, d.detail, d.line) == ("failed", "IRC is off", "hello world")
-    assert await d.outcome == "failed"
+    assert await d.done == "failed"
     assert off.status()["enabled"] is False and off.status()["connected"] is False
     await off.stop()
 

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.sasl import Sasl, plain_payload
 from ntrbot.irc.sendqueue import SendQueue
@@ -22,13 +23,26 @@ class Clock:
         return self.now
 
 
+def put(queue: SendQueue, target: str, line: str, *, priority: bool,
+        fresh_for: float) -> Delivery | None:
+    return queue.put(Delivery(target, line, priority=priority, fresh_for=fresh_for,
+                              clock=queue.bucket.clock))
+
+
+def recorder(sent: list[tuple[str, str]]):
+    def write(item: Delivery) -> None:
+        sent.append((item.target, item.line))
+        item.finish("sent")
+    return write
+
+
 @pytest.fixture
 async def runner():
     tasks = []
 
     def run(queue: SendQueue, ready=lambda t: True, write=None):
         sent: list[tuple[str, str]] = []
-        task = asyncio.create_task(queue.run(ready, write or (lambda t, x: sent.append((t, x)))))
+        task = asyncio.create_task(queue.run(ready, write or recorder(sent)))
         tasks.append(task)
         return sent
 
@@ -43,16 +57,16 @@ async def test_priority_jumps_the_backlog(runner) -> None:
     clock = Clock()
     queue = SendQueue(TokenBucket(burst=2, rate=1.0, clock=clock))
     sent = runner(queue)
-    items = [queue.put("#c", f"reply {i}", priority=False, fresh_for=60) for i in range(6)]
+    items = [put(queue, "#c", f"reply {i}", priority=False, fresh_for=60) for i in range(6)]
     await wait_until(lambda: len(sent) == 2, what="the burst")
-    announce = queue.put("#c", "ANNOUNCE", priority=True, fresh_for=60)
+    announce = put(queue, "#c", "ANNOUNCE", priority=True, fresh_for=60)
     await asyncio.sleep(0.05)
     assert len(sent) == 2  # bucket empty: nothing more until tokens come back
     clock.now += 1.0
     queue.wake()
     await wait_until(lambda: len(sent) == 3, what="the announce")
     assert sent[2] == ("#c", "ANNOUNCE")
-    assert await announce.outcome == "sent"
+    assert await announce.done == "sent"
     for _ in range(1000):  # let tokens come back, one second per step
         if len(sent) == 7:
             break
@@ -61,7 +75,7 @@ async def test_priority_jumps_the_backlog(runner) -> None:
         await asyncio.sleep(0.01)
     assert [x for _, x in sent] == ["reply 0", "reply 1", "ANNOUNCE",
                                     "reply 2", "reply 3", "reply 4", "reply 5"]
-    assert all(i.outcome.result() == "sent" for i in items if i)
+    assert all(i.done.result() == "sent" for i in items if i)
     assert len(queue) == 0
 
 
@@ -69,12 +83,12 @@ async def test_not_ready_waits_then_sends_once(runner) -> None:
     ready = {"#c": False}
     queue = SendQueue(TokenBucket(4, 10.0))
     sent = runner(queue, ready=lambda t: ready[t])
-    item = queue.put("#c", "hello", priority=True, fresh_for=60)
+    item = put(queue, "#c", "hello", priority=True, fresh_for=60)
     await asyncio.sleep(0.05)
-    assert sent == [] and len(queue) == 1 and not item.outcome.done()
+    assert sent == [] and len(queue) == 1 and not item.done.done()
     ready["#c"] = True
     queue.wake()
-    assert await asyncio.wait_for(item.outcome, 10) == "sent"
+    assert await asyncio.wait_for(item.done, 10) == "sent"
     queue.wake()
     await asyncio.sleep(0.05)
     assert sent == [("#c", "hello")]
@@ -84,8 +98,8 @@ async def test_stale_line_expires_and_is_never_sent(runner) -> None:
     ready = {"#c": False}
     queue = SendQueue(TokenBucket(4, 10.0))
     sent = runner(queue, ready=lambda t: ready[t])
-    item = queue.put("#c", "old news", priority=True, fresh_for=0.05)
-    assert await asyncio.wait_for(item.outcome, 10) == "expired"
+    item = put(queue, "#c", "old news", priority=True, fresh_for=0.05)
+    assert await asyncio.wait_for(item.done, 10) == "expired"
     assert len(queue) == 0
     ready["#c"] = True
     queue.wake()
@@ -96,24 +110,24 @@ async def test_stale_line_expires_and_is_never_sent(runner) -> None:
 async def test_write_error_fails_the_item_without_retry(runner) -> None:
     calls = []
 
-    def write(target: str, line: str) -> None:
-        calls.append(line)
+    def write(item: Delivery) -> None:
+        calls.append(item.line)
         raise OSError("broken pipe")
 
     queue = SendQueue(TokenBucket(4, 10.0))
     runner(queue, write=write)
-    item = queue.put("#c", "x", priority=False, fresh_for=60)
-    assert await asyncio.wait_for(item.outcome, 10) == "failed"
-    second = queue.put("#c", "y", priority=False, fresh_for=60)
-    assert await asyncio.wait_for(second.outcome, 10) == "failed"  # the sender lives on
+    item = put(queue, "#c", "x", priority=False, fresh_for=60)
+    assert await asyncio.wait_for(item.done, 10) == "failed"
+    second = put(queue, "#c", "y", priority=False, fresh_for=60)
+    assert await asyncio.wait_for(second.done, 10) == "failed"  # the sender lives on
     assert calls == ["x", "y"]
 
 
 async def test_reply_queue_is_bounded_but_announces_are_not() -> None:
     queue = SendQueue(TokenBucket(1, 1.0), max_normal=3)
-    assert all(queue.put("#c", "r", priority=False, fresh_for=60) for _ in range(3))
-    assert queue.put("#c", "r", priority=False, fresh_for=60) is None
-    assert queue.put("#c", "a", priority=True, fresh_for=60) is not None
+    assert all(put(queue, "#c", "r", priority=False, fresh_for=60) for _ in range(3))
+    assert put(queue, "#c", "r", priority=False, fresh_for=60) is None
+    assert put(queue, "#c", "a", priority=True, fresh_for=60) is not None
     queue.fail_all()
     assert len(queue) == 0
 
@@ -177,20 +191,19 @@ async def test_send_now_writes_at_once_only_when_nothing_is_ahead() -> None:
     clock = Clock()
     queue = SendQueue(TokenBucket(2, 1.0, clock))
     sent: list[tuple[str, str]] = []
+    write = recorder(sent)
 
-    def write(target: str, line: str) -> None:
-        sent.append((target, line))
+    def line(text: str, priority: bool = True) -> Delivery:
+        return Delivery("#c", text, priority=priority, clock=clock)
 
-    item = queue.send_now("#c", "first", priority=True, ready=lambda t: True, write=write)
-    assert item is not None and item.outcome.result() == "sent" and sent == [("#c", "first")]
-    assert queue.send_now("#c", "x", priority=True, ready=lambda t: False, write=write) is None
-    queue.put("#c", "reply", priority=False, fresh_for=60)
+    first = line("first")
+    assert queue.send_now(first, ready=lambda t: True, write=write)
+    assert first.done.result() == "sent" and sent == [("#c", "first")]
+    assert not queue.send_now(line("x"), ready=lambda t: False, write=write)
+    put(queue, "#c", "reply", priority=False, fresh_for=60)
     # A reply waits behind the queued reply; an announce does not.
-    assert queue.send_now("#c", "reply 2", priority=False, ready=lambda t: True,
-                          write=write) is None
-    assert queue.send_now("#c", "announce", priority=True, ready=lambda t: True,
-                          write=write) is not None
+    assert not queue.send_now(line("reply 2", False), ready=lambda t: True, write=write)
+    assert queue.send_now(line("announce"), ready=lambda t: True, write=write)
     # The bucket (burst 2) is empty now: nothing jumps the flood limit.
-    assert queue.send_now("#c", "more", priority=True, ready=lambda t: True,
-                          write=write) is None
-    assert [line for _, line in sent] == ["first", "announce"]
+    assert not queue.send_now(line("more"), ready=lambda t: True, write=write)
+    assert [text for _, text in sent] == ["first", "announce"]

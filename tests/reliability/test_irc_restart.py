@@ -206,7 +206,7 @@ async def test_restarts_rejoin_and_deliver_queued_announces_once(
     messages: list[str] = []
     try:
         first = await show.announce(1)
-        assert first["delivery"] == "sent", first
+        assert first["delivery"] == "delivered", first
         messages.append(first["message"])
         for cycle in range(1, CYCLES + 1):
             await show.server_down()
@@ -219,11 +219,11 @@ async def test_restarts_rejoin_and_deliver_queued_announces_once(
             for d in down:
                 await obs.wait_privmsg(NICK, CHANNEL, contains=d["message"], timeout=20)
                 assert await wait_until(
-                    lambda d=d: _is(show.delivery(d["announcement_id"]), "sent"), timeout=10)
+                    lambda d=d: _is(show.delivery(d["announcement_id"]), "delivered"), timeout=10)
                 messages.append(d["message"])
             # and a live announce right after the rejoin goes straight out
             live = await show.announce(25)
-            assert live["delivery"] == "sent", live
+            assert live["delivery"] == "delivered", live
             await obs.wait_privmsg(NICK, CHANNEL, contains=live["message"], timeout=20)
         marker = await show.announce(24)
         await show.observer.wait_privmsg(NICK, CHANNEL, contains=marker["message"])  # type: ignore[union-attr]
@@ -253,7 +253,7 @@ async def test_announces_older_than_fresh_seconds_expire_and_are_never_sent(
                 lambda s=stale: _is(show.delivery(s["announcement_id"]), "expired"), timeout=15)
             obs = await show.server_up()
             marker = await show.announce(20 + cycle)
-            assert marker["delivery"] == "sent"
+            assert marker["delivery"] == "delivered"
             await obs.wait_privmsg(NICK, CHANNEL, contains=marker["message"])
             assert show.said(stale["message"]) == 0
         assert "Traceback" not in show.bot.log()
