@@ -140,8 +140,8 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
 async def static_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     root = web_dir().resolve()
-    path = (root / name).resolve()
-    if (not path.is_relative_to(root) or path.suffix not in STATIC_TYPES
+    path = (root / name.replace("\x00", "")).resolve()  # NUL: no such file, never a 500
+    if ("\x00" in name or not path.is_relative_to(root) or path.suffix not in STATIC_TYPES
             or not path.is_file()):
         raise web.HTTPNotFound(text=json.dumps({"error": "not found"}),
                                content_type="application/json")

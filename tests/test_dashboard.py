@@ -190,7 +190,7 @@ async def test_static_files_and_no_secret_anywhere(client: TestClient) -> None:
     assert r.status == 200 and r.headers["Content-Type"].startswith("text/css")
     assert "Pico CSS" in (await r.text())[:300]  # license header kept
     for path in ("/static/login.html", "/static/../ntrbot/auth.py", "/static/__init__.py",
-                 "/static/%2e%2e/pyproject.toml"):
+                 "/static/%2e%2e/pyproject.toml", "/static/%00", "/static/style.css%00"):
         assert (await client.get(path)).status == 404, path
     await login(client)
     for path in ("/dashboard", "/static/dashboard.js", "/login"):
