@@ -268,7 +268,7 @@ async def test_demo_with_irc_server_announces_to_the_channel(miniircd: IrcServer
             show = (await http.get("/playlist")).json()
             resp = await http.post("/admin/announce", json={"show_id": show["id"], "position": 1},
                                    headers={"Authorization": f"Bearer {token}"})
-            assert resp.status_code == 200 and resp.json()["delivery"] == "sent", resp.text
+            assert resp.status_code == 200 and resp.json()["delivery"] == "delivered", resp.text
         msg = await observer.wait_privmsg("ntrdemo", "#ntrdemo", contains="Song #1:")
         assert msg.params[-1] == resp.json()["message"]
     finally:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import irc.client
+import irc.events
 
 from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from ntrbot.irc.sendqueue import SendQueue
 
 log = logging.getLogger("ntrbot.irc")
+
+#: Numeric codes of the JOIN refusals, by jaraco event name.
+REFUSAL_CODES = {name: code for code, name in irc.events.numeric.items() if code in {
+    "403", "405", "471", "473", "474", "475", "477", "489"}}
 
 COMMAND_REPLY_FRESH = 30.0
 MAX_COMMAND_TASKS = 16
@@ -162,6 +167,10 @@ class ServerEvents:
         channel = event.arguments[0] if event.arguments else "?"
         text = event.arguments[1] if len(event.arguments) > 1 else event.type
         log.warning("IRC cannot join %s: %s (will retry)", channel, text)
+        code = REFUSAL_CODES.get(event.type, event.type)
+        # Announces waiting for this channel would wait in vain: the host is told now.
+        self.queue.fail_target(channel, f"{code} cannot join {channel}: {text}",
+                               key=irc_lower)
         self._set_error(f"cannot join {channel}: {text}")
 
     _on_inviteonlychan = _on_bannedfromchan = _on_badchannelkey = _join_failed

@@ -98,6 +98,15 @@ class SendQueue:
             while q:
                 q.popleft().finish("failed", detail)
 
+    def fail_target(self, target: str, detail: str, *, key: Callable[[str], str]) -> int:
+        """Fail the confirmed lines (announces) queued for `target`: it refused us."""
+        failed = [i for q in (self._prio, self._normal) for i in q
+                  if i.confirm and key(i.target) == key(target)]
+        for item in failed:
+            self._remove(item)
+            item.finish("failed", detail)
+        return len(failed)
+
     def drop(self, item: Delivery) -> None:
         """Take a line off the queue (it was cancelled)."""
         self._remove(item)
