@@ -137,8 +137,12 @@ class IrcServer:
         (self.dir / "motd.txt").write_text("ntrbot test server\n")
         os.chmod(self.dir, 0o755)
         give_to_test_user(self.dir)
+        cmd = [INSPIRCD, "--nofork", "--nopid", "--config", str(conf)]
         probe = ["sh", "-c", f"'{INSPIRCD}' --version >/dev/null && id -u"]
-        return [*drop_prefix(probe), INSPIRCD, "--nofork", "--nopid", "--config", str(conf)]
+        try:
+            return [*drop_prefix(probe), *cmd]
+        except RuntimeError:  # root without runuser/setpriv: tell InspIRCd it may run as root
+            return [*cmd, "--runasroot"]
 
     def start(self, timeout: float = 20.0) -> None:
         assert self.proc is None, "already running"
