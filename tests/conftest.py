@@ -16,7 +16,7 @@ from ntrbot.config import Settings, validate
 from ntrbot.db import Database
 from ntrbot.weeks import ShowClock
 
-pytest_plugins = [p for p in ("tests.support.ircd",)
+pytest_plugins = [p for p in ("tests.support.ircd", "tests.support.tcpproxy")
                   if (Path(__file__).parent / "support" / (p.rsplit(".", 1)[1] + ".py")).exists()]
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"

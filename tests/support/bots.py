@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -18,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.unpriv import TEST_USER as TEST_USER
+from tests.support.unpriv import drop_prefix, give_to_test_user
+
 REPO = Path(__file__).resolve().parents[2]
 SOPEL_PLUGIN = REPO / "compat" / "sopel" / "ntr_playlist.py"
 LIMNORIA_PLUGIN = REPO / "compat" / "limnoria" / "NtrPlaylist"
-TEST_USER = "ntrtest"
 
 SOPEL_CFG = """\
 [core]
@@ -83,59 +84,13 @@ supybot.servers.http.port: 0
 # --- running as someone else -----------------------------------------------------------------
 
 
-def _ensure_test_user() -> pwd.struct_passwd:
-    """The unprivileged user the bots run as (created on first use; root only)."""
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
-            check=True,
-            capture_output=True,
-        )
-        return pwd.getpwnam(TEST_USER)
-
-
-_PREFIX_CACHE: list[list[str]] = []
-
-
 def _privilege_drop_prefix() -> list[str]:
     """Command prefix that runs a command as TEST_USER ([] when we are not root).
 
-    Plain `runuser` is used when that user can run this interpreter; otherwise (e.g. Python
-    installed under root's home, mode 0700) `setpriv` with the single ambient capability
-    CAP_DAC_READ_SEARCH, which lets the process read and traverse root's files without write
-    access and without being root (Sopel and Limnoria only check the uid).
+    See tests.support.unpriv.drop_prefix: the probe checks this interpreter can import the bots.
     """
-    if os.geteuid() != 0:
-        return []
-    if _PREFIX_CACHE:
-        return _PREFIX_CACHE[0]
-    user = _ensure_test_user()
-    candidates: list[list[str]] = []
-    if shutil.which("runuser"):
-        candidates.append(["runuser", "-u", TEST_USER, "--"])
-    if shutil.which("setpriv"):
-        ids = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
-        for cap in ("dac_read_search", "dac_override"):
-            candidates.append(
-                ["setpriv", *ids, f"--inh-caps=+{cap}", f"--ambient-caps=+{cap}", "--"]
-            )
     probe = [sys.executable, "-c", "import os, sopel, supybot, websocket; print(os.geteuid())"]
-    errors: list[str] = []
-    for prefix in candidates:
-        result = subprocess.run(
-            [*prefix, *probe], capture_output=True, text=True, timeout=60, cwd="/", check=False
-        )
-        if result.returncode == 0 and result.stdout.strip() == str(user.pw_uid):
-            _PREFIX_CACHE.append(prefix)
-            return prefix
-        errors.append(f"{' '.join(prefix)}: {result.stderr.strip()[-300:]}")
-    raise RuntimeError(
-        f"cannot run {sys.executable} as the unprivileged user {TEST_USER!r}; make the "
-        "interpreter readable for it (e.g. chmod o+x on its parent directories). Tried:\n"
-        + "\n".join(errors)
-    )
+    return drop_prefix(probe)
 
 
 def _make_workdir(tmpdir: Path, name: str) -> tuple[Path, Path | None]:
@@ -155,16 +110,6 @@ def _make_workdir(tmpdir: Path, name: str) -> tuple[Path, Path | None]:
     link = tmpdir / name
     link.symlink_to(workdir)
     return workdir, link
-
-
-def _give_to_test_user(path: Path) -> None:
-    if os.geteuid() != 0:
-        return
-    user = _ensure_test_user()
-    for root, dirs, files in os.walk(path):
-        os.chown(root, user.pw_uid, user.pw_gid)
-        for entry in dirs + files:
-            os.chown(os.path.join(root, entry), user.pw_uid, user.pw_gid, follow_symlinks=False)
 
 
 # --- a blocking observer that asks NAMES until the bot is in the channel ----------------------
@@ -295,7 +240,7 @@ def _spawn(
         if keep_dir is not None:  # do not leave the /tmp work dir behind
             shutil.rmtree(workdir, ignore_errors=True)
         raise
-    _give_to_test_user(workdir)
+    give_to_test_user(workdir)
     log_path = workdir / f"{kind}.out"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -1,4 +1,4 @@
-"""Pytest plugin: real IRC servers (miniircd, and ngircd when installed) on a free port."""
+"""Pytest plugin: real IRC servers (miniircd; ngircd, InspIRCd when installed) on a free port."""
 
 from __future__ import annotations
 
@@ -10,13 +10,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.support.unpriv import drop_prefix, give_to_test_user
+
 HOST = "127.0.0.1"
 NGIRCD = shutil.which("ngircd")
+INSPIRCD = shutil.which("inspircd") or next(
+    (p for p in ("/usr/sbin/inspircd", "/usr/bin/inspircd") if os.access(p, os.X_OK)), None)
+MODULEDIR = next((p for p in ("/usr/lib/inspircd/modules", "/usr/lib64/inspircd/modules")
+                  if os.path.isdir(p)), "/usr/lib/inspircd/modules")
+INSPIRCD_MODULES = ("cap ircv3 ircv3_echomessage ircv3_labeledresponse ircv3_msgid "
+                    "ircv3_servertime ircv3_ctctags ircv3_batch ircv3_capnotify botmode").split()
+# An IRC operator on the InspIRCd test server: OPER ntrop ntrop (may KILL, DIE, ...).
+INSPIRCD_OPER = ("ntrop", "ntrop")
 
 NGIRCD_CONF = """\
 [Global]
@@ -44,6 +55,32 @@ PAM = no
 Ident = no
 DNS = no
 MorePrivacy = no
+"""
+
+# InspIRCd 3: loopback only, no DNS/ident, no flood or clone limits, first joiner gets +o
+# (defaultmodes "o"), IRCv3 caps and +B. It registers clients on its once-a-second tick, so a
+# connect takes up to ~1 s; commands are not fakelagged.
+INSPIRCD_CONF = """\
+<server name="irc.test" description="ntrbot test server" network="ntrtest">
+<admin name="ntrbot tests" nick="admin" email="tests@example.invalid">
+<path configdir="{dir}" datadir="{dir}" logdir="{dir}" runtimedir="{dir}" moduledir="{moduledir}">
+<bind address="{host}" port="{port}" type="clients">
+<power diepass="ntrdie" restartpass="ntrrestart">
+<connect name="tests" allow="*" timeout="60" pingfreq="300" hardsendq="16M" softsendq="1M"
+         recvq="1M" threshold="1000000" commandrate="100000000" fakelag="no"
+         localmax="100000" globalmax="100000" maxconnwarn="no" resolvehostnames="no"
+         useident="no" limit="100000" maxchans="100">
+<files motd="{dir}/motd.txt">
+<dns server="127.0.0.1" timeout="5">
+<options defaultmodes="not" syntaxhints="no" announcets="yes" hostintopic="yes"
+         pingwarning="0" splitwhois="no">
+<performance quietbursts="yes" softlimit="4096" somaxconn="128" clonesonconnect="no">
+<security hideserver="" flatlinks="no" hidesplits="no" hidebans="no" maxtargets="20">
+<class name="all" commands="*" privs="*" usermodes="*" snomasks="*">
+<type name="NetAdmin" classes="all">
+<oper name="{oper}" password="{oper_password}" host="*@*" type="NetAdmin">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{dir}/ircd.log">
+{modules}
 """
 
 
@@ -79,12 +116,33 @@ class IrcServer:
             if os.geteuid() == 0:  # miniircd refuses root unless told so
                 cmd += ["--setuid", "root"]
             return cmd
+        if self.kind == "inspircd":
+            return self._inspircd_command()
         conf = self.dir / "ngircd.conf"
         conf.write_text(NGIRCD_CONF.format(host=self.host, port=self.port, dir=self.dir))
         (self.dir / "help.txt").write_text("no help\n")
         os.chmod(self.dir, 0o755)
         assert NGIRCD is not None
         return [NGIRCD, "-n", "-f", str(conf)]
+
+    def _inspircd_command(self) -> list[str]:
+        """Write the config; InspIRCd refuses root, so it runs as the unprivileged test user."""
+        if INSPIRCD is None:
+            raise RuntimeError("inspircd is not installed")
+        conf = self.dir / "inspircd.conf"
+        modules = "\n".join(f'<module name="{m}">' for m in INSPIRCD_MODULES)
+        conf.write_text(INSPIRCD_CONF.format(
+            host=self.host, port=self.port, dir=self.dir, moduledir=MODULEDIR, modules=modules,
+            oper=INSPIRCD_OPER[0], oper_password=INSPIRCD_OPER[1]))
+        (self.dir / "motd.txt").write_text("ntrbot test server\n")
+        os.chmod(self.dir, 0o755)
+        give_to_test_user(self.dir)
+        cmd = [INSPIRCD, "--nofork", "--nopid", "--config", str(conf)]
+        probe = ["sh", "-c", f"'{INSPIRCD}' --version >/dev/null && id -u"]
+        try:
+            return [*drop_prefix(probe), *cmd]
+        except RuntimeError:  # root without runuser/setpriv: tell InspIRCd it may run as root
+            return [*cmd, "--runasroot"]
 
     def start(self, timeout: float = 20.0) -> None:
         assert self.proc is None, "already running"
@@ -135,34 +193,89 @@ SERVER_KINDS = [
         pytest.mark.ngircd,
         pytest.mark.skipif(NGIRCD is None, reason="ngircd is not installed"),
     ]),
+    pytest.param("inspircd", id="inspircd", marks=[
+        pytest.mark.inspircd,
+        pytest.mark.skipif(INSPIRCD is None, reason="inspircd is not installed"),
+    ]),
 ]
+_BINARIES = {"miniircd": sys.executable, "ngircd": NGIRCD, "inspircd": INSPIRCD}
+# Fixtures that need one particular server, and the marker their tests get (for -m).
+_KIND_FIXTURES = {"ngircd_server": "ngircd", "inspircd_server": "inspircd"}
 
 
-@pytest.fixture(params=SERVER_KINDS)
-def ircd_kind(request: pytest.FixtureRequest) -> str:
-    """'miniircd' or 'ngircd'; tests using `ircd` run once per kind."""
-    return request.param
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests using ngircd_server/inspircd_server carry the ngircd/inspircd marker."""
+    for item in items:
+        for fixture, marker in _KIND_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))
 
 
-@pytest.fixture
-def ircd(ircd_kind: str) -> Iterator[IrcServer]:
-    """A running real IRC server on a free loopback port (killed afterwards)."""
-    server = IrcServer(ircd_kind)
-    server.start()
+@contextmanager
+def running_server(kind: str) -> Iterator[IrcServer]:
+    """A started IrcServer of ``kind``, killed and its directory removed on exit.
+
+    Skips the test when that server is not installed.
+    """
+    if _BINARIES.get(kind) is None:
+        pytest.skip(f"{kind} is not installed")
+    server = IrcServer(kind)
     try:
+        server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)
 
 
+@pytest.fixture(params=SERVER_KINDS)
+def ircd_kind(request: pytest.FixtureRequest) -> str:
+    """'miniircd', 'ngircd' or 'inspircd'; tests using `ircd` run once per installed kind."""
+    return request.param
+
+
+@pytest.fixture
+def ircd(ircd_kind: str) -> Iterator[IrcServer]:
+    """A running real IRC server on a free loopback port (killed afterwards)."""
+    with running_server(ircd_kind) as server:
+        yield server
+
+
 @pytest.fixture
 def miniircd() -> Iterator[IrcServer]:
     """miniircd only."""
-    server = IrcServer("miniircd")
-    server.start()
-    try:
+    with running_server("miniircd") as server:
         yield server
-    finally:
+
+
+@pytest.fixture
+def ngircd_server() -> Iterator[IrcServer]:
+    """ngircd only (skipped when it is not installed)."""
+    with running_server("ngircd") as server:
+        yield server
+
+
+@pytest.fixture
+def inspircd_server() -> Iterator[IrcServer]:
+    """InspIRCd 3 only (skipped when it is not installed): IRCv3 caps, +B, first joiner op."""
+    with running_server("inspircd") as server:
+        yield server
+
+
+@pytest.fixture
+def ircd_factory() -> Iterator[Callable[[str], IrcServer]]:
+    """make(kind) starts another server of that kind; all are killed afterwards."""
+    servers: list[IrcServer] = []
+
+    def make(kind: str) -> IrcServer:
+        if _BINARIES.get(kind) is None:
+            pytest.skip(f"{kind} is not installed")
+        server = IrcServer(kind)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in reversed(servers):
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)

@@ -6,31 +6,57 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _LINE = re.compile(r"^(?::(?P<prefix>\S+) +)?(?P<command>\S+)(?P<rest>.*)$")
 
 
 @dataclass(frozen=True)
 class Msg:
-    """One parsed line: prefix (may be ''), upper-case command, params (trailing last)."""
+    """One parsed line: prefix (may be ''), upper-case command, params (trailing last).
+
+    ``raw`` is the line without its IRCv3 tags; ``tags`` holds them (values unescaped).
+    """
 
     raw: str
     prefix: str
     command: str
     params: tuple[str, ...]
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def nick(self) -> str:
         return self.prefix.split("!", 1)[0]
 
 
+_TAG_ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """IRCv3 message tags ("a=1;b;c=x\\sy", without the '@') as a dict, values unescaped."""
+    tags: dict[str, str] = {}
+    for item in filter(None, text.split(";")):
+        key, _, value = item.partition("=")
+        out, i = [], 0
+        while i < len(value):
+            if value[i] == "\\" and i + 1 < len(value):
+                out.append(_TAG_ESCAPES.get(value[i + 1], value[i + 1]))
+                i += 2
+            else:
+                out.append(value[i] if value[i] != "\\" else "")
+                i += 1
+        tags[key] = "".join(out)
+    return tags
+
+
 def parse(line: str) -> Msg:
+    tags: dict[str, str] = {}
     if line.startswith("@"):
-        line = line.split(" ", 1)[1] if " " in line else ""
+        head, _, line = line.partition(" ")
+        tags = parse_tags(head[1:])
     m = _LINE.match(line)
     if not m:
-        return Msg(line, "", "", ())
+        return Msg(line, "", "", (), tags)
     rest = m.group("rest")
     params: list[str] = []
     while rest:
@@ -42,7 +68,7 @@ def parse(line: str) -> Msg:
             break
         word, _, rest = rest.partition(" ")
         params.append(word)
-    return Msg(line, m.group("prefix") or "", m.group("command").upper(), tuple(params))
+    return Msg(line, m.group("prefix") or "", m.group("command").upper(), tuple(params), tags)
 
 
 class RawIrc:
@@ -55,20 +81,51 @@ class RawIrc:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
+        self.caps_available: set[str] = set()  # from CAP LS (names, values dropped)
+        self.caps_enabled: set[str] = set()  # ACKed by the server
 
     @classmethod
     async def connect(cls, host: str, port: int, nick: str, timeout: float = 20.0,
-                      password: str | None = None) -> RawIrc:
+                      password: str | None = None,
+                      caps: tuple[str, ...] | list[str] | None = None) -> RawIrc:
+        """Register as ``nick``. With ``caps`` (even empty) negotiate IRCv3 first.
+
+        ``CAP LS 302`` fills ``caps_available``; the wanted caps are requested in one
+        ``CAP REQ`` (all or nothing, as servers answer) and, if ACKed, land in ``caps_enabled``.
+        """
         self = cls(nick)
         self._reader, self._writer = await asyncio.wait_for(
             asyncio.open_connection(host, port), timeout)
         self._task = asyncio.create_task(self._read_loop())
         if password:
             await self.send(f"PASS {password}")
+        if caps is not None:
+            await self.send("CAP LS 302")
         await self.send(f"NICK {nick}")
         await self.send(f"USER {nick} 0 * :{nick} observer")
+        if caps is not None:
+            await self._negotiate(list(caps), timeout)
         await self.wait_for(lambda m: m.command == "001", timeout)
         return self
+
+    async def _negotiate(self, caps: list[str], timeout: float) -> None:
+        def ls_line(m: Msg) -> bool:
+            return m.command == "CAP" and len(m.params) > 2 and m.params[1].upper() == "LS"
+
+        # CAP * LS * :... lines continue; the last one has no '*'
+        await self.wait_for(lambda m: ls_line(m) and m.params[2] != "*", timeout)
+        for m in filter(ls_line, self.messages()):
+            self.caps_available |= {c.split("=", 1)[0] for c in m.params[-1].split()}
+        if caps:
+            mark = self.mark()
+            await self.send(f"CAP REQ :{' '.join(caps)}")
+            reply = await self.wait_for(
+                lambda m: m.command == "CAP" and len(m.params) > 2
+                and m.params[1].upper() in ("ACK", "NAK"), timeout, mark)
+            if reply.params[1].upper() == "ACK":
+                self.caps_enabled |= {c.lstrip("-") for c in reply.params[-1].split()
+                                      if not c.startswith("-")}
+        await self.send("CAP END")
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
