@@ -13,6 +13,7 @@ import irc.client
 
 from ntrbot.config import Settings
 from ntrbot.irc.backoff import Backoff
+from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
@@ -77,6 +78,11 @@ class IrcClient(ServerEvents):
         if settings.irc_sasl_user and settings.irc_sasl_password:
             self._sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password,
                               self._send_raw, self._set_error)
+        self._cap = CapNegotiator(self._send_raw, want_sasl=self._sasl is not None,
+                                  start_sasl=self._sasl.start if self._sasl else None,
+                                  no_sasl=self._sasl.unavailable if self._sasl else None)
+        if self._sasl:
+            self._sasl.on_done = self._cap.end
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -175,6 +181,7 @@ class IrcClient(ServerEvents):
             "channels": sorted(self.joined.values()),
             "last_error": self.last_error,
             "queued": len(self.queue),
+            "caps": sorted(self.caps),
         }
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
@@ -227,7 +234,8 @@ class IrcClient(ServerEvents):
                      " (TLS)" if self.settings.irc_tls else "", self.wanted_nick)
             factory = make_factory(self._connect_factory, tls=self.settings.irc_tls,
                                    tls_verify=self.settings.irc_tls_verify,
-                                   first_lines=["CAP LS 302"] if self._sasl else [])
+                                   first_lines=["CAP LS 302"])
+            self._cap.begin()
             if self._sasl:
                 self._sasl.begin()
             conn.transport = None
@@ -354,7 +362,7 @@ class DisabledIrc:
 
     def status(self) -> dict[str, Any]:
         return {"enabled": False, "connected": False, "server": None, "nick": None,
-                "channels": [], "last_error": None, "queued": 0}
+                "channels": [], "last_error": None, "queued": 0, "caps": []}
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
         return None

@@ -15,6 +15,7 @@ from ntrbot.irc.hostmask import irc_lower
 
 if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
+    from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
     from ntrbot.irc.sasl import Sasl
     from ntrbot.irc.sendqueue import SendQueue
@@ -57,6 +58,7 @@ class ServerEvents:
     queue: SendQueue
     commands: CommandHandler | None
     _sasl: Sasl | None
+    _cap: CapNegotiator
     _stopping: bool
     _server_error: str | None
     _lost: asyncio.Event
@@ -89,6 +91,7 @@ class ServerEvents:
 
     def _on_welcome(self, event: irc.client.Event) -> None:
         self.registered = True
+        self._cap.registered()
         self.nick = event.target or self.nick
         self.backoff.connected()
         log.info("IRC connected to %s:%s as %s", self.host, self.port, self.nick)
@@ -104,6 +107,7 @@ class ServerEvents:
         reason = (event.arguments[0] if event.arguments else "") or self._server_error or ""
         self.registered = False
         self.joined.clear()
+        self._cap.lost()
         self.backoff.disconnected()
         if not self._stopping:
             if reason not in ("ping timeout", "registration timeout"):
@@ -192,11 +196,18 @@ class ServerEvents:
     _on_nicknameinuse = _on_nickcollision = _on_unavailresource = _nick_unusable
     _on_erroneusnickname = _nick_unusable
 
-    # --- SASL ----------------------------------------------------------------
+    # --- capabilities and SASL ----------------------------------------------
+
+    @property
+    def caps(self) -> frozenset[str]:
+        """Capabilities enabled on the current connection (lowercase names)."""
+        return frozenset(self._cap.enabled)
 
     def _on_cap(self, event: irc.client.Event) -> None:
-        if self._sasl:
-            self._sasl.on_cap(list(event.arguments))
+        self._cap.on_cap(list(event.arguments))
+
+    def _on_invalidcapcmd(self, event: irc.client.Event) -> None:
+        self._cap.invalid_command()
 
     def _on_authenticate(self, event: irc.client.Event) -> None:
         if self._sasl:
@@ -213,8 +224,8 @@ class ServerEvents:
     _on_saslfail = _on_sasltoolong = _on_saslaborted = _on_nicklocked = _sasl_failed
 
     def _on_unknowncommand(self, event: irc.client.Event) -> None:
-        if self._sasl and event.arguments:
-            self._sasl.on_unknown_command(event.arguments[0])
+        if event.arguments:
+            self._cap.unknown_command(event.arguments[0])
 
     # --- commands ------------------------------------------------------------
 

@@ -58,11 +58,24 @@ class FakeConn:
     def handle(self, m: Msg) -> None:
         s = self.server
         p = m.params
-        if m.command == "CAP" and p and p[0] == "LS":
+        if m.command == "CAP" and s.cap_mode == "421":
+            self.send(f":fake 421 {self.nick or '*'} CAP :Unknown command")
+        elif m.command == "CAP" and s.cap_mode == "silent":
+            pass
+        elif m.command == "CAP" and p and p[0] == "LS":
             self.capping = True
-            self.send(f":fake CAP * LS :{s.caps}")
+            words = s.caps.split()
+            per = s.ls_per_line or max(1, len(words))
+            lines = [" ".join(words[i:i + per]) for i in range(0, len(words), per)] or [""]
+            for i, line in enumerate(lines):
+                more = "* " if i < len(lines) - 1 else ""
+                self.send(f":fake CAP * LS {more}:{line}")
         elif m.command == "CAP" and p and p[0] == "REQ":
-            self.send(f":fake CAP * ACK :{p[-1]}")
+            names = {c.lstrip("-") for c in p[-1].split()}
+            if names & s.nak:
+                self.send(f":fake CAP * NAK :{p[-1]}")
+            else:
+                self.send(f":fake CAP * ACK :{p[-1]}")
         elif m.command == "CAP" and p and p[0] == "END":
             self.capping = False
             self._maybe_register()
@@ -104,6 +117,9 @@ class FakeIrcd:
         self.port = 0
         self.conns: list[FakeConn] = []
         self.caps = "multi-prefix sasl=PLAIN"
+        self.cap_mode = "ok"  # or "421" (unknown command) or "silent" (ignored)
+        self.ls_per_line = 0  # > 0: CAP LS split over lines of this many caps
+        self.nak: set[str] = set()  # a REQ naming one of these is refused whole
         self.sasl_ok = b"bot\0bot\0right"
         self.taken: set[str] = set()
         self.mute = False
