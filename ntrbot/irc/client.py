@@ -83,6 +83,8 @@ class IrcClient(ServerEvents):
                                   no_sasl=self._sasl.unavailable if self._sasl else None)
         if self._sasl:
             self._sasl.on_done = self._cap.end
+        self.bot_mode: str | None = None
+        self._batches: dict[str, str] = {}
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -68,6 +68,8 @@ class ServerEvents:
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
     _clock: Callable[[], float]
+    bot_mode: str | None  # the BOT= user mode letter set on this connection
+    _batches: dict[str, str]  # open BATCH reference -> type, per connection
 
     def _notify(self) -> None: ...
     def _set_error(self, text: str) -> None: ...
@@ -91,6 +93,8 @@ class ServerEvents:
 
     def _on_welcome(self, event: irc.client.Event) -> None:
         self.registered = True
+        self.bot_mode = None
+        self._batches = {}
         self._cap.registered()
         self.nick = event.target or self.nick
         self.backoff.connected()
@@ -102,6 +106,16 @@ class ServerEvents:
             self._join(ch)
         self._notify()
         self.queue.wake()
+
+    def _on_featurelist(self, event: irc.client.Event) -> None:
+        """RPL_ISUPPORT: with BOT=<letter>, mark ourselves as a bot (once per connection)."""
+        for token in event.arguments[:-1]:
+            name, _, value = token.partition("=")
+            if name.upper() == "BOT" and len(value) == 1 and value.isalpha():
+                if self.bot_mode is None:
+                    self.bot_mode = value
+                    log.info("IRC setting bot mode +%s", value)
+                    self._send_raw(f"MODE {self.nick} +{value}")
 
     def _on_disconnect(self, event: irc.client.Event) -> None:
         reason = (event.arguments[0] if event.arguments else "") or self._server_error or ""

@@ -36,6 +36,9 @@ class FakeConn:
                 and self.server.welcome):
             self.registered = True
             self.send(f":fake 001 {self.nick} :Welcome {self.prefix}")
+            if self.server.isupport:
+                self.send(f":fake 005 {self.nick} {self.server.isupport} "
+                          ":are supported by this server")
             self.send(f":fake 376 {self.nick} :End of MOTD")
 
     async def serve(self) -> None:
@@ -122,6 +125,7 @@ class FakeIrcd:
         self.nak: set[str] = set()  # a REQ naming one of these is refused whole
         self.sasl_ok = b"bot\0bot\0right"
         self.taken: set[str] = set()
+        self.isupport = "CHANTYPES=# NICKLEN=30"  # the 005 tokens after 001
         self.mute = False
         self.welcome = True
         self.ssl = ssl

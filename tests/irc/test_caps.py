@@ -166,3 +166,22 @@ async def test_server_without_cap_but_sasl_configured(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right"))
     await joined(bot)
     assert "SASL failed" in bot.status()["last_error"]
+
+
+# --- bot mode --------------------------------------------------------------------
+
+async def test_bot_mode_from_isupport(fake, make_bot) -> None:
+    fake.isupport = "CHANTYPES=# BOT=B NICKLEN=30"
+    bot = await make_bot(irc_settings(fake))
+    await joined(bot)
+    await fake.wait(lambda: any(m.command == "MODE" for m in fake.conns[0].received))
+    modes = [m.params for m in fake.conns[0].received if m.command == "MODE"]
+    assert modes == [("ntrbot", "+B")] and bot.bot_mode == "B"
+
+
+async def test_no_bot_mode_without_isupport_bot(fake, make_bot) -> None:
+    bot = await make_bot(irc_settings(fake))
+    await joined(bot)
+    bot._send_raw("PING :fence")
+    await fake.wait(lambda: "PING" in fake.commands(0))
+    assert "MODE" not in fake.commands(0) and bot.bot_mode is None
