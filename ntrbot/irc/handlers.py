@@ -12,6 +12,7 @@ import irc.client
 
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.hostmask import irc_lower
+from ntrbot.irc.replay import replay_reason, track_batch
 
 if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
@@ -249,11 +250,18 @@ class ServerEvents:
     def _on_privmsg(self, event: irc.client.Event) -> None:
         self._command(event, reply_to=event.source.nick)
 
+    def _on_batch(self, event: irc.client.Event) -> None:
+        track_batch(self._batches, event.target or "", list(event.arguments), event.tags)
+
     def _command(self, event: irc.client.Event, reply_to: str) -> None:
         if self.commands is None or not event.arguments or self._is_me(event.source.nick):
             return
         text = event.arguments[0]
         if not text.startswith(self.commands.prefix):
+            return
+        why = replay_reason(event.tags, self._batches)
+        if why is not None:
+            log.info("IRC not answering a replayed command from %s (%s)", event.source, why)
             return
         if not self._user_allowed(str(event.source)):
             log.info("IRC ignoring a command from %s: too many too fast", event.source)
