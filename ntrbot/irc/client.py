@@ -75,9 +75,11 @@ class IrcClient(ServerEvents):
             TokenBucket(settings.irc_flood_burst, settings.irc_flood_rate, clock),
             max_normal=MAX_REPLY_QUEUE)
         self._sasl: Sasl | None = None
-        if settings.irc_sasl_user and settings.irc_sasl_password:
-            self._sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password,
-                              self._send_raw, self._set_error)
+        sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password, self._send_raw,
+                    self._set_error, mechanism=settings.irc_sasl_mechanism,
+                    has_cert=bool(settings.irc_tls_cert))
+        if sasl.wanted:  # some mechanism is configured
+            self._sasl = sasl
         self._cap = CapNegotiator(self._send_raw, want_sasl=self._sasl is not None,
                                   start_sasl=self._sasl.start if self._sasl else None,
                                   no_sasl=self._sasl.unavailable if self._sasl else None)
@@ -236,6 +238,8 @@ class IrcClient(ServerEvents):
                      " (TLS)" if self.settings.irc_tls else "", self.wanted_nick)
             factory = make_factory(self._connect_factory, tls=self.settings.irc_tls,
                                    tls_verify=self.settings.irc_tls_verify,
+                                   tls_cert=self.settings.irc_tls_cert,
+                                   tls_key=self.settings.irc_tls_key,
                                    first_lines=["CAP LS 302"])
             self._cap.begin()
             if self._sasl:

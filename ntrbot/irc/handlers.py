@@ -236,6 +236,10 @@ class ServerEvents:
         if self._sasl:
             self._sasl.on_failure(event.arguments[-1] if event.arguments else event.type)
 
+    def _on_saslmechs(self, event: irc.client.Event) -> None:
+        if self._sasl and event.arguments:
+            self._sasl.on_mechanisms([m for m in event.arguments[0].split(",") if m])
+
     _on_saslfail = _on_sasltoolong = _on_saslaborted = _on_nicklocked = _sasl_failed
 
     def _on_unknowncommand(self, event: irc.client.Event) -> None:

@@ -170,7 +170,7 @@ def test_sasl_failures_end_cap_and_log_loudly(step: str, caplog) -> None:
         elif step == "unknown-cap":
             sasl.on_unknown_command("CAP")
         else:
-            sasl.on_cap(["LS", "sasl"])
+            sasl.on_cap(["LS", "sasl=PLAIN"])
             if step == "nak":
                 sasl.on_cap(["NAK", "sasl"])
             else:
