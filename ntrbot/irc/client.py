@@ -19,6 +19,7 @@ from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
 from ntrbot.irc.hostmask import irc_lower
 from ntrbot.irc.lines import clean, safe_line
+from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import Delivery, SendQueue, done_future
 from ntrbot.irc.transport import Connection, Reactor, make_factory
@@ -86,7 +87,7 @@ class IrcClient(ServerEvents):
         if self._sasl:
             self._sasl.on_done = self._cap.end
         self.bot_mode: str | None = None
-        self._batches: dict[str, str] = {}
+        self._replay = ReplayFilter()
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -12,12 +12,12 @@ import irc.client
 
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.hostmask import irc_lower
-from ntrbot.irc.replay import replay_reason, track_batch
 
 if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
     from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
+    from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
     from ntrbot.irc.sendqueue import SendQueue
 
@@ -70,7 +70,7 @@ class ServerEvents:
     _user_buckets: dict[str, TokenBucket]
     _clock: Callable[[], float]
     bot_mode: str | None  # the BOT= user mode letter set on this connection
-    _batches: dict[str, str]  # open BATCH reference -> type, per connection
+    _replay: ReplayFilter
 
     def _notify(self) -> None: ...
     def _set_error(self, text: str) -> None: ...
@@ -95,7 +95,8 @@ class ServerEvents:
     def _on_welcome(self, event: irc.client.Event) -> None:
         self.registered = True
         self.bot_mode = None
-        self._batches = {}
+        self._replay.reset()
+        self._replay.live(event.tags)
         self._cap.registered()
         self.nick = event.target or self.nick
         self.backoff.connected()
@@ -255,7 +256,7 @@ class ServerEvents:
         self._command(event, reply_to=event.source.nick)
 
     def _on_batch(self, event: irc.client.Event) -> None:
-        track_batch(self._batches, event.target or "", list(event.arguments), event.tags)
+        self._replay.batch(event.target or "", list(event.arguments), event.tags)
 
     def _command(self, event: irc.client.Event, reply_to: str) -> None:
         if self.commands is None or not event.arguments or self._is_me(event.source.nick):
@@ -263,7 +264,7 @@ class ServerEvents:
         text = event.arguments[0]
         if not text.startswith(self.commands.prefix):
             return
-        why = replay_reason(event.tags, self._batches)
+        why = self._replay.reason(event.tags)
         if why is not None:
             log.info("IRC not answering a replayed command from %s (%s)", event.source, why)
             return

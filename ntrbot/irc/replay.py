@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -49,14 +49,46 @@ def track_batch(batches: dict[str, str], ref: str, args: list[str],
 
 
 def replay_reason(tags: Iterable[Mapping[str, Any]] | None, batches: Mapping[str, str],
-                  now: float | None = None) -> str | None:
-    """Why a message is history (a playback batch, an old server-time), or None if live."""
+                  now: float | None = None, skew: float = 0.0) -> str | None:
+    """Why a message is history (a playback batch, an old server-time), or None if live.
+
+    `skew`: how far the server's clock is behind ours (seconds), measured on a live line.
+    """
     ref = tag(tags, "batch")
     if ref is not None and batches.get(ref) in REPLAY_BATCHES:
         return f"inside a {batches[ref]} batch"
     sent = server_time(tag(tags, "time"))
     if sent is not None:
-        age = (time.time() if now is None else now) - sent
+        age = (time.time() if now is None else now) - sent - skew
         if age > MAX_AGE:
             return f"server-time {age:.0f} s old"
     return None
+
+
+class ReplayFilter:
+    """Per-connection state: open batches, and the server clock's skew from a live line."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.batches: dict[str, str] = {}
+        self.skew = 0.0
+
+    def reset(self) -> None:
+        """A new connection (001): no batches are open, the skew is unknown."""
+        self.batches.clear()
+        self.skew = 0.0
+
+    def live(self, tags: Iterable[Mapping[str, Any]] | None) -> None:
+        """A line known to be live (001): a server clock that is off must not deafen us."""
+        sent = server_time(tag(tags, "time"))
+        if sent is not None:
+            self.skew = self._clock() - sent
+
+    def batch(self, ref: str, args: list[str],
+              tags: Iterable[Mapping[str, Any]] | None) -> None:
+        """A BATCH line."""
+        track_batch(self.batches, ref, args, tags)
+
+    def reason(self, tags: Iterable[Mapping[str, Any]] | None) -> str | None:
+        """Why this message is history, or None when it should be answered."""
+        return replay_reason(tags, self.batches, self._clock(), self.skew)

@@ -41,7 +41,8 @@ class FakeConn:
         if (self.nick and self.user and not self.capping and not self.registered
                 and self.server.welcome):
             self.registered = True
-            self.send(f":fake 001 {self.nick} :Welcome {self.prefix}")
+            tags = f"@{self.server.welcome_tags} " if self.server.welcome_tags else ""
+            self.send(f"{tags}:fake 001 {self.nick} :Welcome {self.prefix}")
             if self.server.isupport:
                 self.send(f":fake 005 {self.nick} {self.server.isupport} "
                           ":are supported by this server")
@@ -132,6 +133,7 @@ class FakeIrcd:
         self.isupport = "CHANTYPES=# NICKLEN=30"  # the 005 tokens after 001
         self.mute = False
         self.welcome = True
+        self.welcome_tags = ""  # e.g. "time=..." on the 001 line
         self.ssl = ssl
         self.changed = asyncio.Event()
         self._server: asyncio.Server | None = None

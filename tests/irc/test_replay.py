@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ntrbot.irc.replay import replay_reason, server_time, track_batch
+from ntrbot.irc.replay import ReplayFilter, replay_reason, server_time, track_batch
 from tests.irc.conftest import CHANNEL, irc_settings, wait_until
 from tests.irc.fakeircd import FakeIrcd
 
@@ -67,3 +67,32 @@ async def test_replayed_commands_get_no_reply(fake, make_bot, services) -> None:
     await fake.wait(lambda: any(r.startswith("Song #1") for r in replies()))
     await asyncio.sleep(0.2)
     assert [r.split(":")[0] for r in replies()] == ["Song #2", "Song #1"]
+
+
+def test_replay_filter_learns_the_server_clock_skew() -> None:
+    now = [100_000.0]
+    f = ReplayFilter(clock=lambda: now[0])
+    hour_behind = [{"key": "time", "value": "1970-01-02T02:46:40.000Z"}]  # 96400 = now-3600
+    assert f.reason(hour_behind) is not None  # skew unknown: an hour old
+    f.live(hour_behind)  # 001 carried that time: the server clock is an hour behind
+    assert f.reason(hour_behind) is None
+    assert f.reason([{"key": "time", "value": "1970-01-02T02:45:00.000Z"}]) is not None
+    f.reset()
+    assert f.skew == 0.0 and f.batches == {}
+
+
+async def test_server_clock_behind_does_not_deafen_the_bot(fake, make_bot, services) -> None:
+    behind = datetime.now(UTC) - timedelta(hours=1)
+    fake.caps = "server-time"
+    fake.welcome_tags = f"time={stamp(behind)}"
+    bot = await make_bot(irc_settings(fake), services)
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+    conn = fake.conns[0]
+    conn.send(f"@time={stamp(behind - timedelta(minutes=5))} :x!y@z PRIVMSG #sewerchat :!song 3")
+    conn.send(f"@time={stamp(behind)} :x!y@z PRIVMSG #sewerchat :!song 2")
+
+    def replies() -> list[str]:
+        return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
+    await fake.wait(lambda: any(r.startswith("Song #2") for r in replies()))
+    await asyncio.sleep(0.2)
+    assert [r.split(":")[0] for r in replies()] == ["Song #2"]
