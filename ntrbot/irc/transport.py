@@ -107,13 +107,17 @@ def tls_context(verify: bool = True, cert: str | None = None,
 def make_factory(inner: Callable[..., Any] | None, *, tls: bool, tls_verify: bool,
                  first_lines: list[str], tls_cert: str | None = None,
                  tls_key: str | None = None) -> Callable[..., Any]:
-    """A connect_factory that writes `first_lines` before connect() sends PASS/NICK/USER."""
-    if inner is None:
-        inner = (irc.connection.AioFactory(ssl=tls_context(tls_verify, tls_cert, tls_key))
-                 if tls else irc.connection.AioFactory())
-    base = inner
+    """A connect_factory that writes `first_lines` before connect() sends PASS/NICK/USER.
+
+    The TLS context is built on the first call, inside connect(): a client certificate that
+    cannot be loaded is then a reported, retried connect failure, not a crash.
+    """
 
     async def factory(protocol: Any, address: Any) -> Any:
+        base = inner
+        if base is None:
+            base = (irc.connection.AioFactory(ssl=tls_context(tls_verify, tls_cert, tls_key))
+                    if tls else irc.connection.AioFactory())
         transport, proto = await base(protocol, address)
         for line in first_lines:
             transport.write(line.encode("utf-8") + b"\r\n")

@@ -226,3 +226,22 @@ async def test_external_with_a_client_certificate_over_tls(tmp_path, make_bot,
         assert conn.sasl.outcomes == ["EXTERNAL ok"] and bot.status()["last_error"] is None
     finally:
         await server.close()
+
+
+async def test_unloadable_client_certificate_is_a_reported_connect_failure(
+        tmp_path, make_bot) -> None:
+    from ntrbot.config import Settings
+    server_cert, _ = make_cert(tmp_path, "server", separate_key=False)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(server_cert)
+    server = await FakeIrcd(ssl=ctx).start()
+    gone = tmp_path / "gone.pem"
+    try:  # the file vanished after check-config: no validate() here, as at runtime
+        settings = Settings(admin_token="x" * 32, irc_server=server.host, irc_port=server.port,
+                            irc_tls=True, irc_tls_verify=False, irc_tls_cert=str(gone))
+        bot = await make_bot(settings)
+        await wait_until(lambda: bot.status()["last_error"] is not None, 20, "an error")
+        assert "connect to" in bot.status()["last_error"]
+        assert bot._main is not None and not bot._main.done()  # still retrying
+    finally:
+        await server.close()
