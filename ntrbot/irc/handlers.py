@@ -246,6 +246,8 @@ class ServerEvents:
     def _on_unknowncommand(self, event: irc.client.Event) -> None:
         if event.arguments:
             self._cap.unknown_command(event.arguments[0])
+            if self._sasl:
+                self._sasl.on_unknown_command(event.arguments[0])
 
     # --- commands ------------------------------------------------------------
 

@@ -175,6 +175,12 @@ class Sasl:
         self._todo = []
         self._fail(why)
 
+    def on_unknown_command(self, command: str) -> None:
+        """421 for AUTHENTICATE: the server acked sasl but cannot do it."""
+        if self.active and command.upper() == "AUTHENTICATE":
+            self._todo = []
+            self._fail("the server does not know AUTHENTICATE")
+
     def on_mechanisms(self, mechanisms: list[str]) -> None:
         """908 RPL_SASLMECHS: what the server really supports (comes before the 904)."""
         self._todo = self._narrow(self._todo, mechanisms)

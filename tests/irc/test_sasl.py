@@ -245,3 +245,12 @@ async def test_unloadable_client_certificate_is_a_reported_connect_failure(
         assert bot._main is not None and not bot._main.done()  # still retrying
     finally:
         await server.close()
+
+
+def test_unknown_authenticate_fails_and_ends() -> None:
+    sent: list[str] = []
+    done: list[bool] = []
+    sasl = Sasl("bot", "pw", sent.append, on_done=lambda: done.append(True))
+    sasl.start(None)
+    sasl.on_unknown_command("AUTHENTICATE")
+    assert sasl.state == "failed" and done == [True] and sent == ["AUTHENTICATE SCRAM-SHA-256"]
