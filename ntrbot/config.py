@@ -76,8 +76,17 @@ class Settings:
                                           default=("#sewerchat",))
     announce_channel: str = _meta("where announces go; several channels comma separated, each "
                                   "an output", default="#sewerchat")
-    irc_sasl_user: str | None = _meta("SASL PLAIN user", default=None)
-    irc_sasl_password: str | None = _meta("SASL PLAIN password", default=None)
+    irc_sasl_user: str | None = _meta("SASL account (PLAIN, SCRAM-SHA-256)", default=None)
+    irc_sasl_password: str | None = _meta("SASL password (PLAIN, SCRAM-SHA-256)", default=None)
+    irc_sasl_mechanism: str = _meta(
+        "auto (strongest the server offers among those configured: EXTERNAL with a client "
+        "certificate, else SCRAM-SHA-256, else PLAIN), PLAIN, SCRAM-SHA-256 or EXTERNAL",
+        default="auto")
+    irc_tls_cert: str | None = _meta(
+        "PEM client certificate for IRC TLS (CertFP, SASL EXTERNAL); may hold the key too",
+        default=None)
+    irc_tls_key: str | None = _meta("PEM private key of NTR_IRC_TLS_CERT, if separate "
+                                    "(unencrypted)", default=None)
     irc_admins: tuple[str, ...] = _meta(
         "hostmask patterns (nick!user@host, * wildcards) allowed admin commands, comma separated",
         default=())
@@ -290,6 +299,7 @@ def validate(s: Settings) -> None:
     _check(s.announce_fresh_seconds >= 0, "announce_fresh_seconds", "must be >= 0")
     _check(bool(s.irc_sasl_user) == bool(s.irc_sasl_password), "irc_sasl_password"
            if s.irc_sasl_user else "irc_sasl_user", "SASL needs both user and password")
+    check_irc_sasl(s)
     _check(s.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"}, "log_level",
            "must be DEBUG, INFO, WARNING or ERROR")
     check_announce_format(s.announce_format)
@@ -306,3 +316,37 @@ def check_announce_format(template: str) -> None:
             raise ConfigError("announce_format",
                               f"unknown field {{{name}}}; known: "
                               + ", ".join(sorted(ANNOUNCE_FIELDS)))
+
+
+SASL_MECHANISMS = ("auto", "PLAIN", "SCRAM-SHA-256", "EXTERNAL")
+
+
+def check_irc_sasl(s: Settings) -> None:
+    """Raise ConfigError unless the SASL mechanism and the client certificate can work."""
+    mech = s.irc_sasl_mechanism
+    _check(mech.lower() in {m.lower() for m in SASL_MECHANISMS}, "irc_sasl_mechanism",
+           f"unknown mechanism {mech!r}; use auto, PLAIN, SCRAM-SHA-256 or EXTERNAL")
+    for name in ("irc_tls_cert", "irc_tls_key"):
+        path = getattr(s, name)
+        if path is not None:
+            _check(os.path.isfile(path) and os.access(path, os.R_OK), name,
+                   f"cannot read {path}")
+    _check(s.irc_tls_key is None or bool(s.irc_tls_cert), "irc_tls_key",
+           "a key needs NTR_IRC_TLS_CERT")
+    if s.irc_tls_cert:
+        _check(s.irc_tls, "irc_tls_cert", "a client certificate needs NTR_IRC_TLS=true")
+        import ssl  # only here: most deployments have no client certificate
+
+        try:  # as ntrbot.irc.transport.load_client_cert does (never prompts)
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                s.irc_tls_cert, s.irc_tls_key or None, password=lambda: b"")
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError("irc_tls_cert" if s.irc_tls_key is None else "irc_tls_key",
+                              f"not a PEM certificate with its unencrypted key ({exc})"
+                              ) from None
+    upper = mech.upper()
+    if upper == "EXTERNAL":
+        _check(bool(s.irc_tls_cert), "irc_sasl_mechanism", "EXTERNAL needs NTR_IRC_TLS_CERT")
+    elif upper in ("PLAIN", "SCRAM-SHA-256"):
+        _check(bool(s.irc_sasl_user and s.irc_sasl_password), "irc_sasl_mechanism",
+               f"{upper} needs NTR_IRC_SASL_USER and NTR_IRC_SASL_PASSWORD")

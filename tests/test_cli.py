@@ -277,3 +277,14 @@ def test_dashboard_without_cryptography_is_one_line_at_start(tmp_path: Path,
     assert "cryptography" in line and "not installed" in line
     for secret in (WEB_PASSWORD, SECRET_KEY, ADMIN_TOKEN):
         assert secret not in proc.stderr
+
+
+def test_check_config_refuses_bad_sasl_settings(tmp_path: Path) -> None:
+    env = clean_env(NTR_ADMIN_TOKEN=ADMIN_TOKEN, NTR_IRC_SASL_MECHANISM="DIGEST-MD5")
+    proc = ntrbot("check-config", cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert one_line(proc.stderr).startswith("ntrbot: NTR_IRC_SASL_MECHANISM: unknown")
+    env = clean_env(NTR_ADMIN_TOKEN=ADMIN_TOKEN, NTR_IRC_TLS="true",
+                    NTR_IRC_TLS_CERT=str(tmp_path / "missing.pem"))
+    proc = ntrbot("check-config", cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and "NTR_IRC_TLS_CERT" in one_line(proc.stderr)

@@ -106,3 +106,51 @@ def test_masked_hides_secrets() -> None:
     for secret in ("supersecret", "'pw'", "kkkk", "sasl'"):
         assert secret not in text
     assert s.masked()["NTR_ADMIN_TOKEN"] == "***"
+
+
+def _pem_pair(tmp_path: Path) -> tuple[Path, Path]:
+    from tests.irc.test_sasl import make_cert
+    cert, key = make_cert(tmp_path, "client", separate_key=True)
+    assert key is not None
+    return cert, key
+
+
+def test_sasl_and_client_certificate_settings(tmp_path: Path) -> None:
+    s = load_settings(BASE)
+    assert (s.irc_sasl_mechanism, s.irc_tls_cert, s.irc_tls_key) == ("auto", None, None)
+    cert, key = _pem_pair(tmp_path)
+    s = load_settings({**BASE, "NTR_IRC_TLS": "true", "NTR_IRC_TLS_CERT": str(cert),
+                       "NTR_IRC_TLS_KEY": str(key), "NTR_IRC_SASL_MECHANISM": "EXTERNAL"})
+    assert s.irc_tls_cert == str(cert) and s.irc_sasl_mechanism == "EXTERNAL"
+    s = load_settings({**BASE, "NTR_IRC_SASL_MECHANISM": "scram-sha-256",
+                       "NTR_IRC_SASL_USER": "u", "NTR_IRC_SASL_PASSWORD": "p"})
+    assert s.irc_sasl_mechanism == "scram-sha-256"
+
+
+@pytest.mark.parametrize(("extra", "setting", "words"), [
+    ({"NTR_IRC_SASL_MECHANISM": "CRAM-MD5"}, "NTR_IRC_SASL_MECHANISM", "unknown mechanism"),
+    ({"NTR_IRC_SASL_MECHANISM": "EXTERNAL"}, "NTR_IRC_SASL_MECHANISM", "NTR_IRC_TLS_CERT"),
+    ({"NTR_IRC_SASL_MECHANISM": "SCRAM-SHA-256"}, "NTR_IRC_SASL_MECHANISM", "USER"),
+    ({"NTR_IRC_SASL_MECHANISM": "PLAIN"}, "NTR_IRC_SASL_MECHANISM", "PASSWORD"),
+    ({"NTR_IRC_TLS_CERT": "{missing}"}, "NTR_IRC_TLS_CERT", "cannot read"),
+    ({"NTR_IRC_TLS_CERT": "{cert}", "NTR_IRC_TLS_KEY": "{missing}"}, "NTR_IRC_TLS_KEY",
+     "cannot read"),
+    ({"NTR_IRC_TLS_KEY": "{key}"}, "NTR_IRC_TLS_KEY", "needs NTR_IRC_TLS_CERT"),
+    ({"NTR_IRC_TLS_CERT": "{cert}"}, "NTR_IRC_TLS_CERT", "key"),  # the key is elsewhere
+    ({"NTR_IRC_TLS_CERT": "{junk}"}, "NTR_IRC_TLS_CERT", "not a PEM"),
+    ({"NTR_IRC_TLS_CERT": "{cert}", "NTR_IRC_TLS_KEY": "{key}", "NTR_IRC_TLS": "false"},
+     "NTR_IRC_TLS_CERT", "NTR_IRC_TLS=true"),
+])
+def test_bad_sasl_settings_are_one_line(tmp_path: Path, extra: dict[str, str], setting: str,
+                                        words: str) -> None:
+    cert, key = _pem_pair(tmp_path)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    paths = {"cert": str(cert), "key": str(key), "junk": str(junk),
+             "missing": str(tmp_path / "nope.pem")}
+    env = {**BASE, "NTR_IRC_TLS": "true", **{k: v.format(**paths) for k, v in extra.items()}}
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    message = str(info.value)
+    assert message.startswith(setting + ":") and "\n" not in message
+    assert words in message

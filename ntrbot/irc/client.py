@@ -13,6 +13,7 @@ import irc.client
 
 from ntrbot.config import Settings
 from ntrbot.irc.backoff import Backoff
+from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
 from ntrbot.irc.delivery import Delivery, finished
@@ -20,6 +21,7 @@ from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
 from ntrbot.irc.hostmask import irc_lower
 from ntrbot.irc.lines import clean, safe_line
+from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
 from ntrbot.irc.transport import Connection, Reactor, make_factory
@@ -80,14 +82,22 @@ class IrcClient(ServerEvents):
         self.queue = SendQueue(
             TokenBucket(settings.irc_flood_burst, settings.irc_flood_rate, clock),
             max_normal=MAX_REPLY_QUEUE)
-        self.caps: set[str] = set()
         self.confirmer = Confirmer(self._send_raw_strict, lambda: self.caps, self._link_dead,
                                    timeout=confirm_timeout)
         self._reconnect_now = False
         self._sasl: Sasl | None = None
-        if settings.irc_sasl_user and settings.irc_sasl_password:
-            self._sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password,
-                              self._send_raw, self._set_error)
+        sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password, self._send_raw,
+                    self._set_error, mechanism=settings.irc_sasl_mechanism,
+                    has_cert=bool(settings.irc_tls_cert))
+        if sasl.wanted:  # some mechanism is configured
+            self._sasl = sasl
+        self._cap = CapNegotiator(self._send_raw, want_sasl=self._sasl is not None,
+                                  start_sasl=self._sasl.start if self._sasl else None,
+                                  no_sasl=self._sasl.unavailable if self._sasl else None)
+        if self._sasl:
+            self._sasl.on_done = self._cap.end
+        self.bot_mode: str | None = None
+        self._replay = ReplayFilter()
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -184,6 +194,7 @@ class IrcClient(ServerEvents):
             "last_error": self.last_error,
             "queued": len(self.queue),
             "unconfirmed": len(self.confirmer),
+            "caps": sorted(self.caps),
         }
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
@@ -285,7 +296,10 @@ class IrcClient(ServerEvents):
                      " (TLS)" if self.settings.irc_tls else "", self.wanted_nick)
             factory = make_factory(self._connect_factory, tls=self.settings.irc_tls,
                                    tls_verify=self.settings.irc_tls_verify,
-                                   first_lines=["CAP LS 302"] if self._sasl else [])
+                                   tls_cert=self.settings.irc_tls_cert,
+                                   tls_key=self.settings.irc_tls_key,
+                                   first_lines=["CAP LS 302"])
+            self._cap.begin()
             if self._sasl:
                 self._sasl.begin()
             conn.transport = None
@@ -432,7 +446,7 @@ class DisabledIrc:
 
     def status(self) -> dict[str, Any]:
         return {"enabled": False, "connected": False, "server": None, "nick": None,
-                "channels": [], "last_error": None, "queued": 0}
+                "channels": [], "last_error": None, "queued": 0, "caps": []}
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
         return None

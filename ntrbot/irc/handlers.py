@@ -17,7 +17,9 @@ from ntrbot.irc.hostmask import irc_lower
 
 if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
+    from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
+    from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
     from ntrbot.irc.sendqueue import SendQueue
 
@@ -63,6 +65,7 @@ class ServerEvents:
     queue: SendQueue
     commands: CommandHandler | None
     _sasl: Sasl | None
+    _cap: CapNegotiator
     _stopping: bool
     _reconnect_now: bool
     _server_error: str | None
@@ -73,6 +76,8 @@ class ServerEvents:
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
     _clock: Callable[[], float]
+    bot_mode: str | None  # the BOT= user mode letter set on this connection
+    _replay: ReplayFilter
 
     def _notify(self) -> None: ...
     def _link_down(self) -> None: ...
@@ -97,6 +102,10 @@ class ServerEvents:
 
     def _on_welcome(self, event: irc.client.Event) -> None:
         self.registered = True
+        self.bot_mode = None
+        self._replay.reset()
+        self._replay.live(event.tags)
+        self._cap.registered()
         self.nick = event.target or self.nick
         self.backoff.connected()
         log.info("IRC connected to %s:%s as %s", self.host, self.port, self.nick)
@@ -108,10 +117,21 @@ class ServerEvents:
         self._notify()
         self.queue.wake()
 
+    def _on_featurelist(self, event: irc.client.Event) -> None:
+        """RPL_ISUPPORT: with BOT=<letter>, mark ourselves as a bot (once per connection)."""
+        for token in event.arguments[:-1]:
+            name, _, value = token.partition("=")
+            if name.upper() == "BOT" and len(value) == 1 and value.isalpha():
+                if self.bot_mode is None:
+                    self.bot_mode = value
+                    log.info("IRC setting bot mode +%s", value)
+                    self._send_raw(f"MODE {self.nick} +{value}")
+
     def _on_disconnect(self, event: irc.client.Event) -> None:
         reason = (event.arguments[0] if event.arguments else "") or self._server_error or ""
         self.registered = False
         self.joined.clear()
+        self._cap.lost()
         self.backoff.disconnected()
         self._link_down()
         if not self._stopping:
@@ -205,11 +225,18 @@ class ServerEvents:
     _on_nicknameinuse = _on_nickcollision = _on_unavailresource = _nick_unusable
     _on_erroneusnickname = _nick_unusable
 
-    # --- SASL ----------------------------------------------------------------
+    # --- capabilities and SASL ----------------------------------------------
+
+    @property
+    def caps(self) -> frozenset[str]:
+        """Capabilities enabled on the current connection (lowercase names)."""
+        return frozenset(self._cap.enabled)
 
     def _on_cap(self, event: irc.client.Event) -> None:
-        if self._sasl:
-            self._sasl.on_cap(list(event.arguments))
+        self._cap.on_cap(list(event.arguments))
+
+    def _on_invalidcapcmd(self, event: irc.client.Event) -> None:
+        self._cap.invalid_command()
 
     def _on_authenticate(self, event: irc.client.Event) -> None:
         if self._sasl:
@@ -223,11 +250,17 @@ class ServerEvents:
         if self._sasl:
             self._sasl.on_failure(event.arguments[-1] if event.arguments else event.type)
 
+    def _on_saslmechs(self, event: irc.client.Event) -> None:
+        if self._sasl and event.arguments:
+            self._sasl.on_mechanisms([m for m in event.arguments[0].split(",") if m])
+
     _on_saslfail = _on_sasltoolong = _on_saslaborted = _on_nicklocked = _sasl_failed
 
     def _on_unknowncommand(self, event: irc.client.Event) -> None:
-        if self._sasl and event.arguments:
-            self._sasl.on_unknown_command(event.arguments[0])
+        if event.arguments:
+            self._cap.unknown_command(event.arguments[0])
+            if self._sasl:
+                self._sasl.on_unknown_command(event.arguments[0])
 
     # --- commands ------------------------------------------------------------
 
@@ -237,11 +270,18 @@ class ServerEvents:
     def _on_privmsg(self, event: irc.client.Event) -> None:
         self._command(event, reply_to=event.source.nick)
 
+    def _on_batch(self, event: irc.client.Event) -> None:
+        self._replay.batch(event.target or "", list(event.arguments), event.tags)
+
     def _command(self, event: irc.client.Event, reply_to: str) -> None:
         if self.commands is None or not event.arguments or self._is_me(event.source.nick):
             return
         text = event.arguments[0]
         if not text.startswith(self.commands.prefix):
+            return
+        why = self._replay.reason(event.tags)
+        if why is not None:
+            log.info("IRC not answering a replayed command from %s (%s)", event.source, why)
             return
         if not self._user_allowed(str(event.source)):
             log.info("IRC ignoring a command from %s: too many too fast", event.source)

@@ -16,15 +16,20 @@ import jaraco.stream.buffer
 
 log = logging.getLogger("ntrbot.irc")
 
-_SECRET = re.compile(r"\b(PASS|AUTHENTICATE|OPER)( +)(?!PLAIN$|\+$)\S.*", re.IGNORECASE)
+_SECRET = re.compile(
+    r"\b(PASS|AUTHENTICATE|OPER)( +)(?!(?:PLAIN|EXTERNAL|SCRAM-SHA-256|\*|\+)$)\S.*",
+    re.IGNORECASE)
+# jaraco's parsed-event debug line: "command: authenticate, source: x, target: <payload>"
+_EVENT = re.compile(r"(command: authenticate, source: [^,]*, target: )(?!\+,)[^,]+")
 
 
 class RedactSecrets(logging.Filter):
-    """The `irc` library logs raw outgoing lines at DEBUG; hide PASS/AUTHENTICATE payloads."""
+    """The `irc` library logs raw lines at DEBUG; hide PASS/OPER and every SASL payload."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
         redacted = _SECRET.sub(lambda m: m.group(1) + m.group(2) + "***", msg)
+        redacted = _EVENT.sub(lambda m: m.group(1) + "***", redacted)
         if redacted != msg:
             record.msg, record.args = redacted, ()
         return True
@@ -74,25 +79,45 @@ class Reactor(irc.client_aio.AioReactor):
     connection_class = Connection
 
 
+def _no_passphrase() -> bytes:
+    return b""  # an encrypted key fails to load instead of prompting on the terminal
+
+
+def load_client_cert(ctx: ssl.SSLContext, cert: str, key: str | None = None) -> None:
+    """Load a PEM client certificate (and key, if separate); ssl.SSLError/OSError if bad."""
+    ctx.load_cert_chain(cert, key or None, password=_no_passphrase)
+
+
 @functools.cache
-def tls_context(verify: bool = True) -> ssl.SSLContext:
-    """The IRC client's TLS context, built once: loading the CA store costs ~80 ms of CPU."""
+def tls_context(verify: bool = True, cert: str | None = None,
+                key: str | None = None) -> ssl.SSLContext:
+    """The IRC client's TLS context, built once: loading the CA store costs ~80 ms of CPU.
+
+    `cert`/`key`: PEM client certificate and key (CertFP, SASL EXTERNAL).
+    """
     ctx = ssl.create_default_context()
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        load_client_cert(ctx, cert, key)
     return ctx
 
 
 def make_factory(inner: Callable[..., Any] | None, *, tls: bool, tls_verify: bool,
-                 first_lines: list[str]) -> Callable[..., Any]:
-    """A connect_factory that writes `first_lines` before connect() sends PASS/NICK/USER."""
-    if inner is None:
-        inner = (irc.connection.AioFactory(ssl=tls_context(tls_verify)) if tls
-                 else irc.connection.AioFactory())
-    base = inner
+                 first_lines: list[str], tls_cert: str | None = None,
+                 tls_key: str | None = None) -> Callable[..., Any]:
+    """A connect_factory that writes `first_lines` before connect() sends PASS/NICK/USER.
+
+    The TLS context is built on the first call, inside connect(): a client certificate that
+    cannot be loaded is then a reported, retried connect failure, not a crash.
+    """
 
     async def factory(protocol: Any, address: Any) -> Any:
+        base = inner
+        if base is None:
+            base = (irc.connection.AioFactory(ssl=tls_context(tls_verify, tls_cert, tls_key))
+                    if tls else irc.connection.AioFactory())
         transport, proto = await base(protocol, address)
         for line in first_lines:
             transport.write(line.encode("utf-8") + b"\r\n")

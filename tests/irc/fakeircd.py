@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
+import hmac
 
 from tests.support.rawirc import Msg, parse
 
@@ -21,6 +23,10 @@ class FakeConn:
         self.capping = False
         self.registered = False
         self.closed = asyncio.Event()
+        self.sasl = FakeSasl(self)
+        ssl_object = writer.get_extra_info("ssl_object")
+        self.peercert: bytes | None = (ssl_object.getpeercert(binary_form=True)
+                                       if ssl_object is not None else None)
 
     def send(self, line: str | bytes) -> None:
         data = line if isinstance(line, bytes) else line.encode()
@@ -35,7 +41,11 @@ class FakeConn:
         if (self.nick and self.user and not self.capping and not self.registered
                 and self.server.welcome):
             self.registered = True
-            self.send(f":fake 001 {self.nick} :Welcome {self.prefix}")
+            tags = f"@{self.server.welcome_tags} " if self.server.welcome_tags else ""
+            self.send(f"{tags}:fake 001 {self.nick} :Welcome {self.prefix}")
+            if self.server.isupport:
+                self.send(f":fake 005 {self.nick} {self.server.isupport} "
+                          ":are supported by this server")
             self.send(f":fake 376 {self.nick} :End of MOTD")
 
     async def serve(self) -> None:
@@ -58,22 +68,29 @@ class FakeConn:
     def handle(self, m: Msg) -> None:
         s = self.server
         p = m.params
-        if m.command == "CAP" and p and p[0] == "LS":
+        if m.command == "CAP" and s.cap_mode == "421":
+            self.send(f":fake 421 {self.nick or '*'} CAP :Unknown command")
+        elif m.command == "CAP" and s.cap_mode == "silent":
+            pass
+        elif m.command == "CAP" and p and p[0] == "LS":
             self.capping = True
-            self.send(f":fake CAP * LS :{s.caps}")
+            words = s.caps.split()
+            per = s.ls_per_line or max(1, len(words))
+            lines = [" ".join(words[i:i + per]) for i in range(0, len(words), per)] or [""]
+            for i, line in enumerate(lines):
+                more = "* " if i < len(lines) - 1 else ""
+                self.send(f":fake CAP * LS {more}:{line}")
         elif m.command == "CAP" and p and p[0] == "REQ":
-            self.send(f":fake CAP * ACK :{p[-1]}")
+            names = {c.lstrip("-") for c in p[-1].split()}
+            if names & s.nak:
+                self.send(f":fake CAP * NAK :{p[-1]}")
+            else:
+                self.send(f":fake CAP * ACK :{p[-1]}")
         elif m.command == "CAP" and p and p[0] == "END":
             self.capping = False
             self._maybe_register()
-        elif m.command == "AUTHENTICATE" and p == ("PLAIN",):
-            self.send("AUTHENTICATE +")
         elif m.command == "AUTHENTICATE":
-            if base64.b64decode(p[0]) == s.sasl_ok:
-                self.send(f":fake 900 * {self.prefix} bot :You are now logged in")
-                self.send(":fake 903 * :SASL authentication successful")
-            else:
-                self.send(":fake 904 * :SASL authentication failed")
+            self.sasl.line(p[0] if p else "")
         elif m.command == "NICK":
             if p[0].lower() in s.taken:
                 self.send(f":fake 433 * {p[0]} :Nickname is already in use")
@@ -104,10 +121,19 @@ class FakeIrcd:
         self.port = 0
         self.conns: list[FakeConn] = []
         self.caps = "multi-prefix sasl=PLAIN"
+        self.cap_mode = "ok"  # or "421" (unknown command) or "silent" (ignored)
+        self.ls_per_line = 0  # > 0: CAP LS split over lines of this many caps
+        self.nak: set[str] = set()  # a REQ naming one of these is refused whole
         self.sasl_ok = b"bot\0bot\0right"
+        self.sasl_mechs: list[str] | None = None  # None: those in `caps` sasl=..., or PLAIN
+        self.scram_user, self.scram_password = "bot", "right"
+        self.scram_iterations = 4096
+        self.scram_bad_signature = False  # True: the server "proves" a wrong key
         self.taken: set[str] = set()
+        self.isupport = "CHANTYPES=# NICKLEN=30"  # the 005 tokens after 001
         self.mute = False
         self.welcome = True
+        self.welcome_tags = ""  # e.g. "time=..." on the 001 line
         self.ssl = ssl
         self.changed = asyncio.Event()
         self._server: asyncio.Server | None = None
@@ -143,3 +169,110 @@ class FakeIrcd:
             self._server.close()
         for c in self.conns:
             c.writer.close()
+
+
+def _hmac(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+class FakeSasl:
+    """Server side of SASL PLAIN, EXTERNAL (needs the TLS client certificate) and
+    SCRAM-SHA-256 (RFC 5802 written out here independently of ntrbot's client)."""
+
+    def __init__(self, conn: FakeConn) -> None:
+        self.conn = conn
+        self.mech: str | None = None
+        self.buf = ""
+        self.step = 0
+        self.outcomes: list[str] = []  # "<MECH> ok" / "<MECH> failed" / "aborted"
+
+    @property
+    def mechs(self) -> list[str]:
+        s = self.conn.server
+        if s.sasl_mechs is not None:
+            return s.sasl_mechs
+        for token in s.caps.split():
+            if token.startswith("sasl="):
+                return token[5:].split(",")
+        return ["PLAIN"]
+
+    def _b64(self, data: bytes) -> None:
+        blob = base64.b64encode(data).decode()
+        for i in range(0, len(blob), 400):
+            self.conn.send("AUTHENTICATE " + blob[i:i + 400])
+        if len(blob) % 400 == 0:
+            self.conn.send("AUTHENTICATE +")
+
+    def _done(self, ok: bool) -> None:
+        self.outcomes.append(f"{self.mech} {'ok' if ok else 'failed'}")
+        self.mech = None
+        if ok:
+            self.conn.send(f":fake 900 * {self.conn.prefix} bot :You are now logged in")
+            self.conn.send(":fake 903 * :SASL authentication successful")
+        else:
+            self.conn.send(":fake 904 * :SASL authentication failed")
+
+    def line(self, arg: str) -> None:
+        if arg == "*":
+            self.mech = None
+            self.outcomes.append("aborted")
+            self.conn.send(":fake 906 * :SASL authentication aborted")
+            return
+        if self.mech is None:
+            if arg.upper() not in self.mechs:
+                self.conn.send(f":fake 908 * {','.join(self.mechs)} :are available SASL "
+                               "mechanisms")
+                self.conn.send(":fake 904 * :SASL authentication failed")
+                return
+            self.mech, self.buf, self.step = arg.upper(), "", 0
+            self.conn.send("AUTHENTICATE +")
+            return
+        self.buf += "" if arg == "+" else arg
+        if len(arg) == 400:
+            return
+        data, self.buf = base64.b64decode(self.buf), ""
+        if self.mech == "PLAIN":
+            self._done(data == self.conn.server.sasl_ok)
+        elif self.mech == "EXTERNAL":
+            self._done(data == b"" and bool(self.conn.peercert))
+        else:
+            self._scram(data)
+
+    def _scram(self, data: bytes) -> None:
+        s = self.conn.server
+        if self.step == 0:
+            text = data.decode()
+            if not text.startswith("n,,"):
+                return self._done(False)
+            self.client_bare = text[3:]
+            fields = dict(f.split("=", 1) for f in self.client_bare.split(","))
+            if fields.get("n") != s.scram_user:
+                return self._done(False)
+            self.salt = b"fake-salt-1234"
+            self.nonce = fields["r"] + "srvNonce42"
+            self.server_first = (f"r={self.nonce},s={base64.b64encode(self.salt).decode()},"
+                                 f"i={s.scram_iterations}")
+            self.step = 1
+            self._b64(self.server_first.encode())
+        elif self.step == 1:
+            text = data.decode()
+            without_proof, _, proof = text.rpartition(",p=")
+            if without_proof != f"c=biws,r={self.nonce}":
+                return self._done(False)
+            salted = hashlib.pbkdf2_hmac("sha256", s.scram_password.encode(), self.salt,
+                                         s.scram_iterations)
+            stored = hashlib.sha256(_hmac(salted, b"Client Key")).digest()
+            auth = f"{self.client_bare},{self.server_first},{without_proof}".encode()
+            signature = _hmac(stored, auth)
+            client_key = bytes(a ^ b for a, b in zip(base64.b64decode(proof), signature,
+                                                          strict=False))
+            if hashlib.sha256(client_key).digest() != stored:
+                return self._done(False)
+            server_sig = _hmac(_hmac(salted, b"Server Key"), auth)
+            if s.scram_bad_signature:
+                server_sig = bytes(32)
+            self.step = 2
+            self._b64(b"v=" + base64.b64encode(server_sig))
+        else:
+            self._done(data == b"")
+        return None

@@ -56,10 +56,12 @@ async def test_sasl_refused_is_loud_and_registration_continues(fake, make_bot, c
     assert "wrong" not in caplog.text
 
 
-async def test_no_cap_without_sasl(fake, make_bot) -> None:
+async def test_cap_ls_without_sasl_but_no_sasl_requested(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
-    assert fake.commands(0)[:2] == ["NICK", "USER"] and "CAP" not in fake.commands(0)
+    assert fake.commands(0)[:3] == ["CAP", "NICK", "USER"]
+    assert not [m for m in fake.conns[0].received if m.command == "AUTHENTICATE"]
+    assert "sasl" not in bot.caps
 
 
 async def test_ping_timeout_reconnects(fake, make_bot) -> None:

@@ -48,9 +48,12 @@ async def test_connects_joins_and_answers(ircd, make_bot, services):
         mark = user.mark()
         d = await bot.say(CHANNEL, "Now Playing: Song #1", priority=True, confirm=True)
         assert d.status == "sent" and "waiting for it to confirm" in d.detail
-        # No echo-message on these servers: the PONG of the PING after it confirms it.
+        # echo-message (InspIRCd): the echo confirms it; else the PONG of the PING after it.
         assert await asyncio.wait_for(d.done, 20) == "delivered"
-        assert "answered the PING" in d.detail
+        if "echo-message" in bot.caps:
+            assert "echoed" in d.detail and "labeled-response" in bot.caps
+        else:
+            assert "answered the PING" in d.detail
         await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Now Playing: Song #1")
     finally:
         await user.close()

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.sasl import Sasl, plain_payload
@@ -134,12 +135,30 @@ async def test_reply_queue_is_bounded_but_announces_are_not() -> None:
 
 # --- SASL ------------------------------------------------------------------
 
+class CapSasl:
+    """CapNegotiator and Sasl wired as IrcClient wires them."""
+
+    def __init__(self, sasl: Sasl, cap: CapNegotiator) -> None:
+        self.sasl, self.cap = sasl, cap
+        self.on_cap, self.on_unknown_command = cap.on_cap, cap.unknown_command
+        self.on_authenticate, self.on_failure = sasl.on_authenticate, sasl.on_failure
+        self.on_success = sasl.on_success
+
+    @property
+    def state(self) -> str:
+        return self.sasl.state
+
+
 def make_sasl(password: str = "s3cret"):
     sent: list[str] = []
     errors: list[str] = []
     sasl = Sasl("bot", password, sent.append, errors.append)
+    cap = CapNegotiator(sent.append, want_sasl=True, start_sasl=sasl.start,
+                        no_sasl=sasl.unavailable)
+    sasl.on_done = cap.end
+    cap.begin()
     sasl.begin()
-    return sasl, sent, errors
+    return CapSasl(sasl, cap), sent, errors
 
 
 def test_sasl_success_flow() -> None:
@@ -165,14 +184,15 @@ def test_sasl_failures_end_cap_and_log_loudly(step: str, caplog) -> None:
         elif step == "unknown-cap":
             sasl.on_unknown_command("CAP")
         else:
-            sasl.on_cap(["LS", "sasl"])
+            sasl.on_cap(["LS", "sasl=PLAIN"])
             if step == "nak":
                 sasl.on_cap(["NAK", "sasl"])
             else:
                 sasl.on_cap(["ACK", "sasl"])
                 sasl.on_authenticate("+")
                 sasl.on_failure("SASL authentication failed")
-    assert sent[-1] == "CAP END" and sent.count("CAP END") == 1
+    if step != "unknown-cap":  # a server without CAP needs no CAP END
+        assert sent[-1] == "CAP END" and sent.count("CAP END") == 1
     assert sasl.state == "failed" and errors and errors[0].startswith("SASL failed")
     assert any("SASL" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
     assert "s3cret" not in caplog.text
