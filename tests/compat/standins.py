@@ -56,6 +56,7 @@ class NtrStandIn:
         self.port = free_port()
         self.clients: list[web.WebSocketResponse] = []
         self.subscribe_attempts: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # JSON text frames from subscribers, in order
         self.last_announce: dict[str, Any] | None = None
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -170,8 +171,13 @@ class NtrStandIn:
         self.clients.append(ws)
         await self._broadcast({"type": "status", "subscribers": len(self.clients)})
         try:
-            async for _msg in ws:
-                pass
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    try:
+                        data = json.loads(msg.data)
+                    except ValueError:
+                        data = {"unparsed": msg.data}
+                    self.received.append(data if isinstance(data, dict) else {"unparsed": data})
         finally:
             if ws in self.clients:
                 self.clients.remove(ws)
@@ -192,21 +198,35 @@ class NtrStandIn:
         """Broadcast a raw payload to every subscriber; return how many got it."""
         return asyncio.run_coroutine_threadsafe(self._broadcast(payload), self.loop).result(5)
 
-    def announce(self, message: str, position: int = 1) -> int:
-        """Broadcast an announce like ntrbot's POST /admin/announce does."""
+    def announce(self, message: str, position: int = 1, *, announcement_id: Any = None) -> int:
+        """Broadcast an announce like ntrbot's POST /admin/announce does.
+
+        With ``announcement_id`` the message carries ``"id"`` (round 2 servers); without it,
+        it looks like an old server's announce.
+        """
         current = self.shows[0] if self.shows else {"id": 0, "tracks": []}
         self.last_announce = {"message": message, "show_id": current["id"],
                               "position": position, "announced_at": "2026-11-26T03:00:00+00:00"}
-        return self.send(
-            {
-                "type": "announce",
-                "message": message,
-                "show_id": current["id"],
-                "position": position,
-                "track": {},
-                "announced_at": "2026-11-26T03:00:00+00:00",
-            }
-        )
+        payload: dict[str, Any] = {
+            "type": "announce",
+            "message": message,
+            "show_id": current["id"],
+            "position": position,
+            "track": {},
+            "announced_at": "2026-11-26T03:00:00+00:00",
+        }
+        if announcement_id is not None:
+            payload["id"] = announcement_id
+        return self.send(payload)
+
+    def acks(self, announcement_id: Any = None) -> list[dict[str, Any]]:
+        """The ack messages received so far (for one announcement id, when given)."""
+        return [
+            m
+            for m in list(self.received)
+            if m.get("type") == "ack"
+            and (announcement_id is None or m.get("id") == announcement_id)
+        ]
 
     def kick_all(self, code: int = 1012) -> None:
         """Close every subscriber's socket (as a restarting ntrbot would)."""

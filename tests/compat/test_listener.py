@@ -244,7 +244,7 @@ def test_subscribes_first_then_relays_announces_and_ignores_status(
     )
     listener, _, _, _, relayed = make(sopel_module, lambda u, t: sock, limit=1)
     listener.run()
-    assert json.loads(sock.sent[0]) == {"type": "subscribe", "token": TOKEN}
+    assert json.loads(sock.sent[0]) == {"type": "subscribe", "token": TOKEN, "acks": True}
     assert relayed == ["Now Playing: Song #1: A by B - u", "Line one two"]
     assert listener.last_announce == "Line one two"
     assert sock.shut
@@ -384,7 +384,7 @@ def test_reconnects_after_the_server_restarts(sopel_module: ModuleType) -> None:
         ("plain", "plain"),
         ("a\r\nPRIVMSG #x :b", "a PRIVMSG #x :b"),
         ("nul\x00byte", "nulbyte"),
-        ("\x02bold\x02 \x0304red", "bold 04red"),
+        ("\x02bold\x02 \x0304red", "bold red"),
         ("  tab\tsep  ", "tab sep"),
         ("del\x7f c1\x85x", "del c1 x"),
     ],
@@ -401,3 +401,169 @@ def test_sopel_package_exposes_the_single_file_as_an_entry_point() -> None:
     assert meta["tool"]["setuptools"]["py-modules"] == ["ntr_playlist"]
     deps = " ".join(meta["project"]["dependencies"])
     assert "sopel" in deps and "websocket-client" in deps
+
+
+# --- round 2: relay name, acks, hostile lines -------------------------------------------------
+
+
+@pytest.fixture(params=["sopel", "limnoria"])
+def client_module(request: pytest.FixtureRequest, sopel_module: ModuleType) -> ModuleType:
+    """The shared client code, from each plugin's own copy."""
+    if request.param == "sopel":
+        return sopel_module
+    from tests.compat.conftest import load_module
+
+    return load_module(LIMNORIA_CLIENT, "ntrclient_under_test")
+
+
+class EventSocket(FakeSocket):
+    """A FakeSocket that logs its sends into a shared event list, next to the relays."""
+
+    def __init__(self, frames: list[Any], events: list[tuple[str, Any]]) -> None:
+        super().__init__(frames)
+        self.events = events
+
+    def send(self, data: str) -> None:
+        super().send(data)
+        self.events.append(("send", json.loads(data)))
+
+
+def test_subscribe_names_the_relay_and_asks_for_acks(client_module: ModuleType) -> None:
+    sock = FakeSocket([close(1000)])
+    listener = client_module.AnnounceListener(
+        lambda: ("ws://x", TOKEN),
+        print,
+        logger=RecordingLog(),
+        relay_name=lambda: "ntrsopel@irc.example.net",
+        connect=lambda u, t: sock,
+        wait=lambda s: True,
+    )
+    listener.run()
+    assert json.loads(sock.sent[0]) == {
+        "type": "subscribe",
+        "token": TOKEN,
+        "name": "ntrsopel@irc.example.net",
+        "acks": True,
+    }
+
+
+def test_a_broken_or_hostile_relay_name_never_breaks_the_subscribe(
+    client_module: ModuleType,
+) -> None:
+    def boom() -> str:
+        raise RuntimeError("no irc yet")
+
+    for name_of, expected in ((boom, None), (lambda: "bot\r\n@\x01net\x00", "bot @net")):
+        sock = FakeSocket([close(1000)])
+        client_module.AnnounceListener(
+            lambda: ("ws://x", TOKEN),
+            print,
+            logger=RecordingLog(),
+            relay_name=name_of,
+            connect=lambda u, t, sock=sock: sock,
+            wait=lambda s: True,
+        ).run()
+        hello = json.loads(sock.sent[0])
+        assert hello["acks"] is True and hello.get("name") == expected
+
+
+def test_acks_each_announce_after_it_was_posted(client_module: ModuleType) -> None:
+    events: list[tuple[str, Any]] = []
+    sock = EventSocket(
+        [
+            text({"type": "status", "subscribers": 1}),
+            text({"type": "announce", "id": 7, "message": "Now Playing: one"}),
+            text({"type": "announce", "id": 8, "message": "Now Playing: two"}),
+            text({"type": "announce", "message": "Now Playing: old server"}),
+            text({"type": "announce", "id": 9, "message": "\r\n\x01"}),
+            text({"type": "announce", "id": 10, "message": "Now Playing: boom"}),
+            close(1000),
+        ],
+        events,
+    )
+
+    def post(msg: str) -> None:
+        events.append(("posted", msg))
+        if msg.endswith("two"):
+            raise client_module.RelayFailed("not in #ntr\r\nQUIT")
+        if msg.endswith("boom"):
+            raise OSError("socket gone")
+
+    log = RecordingLog()
+    client_module.AnnounceListener(
+        lambda: ("ws://x", TOKEN), post, logger=log, connect=lambda u, t: sock, wait=lambda s: True
+    ).run()
+    assert events[1:] == [
+        ("posted", "Now Playing: one"),
+        ("send", {"type": "ack", "id": 7, "ok": True}),
+        ("posted", "Now Playing: two"),
+        ("send", {"type": "ack", "id": 8, "ok": False, "detail": "not in #ntr QUIT"}),
+        ("posted", "Now Playing: old server"),  # no id: no ack
+        ("send", {"type": "ack", "id": 9, "ok": False, "detail": "empty message"}),
+        ("posted", "Now Playing: boom"),
+        ("send", {"type": "ack", "id": 10, "ok": False, "detail": "OSError: socket gone"}),
+    ]
+    assert events[0][1]["type"] == "subscribe"
+    # a refused post is a warning; an unexpected error keeps its traceback in the log
+    assert [lvl for lvl, m in log.records if "not in #ntr" in m] == ["warning"]
+    assert [lvl for lvl, _ in log.records].count("exception") == 1
+
+
+def test_acks_travel_over_the_listeners_own_socket(client_module: ModuleType) -> None:
+    standin = NtrStandIn(TOKEN).start()
+    posted: list[tuple[str, str]] = []
+    listener = client_module.AnnounceListener(
+        lambda: (standin.ws_url, TOKEN),
+        lambda msg: posted.append((threading.current_thread().name, msg)),
+        logger=RecordingLog(),
+        relay_name=lambda: "bot@net",
+    )
+    listener.start()
+    try:
+        assert listener.subscribed.wait(5)
+        assert standin.subscribe_attempts == [
+            {"type": "subscribe", "token": TOKEN, "name": "bot@net", "acks": True}
+        ]
+        standin.announce("Now Playing: no id")
+        standin.announce("Now Playing: with id", announcement_id=41)
+        deadline = time.monotonic() + 5
+        while not standin.acks() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert standin.acks() == [{"type": "ack", "id": 41, "ok": True}]
+        assert posted == [
+            ("ntr-announce-listener", "Now Playing: no id"),
+            ("ntr-announce-listener", "Now Playing: with id"),
+        ]
+    finally:
+        assert listener.stop(timeout=3)
+        standin.stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("\x02bold\x02 \x0304,12red\x03 \x0399x \x04ff0000hex\x0f", "bold red x hex"),
+        ("\x01ACTION dances\x01", "ACTION dances"),
+        ("a\u2028b\x1d\x1e\x11\x16c", "a bc"),
+    ],
+)
+def test_clean_line_drops_formatting_codes_with_their_colours(
+    client_module: ModuleType, raw: str, clean: str
+) -> None:
+    assert client_module.clean_line(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("line", "head", "tail"),
+    [
+        ("Now Playing: T by A - https://sc.com/a/t1", "Now Playing: T by A -", " https://sc.com/a/t1"),
+        ("no url here", "no url here", ""),
+        ("http://only", "http://only", ""),
+        ("url https://x in the middle", "url https://x in the middle", ""),
+    ],
+)
+def test_split_url_keeps_the_trailing_url_apart(
+    client_module: ModuleType, line: str, head: str, tail: str
+) -> None:
+    assert client_module.split_url(line) == (head, tail)
+    assert head + tail == line
