@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import websocket
-from sopel import plugin
+from sopel import formatting, plugin, tools
 from sopel.config import types
+from sopel.irc.utils import safe
 from sopel.tools import get_logger
 
 LOGGER = get_logger("ntr_playlist")
 MEMORY_KEY = "ntr_playlist_listener"
-REGISTRATION_WAIT = 30.0
 
 
 # --- ntr shared: begin -------------------------------------------------------------------
@@ -66,6 +66,27 @@ def split_url(line: str) -> tuple[str, str]:
     if match is None or match.start() == 0:
         return line, ""
     return line[: match.start()], line[match.start() :]
+
+
+def fit_line(text: str, limit: int, cut: Callable[[str, int], str]) -> str:
+    """``text`` shortened to at most ``limit`` UTF-8 bytes, ending in ELLIPSIS when it was.
+
+    A trailing URL is kept when it takes at most half the room. ``cut(text, n)`` is the bot
+    framework's own cut at a word boundary to ``n`` bytes; when that would throw away more
+    than a third of the room (one long word, a title without spaces), the text is cut at the
+    last whole character instead.
+    """
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    head, url = split_url(text)
+    if not url or len(url.encode("utf-8")) > limit // 2:
+        head, url = text, ""
+    room = max(0, limit - len(url.encode("utf-8")) - len(ELLIPSIS.encode("utf-8")))
+    short = cut(head, room) if room else ""
+    size = len(short.encode("utf-8"))
+    if size > room or size < room * 2 // 3:
+        short = head.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return short.rstrip() + ELLIPSIS + url
 
 
 class RelayFailed(Exception):
@@ -449,6 +470,7 @@ class NtrPlaylistSection(types.StaticSection):
     admin_token = types.SecretAttribute("admin_token", default="")
     announce_channel = types.ValidatedAttribute("announce_channel", default="#sewerchat")
     api_base_url = types.ValidatedAttribute("api_base_url", default="http://127.0.0.1:8000")
+    relay_name = types.ValidatedAttribute("relay_name", default="")  # optional; nick@host
 
 
 def configure(config: Any) -> None:
@@ -456,18 +478,53 @@ def configure(config: Any) -> None:
     config.define_section("ntr_playlist", NtrPlaylistSection, validate=False)
     section = config.ntr_playlist
     section.configure_setting("ws_url", "ntrbot WebSocket URL (ws://host:port/ws/announce)")
-    section.configure_setting("admin_token", "ntrbot admin token (NTR_ADMIN_TOKEN)")
+    section.configure_setting(
+        "admin_token", "ntrbot relay token (one of NTR_RELAY_TOKENS, or NTR_ADMIN_TOKEN)"
+    )
     section.configure_setting("announce_channel", "Channel to post announcements to")
     section.configure_setting("api_base_url", "ntrbot HTTP API base URL")
 
 
+def relay_name(bot: Any) -> str:
+    """The name this relay subscribes with: ``relay_name``, else ``<nick>@<server host>``."""
+    configured = bot.settings.ntr_playlist.relay_name
+    return configured or f"{bot.nick}@{bot.settings.core.host}"
+
+
+def _last_said(bot: Any, channel: str) -> Any:
+    """The last (time, text) Sopel recorded as said to ``channel`` (its anti-loop memory)."""
+    try:
+        said = bot.stack.get(bot.make_identifier(channel))
+        return said["messages"][-1] if said and said["messages"] else None
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
 def _relay(bot: Any, listener: AnnounceListener, text: str) -> None:
-    """Post one announce to the configured channel through Sopel's own (throttled) sending."""
+    """Post one announce to the configured channel through Sopel's own (throttled) sending.
+
+    One line, cut to what the server relays with the bot's prefix (Sopel's
+    ``safe_text_length`` and ``get_sendable_message``; ``bot.say`` with ``max_messages=1``),
+    keeping a trailing URL. Raises RelayFailed when it was not posted.
+    """
     channel = bot.settings.ntr_playlist.announce_channel
-    if not listener.wait_until(lambda: bot.connection_registered, REGISTRATION_WAIT):
-        LOGGER.warning("Not connected to IRC; dropped announce: %s", text)
-        return
-    bot.say(text, channel)
+    if not listener.wait_until(
+        lambda: bot.connection_registered and channel in bot.channels, listener.post_wait
+    ):
+        reason = f"not in {channel}" if bot.connection_registered else "not connected to IRC"
+        raise RelayFailed(reason)
+    line = fit_line(
+        formatting.plain(safe(text)),
+        bot.safe_text_length(channel),
+        lambda head, size: tools.get_sendable_message(head, size)[0],
+    )
+    before = _last_said(bot, channel)
+    bot.say(line, channel, max_messages=1)  # fits already; Sopel's own cut stays the backstop
+    after = _last_said(bot, channel)
+    if after is None or after is before or (
+        after[1] == bot.settings.core.antiloop_repeat_text != line
+    ):
+        raise RelayFailed("not sent: Sopel's anti-loop protection held it back")
 
 
 def setup(bot: Any) -> None:
@@ -487,6 +544,7 @@ def setup(bot: Any) -> None:
         on_announce,
         logger=LOGGER,
         token_setting="[ntr_playlist] admin_token",
+        relay_name=lambda: relay_name(bot),
     )
     bot.memory[MEMORY_KEY] = listener
     listener.start()

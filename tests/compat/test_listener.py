@@ -567,3 +567,35 @@ def test_split_url_keeps_the_trailing_url_apart(
 ) -> None:
     assert client_module.split_url(line) == (head, tail)
     assert head + tail == line
+
+
+def _word_cut(text: str, size: int) -> str:
+    """A framework-like cut at the last space within ``size`` bytes."""
+    while len(text.encode()) > size:
+        text = text[: max(0, text.rfind(" ", 0, len(text) - 1))] if " " in text else ""
+    return text
+
+
+@pytest.mark.parametrize("limit", [5, 40, 100, 400])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Now Playing: Song #1: " + "Title " * 300 + "by A - https://sc.example/a/t1",
+        "Now Playing: Song #1: " + "曲" * 700 + " - https://sc.example/a/t1",
+        "Now Playing: " + "Word " * 200,
+        "Now Playing: x - https://sc.example/" + "p" * 300,
+    ],
+)
+def test_fit_line_stays_within_the_limit_and_keeps_a_short_url(
+    client_module: ModuleType, line: str, limit: int
+) -> None:
+    short = client_module.fit_line(line, limit, _word_cut)
+    assert len(short.encode()) <= limit
+    _, url = client_module.split_url(line)
+    if url and len(url.encode()) <= limit // 2:
+        assert short.endswith("\u2026" + url)
+    if limit >= 100:
+        assert len(short.encode()) >= limit * 2 // 3
+    assert client_module.fit_line("short - https://x.example/1", 100, _word_cut) == (
+        "short - https://x.example/1"
+    )

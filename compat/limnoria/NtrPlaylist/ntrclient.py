@@ -60,6 +60,27 @@ def split_url(line: str) -> tuple[str, str]:
     return line[: match.start()], line[match.start() :]
 
 
+def fit_line(text: str, limit: int, cut: Callable[[str, int], str]) -> str:
+    """``text`` shortened to at most ``limit`` UTF-8 bytes, ending in ELLIPSIS when it was.
+
+    A trailing URL is kept when it takes at most half the room. ``cut(text, n)`` is the bot
+    framework's own cut at a word boundary to ``n`` bytes; when that would throw away more
+    than a third of the room (one long word, a title without spaces), the text is cut at the
+    last whole character instead.
+    """
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    head, url = split_url(text)
+    if not url or len(url.encode("utf-8")) > limit // 2:
+        head, url = text, ""
+    room = max(0, limit - len(url.encode("utf-8")) - len(ELLIPSIS.encode("utf-8")))
+    short = cut(head, room) if room else ""
+    size = len(short.encode("utf-8"))
+    if size > room or size < room * 2 // 3:
+        short = head.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return short.rstrip() + ELLIPSIS + url
+
+
 class RelayFailed(Exception):
     """The bot could not post an announce; the message is the reason sent in the ack."""
 
