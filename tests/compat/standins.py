@@ -57,6 +57,7 @@ class NtrStandIn:
         self.clients: list[web.WebSocketResponse] = []
         self.subscribe_attempts: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []  # JSON text frames from subscribers, in order
+        self.received_from: list[tuple[str, dict[str, Any]]] = []  # (subscribe name, frame)
         self.last_announce: dict[str, Any] | None = None
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -177,7 +178,9 @@ class NtrStandIn:
                         data = json.loads(msg.data)
                     except ValueError:
                         data = {"unparsed": msg.data}
-                    self.received.append(data if isinstance(data, dict) else {"unparsed": data})
+                    frame = data if isinstance(data, dict) else {"unparsed": data}
+                    self.received.append(frame)
+                    self.received_from.append((str(hello.get("name", "")), frame))
         finally:
             if ws in self.clients:
                 self.clients.remove(ws)
@@ -227,6 +230,14 @@ class NtrStandIn:
             if m.get("type") == "ack"
             and (announcement_id is None or m.get("id") == announcement_id)
         ]
+
+    def acks_by_name(self, announcement_id: Any) -> dict[str, list[dict[str, Any]]]:
+        """The acks for one announcement id, grouped by the subscriber's ``name``."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for name, frame in list(self.received_from):
+            if frame.get("type") == "ack" and frame.get("id") == announcement_id:
+                grouped.setdefault(name, []).append(frame)
+        return grouped
 
     def kick_all(self, code: int = 1012) -> None:
         """Close every subscriber's socket (as a restarting ntrbot would)."""
