@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -50,8 +51,14 @@ class NtrStandIn:
     ``shows`` is newest first; the first one is the current show.
     """
 
-    def __init__(self, token: str, shows: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        shows: list[dict[str, Any]] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.token = token
+        self.ssl_context = ssl_context  # serve https/wss instead of http/ws
         self.shows = shows if shows is not None else []
         self.port = free_port()
         self.clients: list[web.WebSocketResponse] = []
@@ -94,7 +101,7 @@ class NtrStandIn:
         app.router.add_get("/ws/announce", self._ws)
         self._runner = web.AppRunner(app)
         self.loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         self.loop.run_until_complete(site.start())
         self._ready.set()
         self.loop.run_forever()
@@ -102,11 +109,13 @@ class NtrStandIn:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/announce"
+        scheme = "wss" if self.ssl_context else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ws/announce"
 
     # HTTP ------------------------------------------------------------------------------
     @staticmethod

@@ -599,3 +599,83 @@ def test_fit_line_stays_within_the_limit_and_keeps_a_short_url(
     assert client_module.fit_line("short - https://x.example/1", 100, _word_cut) == (
         "short - https://x.example/1"
     )
+
+
+def _self_signed(tmp: Any) -> tuple[Any, Any]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ntr compat test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_wss_to_a_remote_ntrbot_checks_the_certificate(
+    sopel_module: ModuleType, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    standin = NtrStandIn(TOKEN, ssl_context=context).start()
+    try:
+        assert standin.ws_url.startswith("wss://")
+        # not trusted: the TLS handshake fails and the token is never sent
+        monkeypatch.delenv("WEBSOCKET_CLIENT_CA_BUNDLE", raising=False)
+        log = RecordingLog()
+        untrusted = sopel_module.AnnounceListener(
+            lambda: (standin.ws_url, TOKEN), print, logger=log, wait=lambda s: True
+        )
+        untrusted.run()
+        assert standin.subscribe_attempts == []
+        assert any("CERTIFICATE_VERIFY_FAILED" in m for _, m in log.records), log.records
+        # trusted (the CA the bot's admin points websocket-client at): subscribes and acks
+        monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", str(cert))
+        listener = sopel_module.AnnounceListener(
+            lambda: (standin.ws_url, TOKEN), print, logger=RecordingLog(),
+            relay_name=lambda: "bot@net",
+        )
+        listener.start()
+        try:
+            assert listener.subscribed.wait(5)
+            standin.announce("Now Playing: over TLS", announcement_id=5)
+            deadline = time.monotonic() + 5
+            while not standin.acks(5) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert standin.acks(5) == [{"type": "ack", "id": 5, "ok": True}]
+        finally:
+            assert listener.stop(timeout=3)
+    finally:
+        standin.stop()
