@@ -491,13 +491,16 @@ def relay_name(bot: Any) -> str:
     return configured or f"{bot.nick}@{bot.settings.core.host}"
 
 
+_UNKNOWN = object()  # Sopel's memory of what it said is not readable (another version)
+
+
 def _last_said(bot: Any, channel: str) -> Any:
     """The last (time, text) Sopel recorded as said to ``channel`` (its anti-loop memory)."""
     try:
         said = bot.stack.get(bot.make_identifier(channel))
         return said["messages"][-1] if said and said["messages"] else None
-    except (AttributeError, KeyError, TypeError):
-        return None
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return _UNKNOWN
 
 
 def _relay(bot: Any, listener: AnnounceListener, text: str) -> None:
@@ -521,6 +524,8 @@ def _relay(bot: Any, listener: AnnounceListener, text: str) -> None:
     before = _last_said(bot, channel)
     bot.say(line, channel, max_messages=1)  # fits already; Sopel's own cut stays the backstop
     after = _last_said(bot, channel)
+    if after is _UNKNOWN or before is _UNKNOWN:
+        return
     if after is None or after is before or (
         after[1] == bot.settings.core.antiloop_repeat_text != line
     ):

@@ -88,12 +88,15 @@ class NtrPlaylist(callbacks.Plugin):
         ):
             raise RelayFailed(f"not in {channel} on any network")
         text = ircutils.safeArgument(ircutils.stripFormatting(text))
+        targets = self._targets(channel)
+        if not targets:  # left since the wait
+            raise RelayFailed(f"not in {channel} on any network")
         refused: list[str] = []
-        for irc in self._targets(channel):
+        for irc in targets:
             line = fit_line(text, line_room(irc, channel), _word_cut)
             if irc.queueMsg(ircmsgs.privmsg(channel, line)) is False:
                 refused.append(irc.network)
-        if refused and len(refused) == len(self._targets(channel)):
+        if len(refused) == len(targets):
             raise RelayFailed(f"Limnoria did not queue it on {', '.join(refused)}")
         if refused:
             self.log.warning("ntr announce not queued on %s", ", ".join(refused))

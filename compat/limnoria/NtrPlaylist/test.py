@@ -367,6 +367,20 @@ if web is not None:
             )
             self.assertIsNone(self._next_privmsg(timeout=0.5))
 
+        def testRefusedByTheQueueAcksFalse(self) -> None:
+            self._subscribed()
+            self.irc.queueMsg = lambda msg: False  # as Limnoria does for a zombie connection
+            try:
+                self.hub.announce("Now Playing: refused", 10)
+                ack = self._ack(10)
+            finally:
+                del self.irc.queueMsg
+            self.assertEqual(
+                ack,
+                {"type": "ack", "id": 10, "ok": False,
+                 "detail": f"Limnoria did not queue it on {self.irc.network}"},
+            )
+
         def testHostileAnnounceIsOneSafeLineWithinTheLimitKeepingTheUrl(self) -> None:
             self._subscribed()
             url = "https://soundcloud.com/some-artist/a-rather-long-track-name-1"
