@@ -477,12 +477,17 @@ def configure(config: Any) -> None:
     """Interactive set-up for ``sopel-plugins configure ntr_playlist``."""
     config.define_section("ntr_playlist", NtrPlaylistSection, validate=False)
     section = config.ntr_playlist
-    section.configure_setting("ws_url", "ntrbot WebSocket URL (ws://host:port/ws/announce)")
+    section.configure_setting(
+        "ws_url", "ntrbot WebSocket URL (ws://127.0.0.1:8000/ws/announce; wss:// if remote)"
+    )
     section.configure_setting(
         "admin_token", "ntrbot relay token (one of NTR_RELAY_TOKENS, or NTR_ADMIN_TOKEN)"
     )
     section.configure_setting("announce_channel", "Channel to post announcements to")
     section.configure_setting("api_base_url", "ntrbot HTTP API base URL")
+    section.configure_setting(
+        "relay_name", "Name on ntrbot's dashboard (empty: <nick>@<host>)"
+    )
 
 
 def relay_name(bot: Any) -> str:

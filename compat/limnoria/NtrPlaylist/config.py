@@ -26,7 +26,8 @@ conf.registerGlobalValue(
     "wsUrl",
     registry.String(
         "ws://127.0.0.1:8000/ws/announce",
-        """WebSocket URL of ntrbot's announce hub (ws://host:port/ws/announce).""",
+        """WebSocket URL of ntrbot's announce hub (ws://host:port/ws/announce; use
+        wss:// for an ntrbot on another machine).""",
     ),
 )
 conf.registerGlobalValue(
