@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import websocket
-from sopel import plugin
+from sopel import formatting, plugin, tools
 from sopel.config import types
+from sopel.irc.utils import safe
 from sopel.tools import get_logger
 
 LOGGER = get_logger("ntr_playlist")
 MEMORY_KEY = "ntr_playlist_listener"
-REGISTRATION_WAIT = 30.0
 
 
 # --- ntr shared: begin -------------------------------------------------------------------
@@ -38,14 +38,59 @@ AUTH_RETRY = 30.0  # minimum delay after the server refused the token
 UNCONFIGURED_POLL = 2.0  # how often an unconfigured listener re-reads its settings
 CLOSE_AUTH_FAILED = 4001
 PLAYLIST_REPLY_MAX = 380  # characters of track list in a !playlist reply
+POST_WAIT = 8.0  # seconds an announce waits for IRC (registered, in the channel): < the 10 s ack
+ACK_DETAIL_MAX = 200  # characters of the reason in a failed ack
+RELAY_NAME_MAX = 100  # characters of the relay name sent in the subscribe
+ELLIPSIS = "\u2026"  # marks an announce shortened to fit one IRC line
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\u0085\u2028\u2029]+")
+# IRC colour codes with their colour numbers (\x03NN,NN) and hex colours (\x04RRGGBB,RRGGBB)
+_COLOURS = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TRAILING_URL = re.compile(r"\s+https?://\S+$")
 
 
 def clean_line(text: Any) -> str:
-    """Return ``text`` as one IRC-safe line: no CR/LF/NUL or other control characters."""
-    return _CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(text))).strip()
+    """Return ``text`` as one IRC-safe line: no CR/LF/NUL, CTCP \\x01, formatting or other
+    control characters."""
+    return _CONTROLS.sub("", _COLOURS.sub("", _LINE_BREAKS.sub(" ", str(text)))).strip()
+
+
+def split_url(line: str) -> tuple[str, str]:
+    """Split a line ending in an http(s) URL into ``(head, " URL")``; ``head + tail == line``.
+
+    A line with no trailing URL gives ``(line, "")``. Used to keep the URL when a too long
+    announce is shortened.
+    """
+    match = _TRAILING_URL.search(line)
+    if match is None or match.start() == 0:
+        return line, ""
+    return line[: match.start()], line[match.start() :]
+
+
+def fit_line(text: str, limit: int, cut: Callable[[str, int], str]) -> str:
+    """``text`` shortened to at most ``limit`` UTF-8 bytes, ending in ELLIPSIS when it was.
+
+    A trailing URL is kept when it takes at most half the room. ``cut(text, n)`` is the bot
+    framework's own cut at a word boundary to ``n`` bytes; when that would throw away more
+    than a third of the room (one long word, a title without spaces), the text is cut at the
+    last whole character instead.
+    """
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    head, url = split_url(text)
+    if not url or len(url.encode("utf-8")) > limit // 2:
+        head, url = text, ""
+    room = max(0, limit - len(url.encode("utf-8")) - len(ELLIPSIS.encode("utf-8")))
+    short = cut(head, room) if room else ""
+    size = len(short.encode("utf-8"))
+    if size > room or size < room * 2 // 3:
+        short = head.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return short.rstrip() + ELLIPSIS + url
+
+
+class RelayFailed(Exception):
+    """The bot could not post an announce; the message is the reason sent in the ack."""
 
 
 class ApiError(Exception):
@@ -174,9 +219,13 @@ class AnnounceListener:
     """Background thread: subscribe to ntrbot's /ws/announce and hand each announce on.
 
     ``get_config`` returns ``(ws_url, token)`` and is read before every connection, so setting
-    changes apply on the next reconnect. ``on_announce`` receives the cleaned message text and
-    is called on the listener thread. ``connect``, ``wait``, ``clock`` and ``rand`` exist so
-    tests can drive the reconnect logic without sockets or real sleeping.
+    changes apply on the next reconnect; so is ``relay_name`` (the ``name`` sent in the
+    subscribe, e.g. ``nick@network``). The subscribe asks for acks: ``on_announce`` receives
+    the cleaned message text on the listener thread and returns once the bot has posted it,
+    or raises (``RelayFailed`` with the reason) when it could not; an announce that carries an
+    ``id`` is then acked over the same socket, from the same thread. ``connect``, ``wait``,
+    ``clock`` and ``rand`` exist so tests can drive the reconnect logic without sockets or
+    real sleeping.
     """
 
     def __init__(
@@ -186,6 +235,7 @@ class AnnounceListener:
         *,
         logger: Any,
         token_setting: str = "admin token",
+        relay_name: Callable[[], str] | None = None,
         connect: Callable[[str, float], Any] = open_websocket,
         wait: Callable[[float], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -196,6 +246,7 @@ class AnnounceListener:
         self._on_announce = on_announce
         self._log = logger
         self._token_setting = token_setting
+        self._relay_name = relay_name
         self._connect = connect
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
@@ -209,6 +260,7 @@ class AnnounceListener:
         self.subscribed = threading.Event()
         self.last_announce: str | None = None
         self.last_close_code: int | None = None
+        self.post_wait = POST_WAIT  # how long on_announce may wait for IRC (tests shorten it)
 
     # lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -319,7 +371,7 @@ class AnnounceListener:
                 return None
             self._ws = ws
         try:
-            ws.send(json.dumps({"type": "subscribe", "token": token}))
+            ws.send(json.dumps(self._subscribe_message(token)))
             ws.settimeout(IDLE_PING)
             pinged = False
             while not self._stop.is_set():
@@ -336,7 +388,7 @@ class AnnounceListener:
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
                     return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
                 if opcode == websocket.ABNF.OPCODE_TEXT:
-                    self._handle(data)
+                    self._handle(data, ws)
             return None
         finally:
             with self._lock:
@@ -346,8 +398,29 @@ class AnnounceListener:
             except Exception:  # best effort
                 pass
 
-    def _handle(self, data: bytes | str) -> None:
-        """Act on one text frame from the server."""
+    def _subscribe_message(self, token: str) -> dict[str, Any]:
+        """``{"type": "subscribe", "token": ..., "name": ..., "acks": true}``."""
+        hello: dict[str, Any] = {"type": "subscribe", "token": token}
+        name = ""
+        if self._relay_name is not None:
+            try:
+                name = clean_line(self._relay_name() or "")[:RELAY_NAME_MAX]
+            except Exception as exc:  # the name is a nicety: never let it block the subscribe
+                self._log.warning("ntr announce: no relay name (%s)", exc)
+        if name:
+            hello["name"] = name
+        hello["acks"] = True
+        return hello
+
+    def _ack(self, ws: Any, announcement_id: Any, detail: str | None) -> None:
+        """Tell ntrbot whether the announce was posted (``detail`` None) or why not."""
+        ack: dict[str, Any] = {"type": "ack", "id": announcement_id, "ok": detail is None}
+        if detail is not None:
+            ack["detail"] = clean_line(detail)[:ACK_DETAIL_MAX] or "failed"
+        ws.send(json.dumps(ack))
+
+    def _handle(self, data: bytes | str, ws: Any = None) -> None:
+        """Act on one text frame from the server (acking announces on ``ws``)."""
         try:
             message = json.loads(data)
         except ValueError:
@@ -366,14 +439,25 @@ class AnnounceListener:
         if kind != "announce":
             return
         self.subscribed.set()
+        announcement_id = message.get("id")
+        if isinstance(announcement_id, bool) or not isinstance(announcement_id, (int, str)):
+            announcement_id = None  # an old server: nothing to ack
         text = clean_line(message.get("message") or "")
+        detail: str | None = None
         if not text:
-            return
-        self.last_announce = text
-        try:
-            self._on_announce(text)
-        except Exception:
-            self._log.exception("ntr announce: relaying to IRC failed")
+            detail = "empty message"
+        else:
+            self.last_announce = text
+            try:
+                self._on_announce(text)
+            except RelayFailed as exc:
+                detail = str(exc) or "not posted"
+                self._log.warning("ntr announce: not posted to IRC: %s", detail)
+            except Exception as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                self._log.exception("ntr announce: relaying to IRC failed")
+        if announcement_id is not None and ws is not None:
+            self._ack(ws, announcement_id, detail)
 
 
 # --- ntr shared: end ---------------------------------------------------------------------
@@ -386,25 +470,71 @@ class NtrPlaylistSection(types.StaticSection):
     admin_token = types.SecretAttribute("admin_token", default="")
     announce_channel = types.ValidatedAttribute("announce_channel", default="#sewerchat")
     api_base_url = types.ValidatedAttribute("api_base_url", default="http://127.0.0.1:8000")
+    relay_name = types.ValidatedAttribute("relay_name", default="")  # optional; nick@host
 
 
 def configure(config: Any) -> None:
     """Interactive set-up for ``sopel-plugins configure ntr_playlist``."""
     config.define_section("ntr_playlist", NtrPlaylistSection, validate=False)
     section = config.ntr_playlist
-    section.configure_setting("ws_url", "ntrbot WebSocket URL (ws://host:port/ws/announce)")
-    section.configure_setting("admin_token", "ntrbot admin token (NTR_ADMIN_TOKEN)")
+    section.configure_setting(
+        "ws_url", "ntrbot WebSocket URL (ws://127.0.0.1:8000/ws/announce; wss:// if remote)"
+    )
+    section.configure_setting(
+        "admin_token", "ntrbot relay token (one of NTR_RELAY_TOKENS, or NTR_ADMIN_TOKEN)"
+    )
     section.configure_setting("announce_channel", "Channel to post announcements to")
     section.configure_setting("api_base_url", "ntrbot HTTP API base URL")
+    section.configure_setting(
+        "relay_name", "Name on ntrbot's dashboard (empty: <nick>@<host>)"
+    )
+
+
+def relay_name(bot: Any) -> str:
+    """The name this relay subscribes with: ``relay_name``, else ``<nick>@<server host>``."""
+    configured = bot.settings.ntr_playlist.relay_name
+    return configured or f"{bot.nick}@{bot.settings.core.host}"
+
+
+_UNKNOWN = object()  # Sopel's memory of what it said is not readable (another version)
+
+
+def _last_said(bot: Any, channel: str) -> Any:
+    """The last (time, text) Sopel recorded as said to ``channel`` (its anti-loop memory)."""
+    try:
+        said = bot.stack.get(bot.make_identifier(channel))
+        return said["messages"][-1] if said and said["messages"] else None
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return _UNKNOWN
 
 
 def _relay(bot: Any, listener: AnnounceListener, text: str) -> None:
-    """Post one announce to the configured channel through Sopel's own (throttled) sending."""
+    """Post one announce to the configured channel through Sopel's own (throttled) sending.
+
+    One line, cut to what the server relays with the bot's prefix (Sopel's
+    ``safe_text_length`` and ``get_sendable_message``; ``bot.say`` with ``max_messages=1``),
+    keeping a trailing URL. Raises RelayFailed when it was not posted.
+    """
     channel = bot.settings.ntr_playlist.announce_channel
-    if not listener.wait_until(lambda: bot.connection_registered, REGISTRATION_WAIT):
-        LOGGER.warning("Not connected to IRC; dropped announce: %s", text)
+    if not listener.wait_until(
+        lambda: bot.connection_registered and channel in bot.channels, listener.post_wait
+    ):
+        reason = f"not in {channel}" if bot.connection_registered else "not connected to IRC"
+        raise RelayFailed(reason)
+    line = fit_line(
+        formatting.plain(safe(text)),
+        bot.safe_text_length(channel),
+        lambda head, size: tools.get_sendable_message(head, size)[0],
+    )
+    before = _last_said(bot, channel)
+    bot.say(line, channel, max_messages=1)  # fits already; Sopel's own cut stays the backstop
+    after = _last_said(bot, channel)
+    if after is _UNKNOWN or before is _UNKNOWN:
         return
-    bot.say(text, channel)
+    if after is None or after is before or (
+        after[1] == bot.settings.core.antiloop_repeat_text != line
+    ):
+        raise RelayFailed("not sent: Sopel's anti-loop protection held it back")
 
 
 def setup(bot: Any) -> None:
@@ -424,6 +554,7 @@ def setup(bot: Any) -> None:
         on_announce,
         logger=LOGGER,
         token_setting="[ntr_playlist] admin_token",
+        relay_name=lambda: relay_name(bot),
     )
     bot.memory[MEMORY_KEY] = listener
     listener.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -50,12 +51,20 @@ class NtrStandIn:
     ``shows`` is newest first; the first one is the current show.
     """
 
-    def __init__(self, token: str, shows: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        shows: list[dict[str, Any]] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.token = token
+        self.ssl_context = ssl_context  # serve https/wss instead of http/ws
         self.shows = shows if shows is not None else []
         self.port = free_port()
         self.clients: list[web.WebSocketResponse] = []
         self.subscribe_attempts: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # JSON text frames from subscribers, in order
+        self.received_from: list[tuple[str, dict[str, Any]]] = []  # (subscribe name, frame)
         self.last_announce: dict[str, Any] | None = None
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -92,7 +101,7 @@ class NtrStandIn:
         app.router.add_get("/ws/announce", self._ws)
         self._runner = web.AppRunner(app)
         self.loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         self.loop.run_until_complete(site.start())
         self._ready.set()
         self.loop.run_forever()
@@ -100,11 +109,13 @@ class NtrStandIn:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/announce"
+        scheme = "wss" if self.ssl_context else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ws/announce"
 
     # HTTP ------------------------------------------------------------------------------
     @staticmethod
@@ -170,8 +181,15 @@ class NtrStandIn:
         self.clients.append(ws)
         await self._broadcast({"type": "status", "subscribers": len(self.clients)})
         try:
-            async for _msg in ws:
-                pass
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    try:
+                        data = json.loads(msg.data)
+                    except ValueError:
+                        data = {"unparsed": msg.data}
+                    frame = data if isinstance(data, dict) else {"unparsed": data}
+                    self.received.append(frame)
+                    self.received_from.append((str(hello.get("name", "")), frame))
         finally:
             if ws in self.clients:
                 self.clients.remove(ws)
@@ -192,21 +210,43 @@ class NtrStandIn:
         """Broadcast a raw payload to every subscriber; return how many got it."""
         return asyncio.run_coroutine_threadsafe(self._broadcast(payload), self.loop).result(5)
 
-    def announce(self, message: str, position: int = 1) -> int:
-        """Broadcast an announce like ntrbot's POST /admin/announce does."""
+    def announce(self, message: str, position: int = 1, *, announcement_id: Any = None) -> int:
+        """Broadcast an announce like ntrbot's POST /admin/announce does.
+
+        With ``announcement_id`` the message carries ``"id"`` (round 2 servers); without it,
+        it looks like an old server's announce.
+        """
         current = self.shows[0] if self.shows else {"id": 0, "tracks": []}
         self.last_announce = {"message": message, "show_id": current["id"],
                               "position": position, "announced_at": "2026-11-26T03:00:00+00:00"}
-        return self.send(
-            {
-                "type": "announce",
-                "message": message,
-                "show_id": current["id"],
-                "position": position,
-                "track": {},
-                "announced_at": "2026-11-26T03:00:00+00:00",
-            }
-        )
+        payload: dict[str, Any] = {
+            "type": "announce",
+            "message": message,
+            "show_id": current["id"],
+            "position": position,
+            "track": {},
+            "announced_at": "2026-11-26T03:00:00+00:00",
+        }
+        if announcement_id is not None:
+            payload["id"] = announcement_id
+        return self.send(payload)
+
+    def acks(self, announcement_id: Any = None) -> list[dict[str, Any]]:
+        """The ack messages received so far (for one announcement id, when given)."""
+        return [
+            m
+            for m in list(self.received)
+            if m.get("type") == "ack"
+            and (announcement_id is None or m.get("id") == announcement_id)
+        ]
+
+    def acks_by_name(self, announcement_id: Any) -> dict[str, list[dict[str, Any]]]:
+        """The acks for one announcement id, grouped by the subscriber's ``name``."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for name, frame in list(self.received_from):
+            if frame.get("type") == "ack" and frame.get("id") == announcement_id:
+                grouped.setdefault(name, []).append(frame)
+        return grouped
 
     def kick_all(self, code: int = 1012) -> None:
         """Close every subscriber's socket (as a restarting ntrbot would)."""

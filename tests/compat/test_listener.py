@@ -244,7 +244,7 @@ def test_subscribes_first_then_relays_announces_and_ignores_status(
     )
     listener, _, _, _, relayed = make(sopel_module, lambda u, t: sock, limit=1)
     listener.run()
-    assert json.loads(sock.sent[0]) == {"type": "subscribe", "token": TOKEN}
+    assert json.loads(sock.sent[0]) == {"type": "subscribe", "token": TOKEN, "acks": True}
     assert relayed == ["Now Playing: Song #1: A by B - u", "Line one two"]
     assert listener.last_announce == "Line one two"
     assert sock.shut
@@ -384,7 +384,7 @@ def test_reconnects_after_the_server_restarts(sopel_module: ModuleType) -> None:
         ("plain", "plain"),
         ("a\r\nPRIVMSG #x :b", "a PRIVMSG #x :b"),
         ("nul\x00byte", "nulbyte"),
-        ("\x02bold\x02 \x0304red", "bold 04red"),
+        ("\x02bold\x02 \x0304red", "bold red"),
         ("  tab\tsep  ", "tab sep"),
         ("del\x7f c1\x85x", "del c1 x"),
     ],
@@ -401,3 +401,281 @@ def test_sopel_package_exposes_the_single_file_as_an_entry_point() -> None:
     assert meta["tool"]["setuptools"]["py-modules"] == ["ntr_playlist"]
     deps = " ".join(meta["project"]["dependencies"])
     assert "sopel" in deps and "websocket-client" in deps
+
+
+# --- round 2: relay name, acks, hostile lines -------------------------------------------------
+
+
+@pytest.fixture(params=["sopel", "limnoria"])
+def client_module(request: pytest.FixtureRequest, sopel_module: ModuleType) -> ModuleType:
+    """The shared client code, from each plugin's own copy."""
+    if request.param == "sopel":
+        return sopel_module
+    from tests.compat.conftest import load_module
+
+    return load_module(LIMNORIA_CLIENT, "ntrclient_under_test")
+
+
+class EventSocket(FakeSocket):
+    """A FakeSocket that logs its sends into a shared event list, next to the relays."""
+
+    def __init__(self, frames: list[Any], events: list[tuple[str, Any]]) -> None:
+        super().__init__(frames)
+        self.events = events
+
+    def send(self, data: str) -> None:
+        super().send(data)
+        self.events.append(("send", json.loads(data)))
+
+
+def test_subscribe_names_the_relay_and_asks_for_acks(client_module: ModuleType) -> None:
+    sock = FakeSocket([close(1000)])
+    listener = client_module.AnnounceListener(
+        lambda: ("ws://x", TOKEN),
+        print,
+        logger=RecordingLog(),
+        relay_name=lambda: "ntrsopel@irc.example.net",
+        connect=lambda u, t: sock,
+        wait=lambda s: True,
+    )
+    listener.run()
+    assert json.loads(sock.sent[0]) == {
+        "type": "subscribe",
+        "token": TOKEN,
+        "name": "ntrsopel@irc.example.net",
+        "acks": True,
+    }
+
+
+def test_a_broken_or_hostile_relay_name_never_breaks_the_subscribe(
+    client_module: ModuleType,
+) -> None:
+    def boom() -> str:
+        raise RuntimeError("no irc yet")
+
+    for name_of, expected in ((boom, None), (lambda: "bot\r\n@\x01net\x00", "bot @net")):
+        sock = FakeSocket([close(1000)])
+        client_module.AnnounceListener(
+            lambda: ("ws://x", TOKEN),
+            print,
+            logger=RecordingLog(),
+            relay_name=name_of,
+            connect=lambda u, t, sock=sock: sock,
+            wait=lambda s: True,
+        ).run()
+        hello = json.loads(sock.sent[0])
+        assert hello["acks"] is True and hello.get("name") == expected
+
+
+def test_acks_each_announce_after_it_was_posted(client_module: ModuleType) -> None:
+    events: list[tuple[str, Any]] = []
+    sock = EventSocket(
+        [
+            text({"type": "status", "subscribers": 1}),
+            text({"type": "announce", "id": 7, "message": "Now Playing: one"}),
+            text({"type": "announce", "id": 8, "message": "Now Playing: two"}),
+            text({"type": "announce", "message": "Now Playing: old server"}),
+            text({"type": "announce", "id": 9, "message": "\r\n\x01"}),
+            text({"type": "announce", "id": 10, "message": "Now Playing: boom"}),
+            close(1000),
+        ],
+        events,
+    )
+
+    def post(msg: str) -> None:
+        events.append(("posted", msg))
+        if msg.endswith("two"):
+            raise client_module.RelayFailed("not in #ntr\r\nQUIT")
+        if msg.endswith("boom"):
+            raise OSError("socket gone")
+
+    log = RecordingLog()
+    client_module.AnnounceListener(
+        lambda: ("ws://x", TOKEN), post, logger=log, connect=lambda u, t: sock, wait=lambda s: True
+    ).run()
+    assert events[1:] == [
+        ("posted", "Now Playing: one"),
+        ("send", {"type": "ack", "id": 7, "ok": True}),
+        ("posted", "Now Playing: two"),
+        ("send", {"type": "ack", "id": 8, "ok": False, "detail": "not in #ntr QUIT"}),
+        ("posted", "Now Playing: old server"),  # no id: no ack
+        ("send", {"type": "ack", "id": 9, "ok": False, "detail": "empty message"}),
+        ("posted", "Now Playing: boom"),
+        ("send", {"type": "ack", "id": 10, "ok": False, "detail": "OSError: socket gone"}),
+    ]
+    assert events[0][1]["type"] == "subscribe"
+    # a refused post is a warning; an unexpected error keeps its traceback in the log
+    assert [lvl for lvl, m in log.records if "not in #ntr" in m] == ["warning"]
+    assert [lvl for lvl, _ in log.records].count("exception") == 1
+
+
+def test_acks_travel_over_the_listeners_own_socket(client_module: ModuleType) -> None:
+    standin = NtrStandIn(TOKEN).start()
+    posted: list[tuple[str, str]] = []
+    listener = client_module.AnnounceListener(
+        lambda: (standin.ws_url, TOKEN),
+        lambda msg: posted.append((threading.current_thread().name, msg)),
+        logger=RecordingLog(),
+        relay_name=lambda: "bot@net",
+    )
+    listener.start()
+    try:
+        assert listener.subscribed.wait(5)
+        assert standin.subscribe_attempts == [
+            {"type": "subscribe", "token": TOKEN, "name": "bot@net", "acks": True}
+        ]
+        standin.announce("Now Playing: no id")
+        standin.announce("Now Playing: with id", announcement_id=41)
+        deadline = time.monotonic() + 5
+        while not standin.acks() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert standin.acks() == [{"type": "ack", "id": 41, "ok": True}]
+        assert posted == [
+            ("ntr-announce-listener", "Now Playing: no id"),
+            ("ntr-announce-listener", "Now Playing: with id"),
+        ]
+    finally:
+        assert listener.stop(timeout=3)
+        standin.stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("\x02bold\x02 \x0304,12red\x03 \x0399x \x04ff0000hex\x0f", "bold red x hex"),
+        ("\x01ACTION dances\x01", "ACTION dances"),
+        ("a\u2028b\x1d\x1e\x11\x16c", "a bc"),
+    ],
+)
+def test_clean_line_drops_formatting_codes_with_their_colours(
+    client_module: ModuleType, raw: str, clean: str
+) -> None:
+    assert client_module.clean_line(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("line", "head", "tail"),
+    [
+        ("Now Playing: T by A - https://sc.com/a/t1", "Now Playing: T by A -", " https://sc.com/a/t1"),
+        ("no url here", "no url here", ""),
+        ("http://only", "http://only", ""),
+        ("url https://x in the middle", "url https://x in the middle", ""),
+    ],
+)
+def test_split_url_keeps_the_trailing_url_apart(
+    client_module: ModuleType, line: str, head: str, tail: str
+) -> None:
+    assert client_module.split_url(line) == (head, tail)
+    assert head + tail == line
+
+
+def _word_cut(text: str, size: int) -> str:
+    """A framework-like cut at the last space within ``size`` bytes."""
+    while len(text.encode()) > size:
+        text = text[: max(0, text.rfind(" ", 0, len(text) - 1))] if " " in text else ""
+    return text
+
+
+@pytest.mark.parametrize("limit", [5, 40, 100, 400])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Now Playing: Song #1: " + "Title " * 300 + "by A - https://sc.example/a/t1",
+        "Now Playing: Song #1: " + "曲" * 700 + " - https://sc.example/a/t1",
+        "Now Playing: " + "Word " * 200,
+        "Now Playing: x - https://sc.example/" + "p" * 300,
+    ],
+)
+def test_fit_line_stays_within_the_limit_and_keeps_a_short_url(
+    client_module: ModuleType, line: str, limit: int
+) -> None:
+    short = client_module.fit_line(line, limit, _word_cut)
+    assert len(short.encode()) <= limit
+    _, url = client_module.split_url(line)
+    if url and len(url.encode()) <= limit // 2:
+        assert short.endswith("\u2026" + url)
+    if limit >= 100:
+        assert len(short.encode()) >= limit * 2 // 3
+    assert client_module.fit_line("short - https://x.example/1", 100, _word_cut) == (
+        "short - https://x.example/1"
+    )
+
+
+def _self_signed(tmp: Any) -> tuple[Any, Any]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ntr compat test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_wss_to_a_remote_ntrbot_checks_the_certificate(
+    sopel_module: ModuleType, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    standin = NtrStandIn(TOKEN, ssl_context=context).start()
+    try:
+        assert standin.ws_url.startswith("wss://")
+        # not trusted: the TLS handshake fails and the token is never sent
+        monkeypatch.delenv("WEBSOCKET_CLIENT_CA_BUNDLE", raising=False)
+        log = RecordingLog()
+        untrusted = sopel_module.AnnounceListener(
+            lambda: (standin.ws_url, TOKEN), print, logger=log, wait=lambda s: True
+        )
+        untrusted.run()
+        assert standin.subscribe_attempts == []
+        assert any("CERTIFICATE_VERIFY_FAILED" in m for _, m in log.records), log.records
+        # trusted (the CA the bot's admin points websocket-client at): subscribes and acks
+        monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", str(cert))
+        listener = sopel_module.AnnounceListener(
+            lambda: (standin.ws_url, TOKEN), print, logger=RecordingLog(),
+            relay_name=lambda: "bot@net",
+        )
+        listener.start()
+        try:
+            assert listener.subscribed.wait(5)
+            standin.announce("Now Playing: over TLS", announcement_id=5)
+            deadline = time.monotonic() + 5
+            while not standin.acks(5) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert standin.acks(5) == [{"type": "ack", "id": 5, "ok": True}]
+        finally:
+            assert listener.stop(timeout=3)
+    finally:
+        standin.stop()

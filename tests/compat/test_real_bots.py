@@ -37,6 +37,11 @@ async def standin() -> AsyncIterator[NtrStandIn]:
     await asyncio.to_thread(server.stop)
 
 
+def names_of(irc_host: str) -> dict[str, str]:
+    """The relay name each bot subscribes with: nick@server (Sopel), nick@network (Limnoria)."""
+    return {SOPEL_NICK: f"{SOPEL_NICK}@{irc_host}", LIMNORIA_NICK: f"{LIMNORIA_NICK}@test"}
+
+
 async def test_real_sopel_and_limnoria_relay_and_answer(
     miniircd: Any, standin: NtrStandIn, tmp_path: Path
 ) -> None:
@@ -59,7 +64,11 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
         await watcher.wait_for(lambda m: m.command == "JOIN" and m.nick == SOPEL_NICK)
         await watcher.wait_for(lambda m: m.command == "JOIN" and m.nick == LIMNORIA_NICK)
         await wait_until(lambda: len(standin.clients) == 2)
-        assert all(a == {"type": "subscribe", "token": TOKEN} for a in standin.subscribe_attempts)
+        names = names_of(host)
+        assert sorted(standin.subscribe_attempts, key=lambda a: a["name"]) == [
+            {"type": "subscribe", "token": TOKEN, "name": names[nick], "acks": True}
+            for nick in sorted(names, key=names.get)
+        ]
 
         # an announce reaches the channel from both bots, as one clean line
         since = watcher.mark()
@@ -85,9 +94,55 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
                 nick, CHANNEL, since=since, contains="Now Playing: Song #1: First Song"
             )
 
+        # round 2: each bot acks an announce carrying an id, once it posted it to the channel
+        since = watcher.mark()
+        await asyncio.to_thread(
+            standin.announce, "Now Playing: Song #3: Third by Artist 3 - https://y", 3,
+            announcement_id=101,
+        )
+        for nick in (SOPEL_NICK, LIMNORIA_NICK):
+            msg = await watcher.wait_privmsg(nick, CHANNEL, since=since, contains="Third")
+            assert msg.params[-1] == "Now Playing: Song #3: Third by Artist 3 - https://y"
+        await wait_until(lambda: len(standin.acks_by_name(101)) == 2)
+        assert standin.acks_by_name(101) == {
+            name: [{"type": "ack", "id": 101, "ok": True}] for name in names.values()
+        }
+        # the announce of the start of this test (no id, as from an old server): never acked
+        assert {m["id"] for m in standin.acks()} == {101}
+
+        # a hostile announce: one line each, within 512 bytes as relayed, URL kept
+        url = "https://soundcloud.com/some-artist/a-rather-long-track-name-1"
+        for n, filler in enumerate(["Title ", "\u66f2"]):
+            since = watcher.mark()
+            hostile = (
+                f"Now Playing: Song #1: \x01ACTION {(filler * 2000)[:2000]}\r\nQUIT :pwned"
+                f"\x00\x0304,01red\x02 by Artist\n\r - {url}"
+            )
+            await asyncio.to_thread(standin.announce, hostile, announcement_id=110 + n)
+            await asyncio.to_thread(standin.announce, "sentinel", announcement_id=120 + n)
+            for nick in (SOPEL_NICK, LIMNORIA_NICK):
+                await watcher.wait_privmsg(nick, CHANNEL, since=since, contains="sentinel")
+                lines = [
+                    m for m in watcher.messages(since)
+                    if m.command == "PRIVMSG" and m.nick == nick and m.params[-1] != "sentinel"
+                ]
+                assert len(lines) == 1, lines
+                [line] = lines
+                assert len(line.raw.encode()) + 2 <= 512, (nick, len(line.raw.encode()))
+                assert len(line.raw.encode()) > 400, line.raw
+                assert line.params[-1].startswith("Now Playing: Song #1: ACTION ")
+                assert line.params[-1].endswith("\u2026 " + url), line.raw
+                assert not [c for c in line.raw if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0]
+            await wait_until(lambda n=n: len(standin.acks_by_name(120 + n)) == 2)
+            assert all(
+                acks == [{"type": "ack", "id": 110 + n, "ok": True}]
+                for acks in standin.acks_by_name(110 + n).values()
+            )
+
         # ntrbot "restarts": the plugins reconnect (first retry <= 2 s) and relay the next one
         await asyncio.to_thread(standin.kick_all, 1012)
         await wait_until(lambda: len(standin.subscribe_attempts) >= 4 and len(standin.clients) == 2)
+        assert {a["name"] for a in standin.subscribe_attempts[2:]} == set(names.values())
         since = watcher.mark()
         await asyncio.to_thread(standin.announce, "Now Playing: Song #2: after restart", 2)
         for nick in (SOPEL_NICK, LIMNORIA_NICK):
@@ -102,6 +157,56 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
         for nick in (SOPEL_NICK, LIMNORIA_NICK):
             await watcher.wait_for(lambda m, n=nick: m.command == "QUIT" and m.nick == n, 10, since)
         await wait_until(lambda: standin.clients == [])
+    finally:
+        for bot in bots:
+            await asyncio.to_thread(bot.stop)
+        await watcher.close()
+
+
+async def test_real_bots_ack_false_when_they_cannot_post(
+    miniircd: Any, standin: NtrStandIn, tmp_path: Path
+) -> None:
+    """announce_channel is a channel the bots never joined: nothing is said, ok:false + reason."""
+    host, port = miniircd.host, miniircd.port
+    elsewhere = "#ntrnowhere"
+    watcher = await RawIrc.connect(host, port, "watcher2")
+    await watcher.join(CHANNEL)
+    await watcher.join(elsewhere)
+    bots: list[BotProcess] = []
+    try:
+        common = dict(
+            channel=CHANNEL,
+            ws_url=standin.ws_url,
+            api_base_url=standin.base_url,
+            admin_token=TOKEN,
+            tmpdir=tmp_path,
+            announce_channel=elsewhere,
+        )
+        bots += await start_both(
+            astart_sopel(host, port, SOPEL_NICK, **common),
+            astart_limnoria(host, port, LIMNORIA_NICK, **common),
+        )
+        await wait_until(lambda: len(standin.clients) == 2)
+        since = watcher.mark()
+        await asyncio.to_thread(standin.announce, "Now Playing: unheard", announcement_id=201)
+        await wait_until(lambda: len(standin.acks_by_name(201)) == 2, timeout=20)
+        names = names_of(host)
+        assert standin.acks_by_name(201) == {
+            names[SOPEL_NICK]: [
+                {"type": "ack", "id": 201, "ok": False, "detail": f"not in {elsewhere}"}
+            ],
+            names[LIMNORIA_NICK]: [
+                {
+                    "type": "ack",
+                    "id": 201,
+                    "ok": False,
+                    "detail": f"not in {elsewhere} on any network",
+                }
+            ],
+        }
+        assert not [
+            m for m in watcher.messages(since) if m.command == "PRIVMSG" and "unheard" in m.raw
+        ]
     finally:
         for bot in bots:
             await asyncio.to_thread(bot.stop)

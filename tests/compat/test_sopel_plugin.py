@@ -29,6 +29,7 @@ ws_url = {ws_url}
 admin_token = {token}
 announce_channel = {channel}
 api_base_url = {api}
+{more}
 """
 
 
@@ -50,10 +51,12 @@ def shut_down(bot: Any) -> None:
 def make_bot(configfactory: Any, botfactory: Any) -> Iterator[Any]:
     bots: list[Any] = []
 
-    def factory(*, ws_url: str = "", token: str = TOKEN, api: str = "") -> Any:
+    def factory(*, ws_url: str = "", token: str = TOKEN, api: str = "", more: str = "") -> Any:
         settings = configfactory(
             "default.cfg",
-            TMPL.format(extra=SOPEL_DIR, ws_url=ws_url, token=token, channel=CHANNEL, api=api),
+            TMPL.format(
+                extra=SOPEL_DIR, ws_url=ws_url, token=token, channel=CHANNEL, api=api, more=more
+            ),
         )
         bot = botfactory.preloaded(settings, ["ntr_playlist"])
         bots.append(bot)
@@ -69,6 +72,16 @@ def register(bot: Any) -> None:
     bot.backend.connected = True
     bot.on_message(":irc.example.com 001 TestBot :Welcome to the test network")
     assert bot.connection_registered
+    bot.backend.clear_message_sent()
+
+
+HOSTMASK = "TestBot!testbot@bots.example.net"
+
+
+def join(bot: Any, channel: str = CHANNEL) -> None:
+    """The server's echo of the bot's own JOIN: the bot is in ``channel``, its hostmask known."""
+    bot.on_message(f":{HOSTMASK} JOIN {channel}")
+    assert channel in bot.channels
     bot.backend.clear_message_sent()
 
 
@@ -188,9 +201,15 @@ def test_relays_announce_to_the_channel(
 ) -> None:
     bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
     register(bot)
+    join(bot)
     listener = bot.memory["ntr_playlist_listener"]
     assert listener.subscribed.wait(5)
-    assert standin.subscribe_attempts[0] == {"type": "subscribe", "token": TOKEN}
+    assert standin.subscribe_attempts[0] == {
+        "type": "subscribe",
+        "token": TOKEN,
+        "name": f"TestBot@{bot.settings.core.host}",
+        "acks": True,
+    }
     standin.send({"type": "status", "subscribers": 3})
     standin.announce("Now Playing: Song #1: First Song by Artist 1 - https://x\r\nQUIT :pwned")
     expected = rawlist(
@@ -211,6 +230,7 @@ def test_relay_waits_for_registration(make_bot: Any, standin: NtrStandIn) -> Non
     assert bot.backend.message_sent == []
     bot.backend.connected = True
     bot.on_message(":irc.example.com 001 TestBot :Welcome")
+    join(bot)
     assert wait_for(
         lambda: rawlist(f"PRIVMSG {CHANNEL} :Now Playing: early")[0] in bot.backend.message_sent
     )
@@ -239,3 +259,140 @@ def test_shutdown_stops_and_joins_the_listener(make_bot: Any, standin: NtrStandI
     assert "ntr_playlist_listener" not in bot.memory
     assert wait_for(lambda: standin.clients == [])
     assert "ntr-announce-listener" not in [t.name for t in threading.enumerate()]
+
+
+# --- round 2: acks after bot.say, failures, hostile announces -----------------------------------
+
+
+def wait_ack(standin: NtrStandIn, announcement_id: int, timeout: float = 5.0) -> dict[str, Any]:
+    assert wait_for(lambda: standin.acks(announcement_id), timeout), standin.received
+    [ack] = standin.acks(announcement_id)
+    return ack
+
+
+def privmsgs(bot: Any) -> list[bytes]:
+    return [line for line in bot.backend.message_sent if line.startswith(b"PRIVMSG ")]
+
+
+def test_acks_after_bot_say_has_posted_the_line(make_bot: Any, standin: NtrStandIn) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
+    register(bot)
+    join(bot)
+    assert bot.memory["ntr_playlist_listener"].subscribed.wait(5)
+    lines_at_ack: list[list[bytes]] = []
+
+    def acked() -> bool:
+        sent = list(bot.backend.message_sent)  # read before the acks: the ack comes last
+        if standin.acks(12):
+            lines_at_ack.append(sent)
+            return True
+        return False
+
+    standin.announce("Now Playing: Song #1: First Song by Artist 1 - https://x", announcement_id=12)
+    assert wait_for(acked)
+    assert lines_at_ack[0] == rawlist(
+        f"PRIVMSG {CHANNEL} :Now Playing: Song #1: First Song by Artist 1 - https://x"
+    )
+    assert standin.acks(12) == [{"type": "ack", "id": 12, "ok": True}]
+
+
+def test_an_announce_without_id_is_posted_but_not_acked(
+    make_bot: Any, standin: NtrStandIn
+) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
+    register(bot)
+    join(bot)
+    assert bot.memory["ntr_playlist_listener"].subscribed.wait(5)
+    standin.announce("Now Playing: old server")
+    standin.announce("Now Playing: new server", announcement_id=3)
+    wait_ack(standin, 3)
+    assert privmsgs(bot) == rawlist(
+        f"PRIVMSG {CHANNEL} :Now Playing: old server", f"PRIVMSG {CHANNEL} :Now Playing: new server"
+    )
+    assert [m["id"] for m in standin.acks()] == [3]
+
+
+def test_relay_name_setting_overrides_nick_at_server(make_bot: Any, standin: NtrStandIn) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url, more="relay_name = sewer-sopel")
+    assert bot.memory["ntr_playlist_listener"].subscribed.wait(5)
+    assert standin.subscribe_attempts[0]["name"] == "sewer-sopel"
+
+
+def test_not_in_the_channel_acks_false_with_the_reason(make_bot: Any, standin: NtrStandIn) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
+    listener = bot.memory["ntr_playlist_listener"]
+    listener.post_wait = 0.3
+    assert listener.subscribed.wait(5)
+    standin.announce("Now Playing: nobody hears this", announcement_id=20)
+    assert wait_ack(standin, 20) == {
+        "type": "ack", "id": 20, "ok": False, "detail": "not connected to IRC"
+    }
+    register(bot)  # registered, but never joined the announce channel
+    standin.announce("Now Playing: still nobody", announcement_id=21)
+    assert wait_ack(standin, 21) == {
+        "type": "ack", "id": 21, "ok": False, "detail": f"not in {CHANNEL}"
+    }
+    assert privmsgs(bot) == []
+
+
+def test_an_exception_in_bot_say_acks_false(
+    make_bot: Any, standin: NtrStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
+    register(bot)
+    join(bot)
+    assert bot.memory["ntr_playlist_listener"].subscribed.wait(5)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Attempt to send data to unconnected backend.")
+
+    monkeypatch.setattr(bot, "say", broken)
+    standin.announce("Now Playing: x", announcement_id=30)
+    assert wait_ack(standin, 30) == {
+        "type": "ack",
+        "id": 30,
+        "ok": False,
+        "detail": "RuntimeError: Attempt to send data to unconnected backend.",
+    }
+
+
+def test_a_line_sopel_swallows_as_a_loop_acks_false(make_bot: Any, standin: NtrStandIn) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
+    register(bot)
+    join(bot)
+    assert bot.memory["ntr_playlist_listener"].subscribed.wait(5)
+    threshold = bot.settings.core.antiloop_threshold
+    for n in range(threshold + 1):
+        standin.announce("Now Playing: same again", announcement_id=40 + n)
+    last = wait_ack(standin, 40 + threshold)
+    assert [m["ok"] for m in standin.acks()] == [True] * threshold + [False]
+    assert "anti-loop" in last["detail"]
+
+
+HOSTILE_URL = "https://soundcloud.com/some-artist/a-rather-long-track-name-1"
+
+
+@pytest.mark.parametrize("filler", ["Title ", "Tïtlé\u2603", "X"])
+def test_a_hostile_announce_is_one_safe_line_within_the_limit_keeping_the_url(
+    make_bot: Any, standin: NtrStandIn, filler: str
+) -> None:
+    bot = make_bot(ws_url=standin.ws_url, api=standin.base_url)
+    register(bot)
+    join(bot)
+    assert bot.memory["ntr_playlist_listener"].subscribed.wait(5)
+    title = (filler * 2000)[:2000]
+    message = (
+        f"Now Playing: Song #1: \x01ACTION {title}\r\nQUIT :pwned\x00\x0304,01red\x02"
+        f" by Artist\n\r - {HOSTILE_URL}"
+    )
+    standin.announce(message, announcement_id=50)
+    assert wait_ack(standin, 50)["ok"] is True
+    [line] = privmsgs(bot)
+    wire = f":{HOSTMASK} ".encode() + line  # what the channel receives
+    assert len(wire) <= 512, len(wire)
+    assert line.endswith(f" {HOSTILE_URL}\r\n".encode())
+    body = line[:-2]
+    assert not any(b < 0x20 or b == 0x7F for b in body), body
+    assert body.startswith(f"PRIVMSG {CHANNEL} :Now Playing: Song #1: ACTION ".encode())
+    assert "\u2026".encode() in body
+    assert len(wire) > 400  # shortened to fit, not to nothing

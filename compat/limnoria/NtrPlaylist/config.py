@@ -10,7 +10,9 @@ def configure(advanced: bool) -> None:
     conf.registerPlugin("NtrPlaylist", True)
     group = conf.supybot.plugins.NtrPlaylist
     group.wsUrl.setValue(something("ntrbot WebSocket URL?", default=group.wsUrl()))
-    group.adminToken.setValue(something("ntrbot admin token (NTR_ADMIN_TOKEN)?"))
+    group.adminToken.setValue(
+        something("ntrbot relay token (one of NTR_RELAY_TOKENS, or NTR_ADMIN_TOKEN)?")
+    )
     group.announceChannel.setValue(
         something("Channel to post announcements to?", default=group.announceChannel())
     )
@@ -24,7 +26,8 @@ conf.registerGlobalValue(
     "wsUrl",
     registry.String(
         "ws://127.0.0.1:8000/ws/announce",
-        """WebSocket URL of ntrbot's announce hub (ws://host:port/ws/announce).""",
+        """WebSocket URL of ntrbot's announce hub (ws://host:port/ws/announce; use
+        wss:// for an ntrbot on another machine).""",
     ),
 )
 conf.registerGlobalValue(
@@ -32,7 +35,8 @@ conf.registerGlobalValue(
     "adminToken",
     registry.String(
         "",
-        """ntrbot's admin token (NTR_ADMIN_TOKEN), sent to subscribe to announcements.""",
+        """ntrbot token sent to subscribe to announcements: preferably one of ntrbot's
+        NTR_RELAY_TOKENS (subscribe-only), else NTR_ADMIN_TOKEN.""",
         private=True,
     ),
 )
@@ -46,5 +50,14 @@ conf.registerGlobalValue(
     "apiBaseUrl",
     registry.String(
         "http://127.0.0.1:8000", """Base URL of ntrbot's HTTP API, used by the commands."""
+    ),
+)
+conf.registerGlobalValue(
+    NtrPlaylist,
+    "relayName",
+    registry.String(
+        "",
+        """Name this relay subscribes with (shown on ntrbot's dashboard as relay:<name>);
+        empty means <nick>@<network>.""",
     ),
 )

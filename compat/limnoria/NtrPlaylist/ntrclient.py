@@ -30,14 +30,59 @@ AUTH_RETRY = 30.0  # minimum delay after the server refused the token
 UNCONFIGURED_POLL = 2.0  # how often an unconfigured listener re-reads its settings
 CLOSE_AUTH_FAILED = 4001
 PLAYLIST_REPLY_MAX = 380  # characters of track list in a !playlist reply
+POST_WAIT = 8.0  # seconds an announce waits for IRC (registered, in the channel): < the 10 s ack
+ACK_DETAIL_MAX = 200  # characters of the reason in a failed ack
+RELAY_NAME_MAX = 100  # characters of the relay name sent in the subscribe
+ELLIPSIS = "\u2026"  # marks an announce shortened to fit one IRC line
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\u0085\u2028\u2029]+")
+# IRC colour codes with their colour numbers (\x03NN,NN) and hex colours (\x04RRGGBB,RRGGBB)
+_COLOURS = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TRAILING_URL = re.compile(r"\s+https?://\S+$")
 
 
 def clean_line(text: Any) -> str:
-    """Return ``text`` as one IRC-safe line: no CR/LF/NUL or other control characters."""
-    return _CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(text))).strip()
+    """Return ``text`` as one IRC-safe line: no CR/LF/NUL, CTCP \\x01, formatting or other
+    control characters."""
+    return _CONTROLS.sub("", _COLOURS.sub("", _LINE_BREAKS.sub(" ", str(text)))).strip()
+
+
+def split_url(line: str) -> tuple[str, str]:
+    """Split a line ending in an http(s) URL into ``(head, " URL")``; ``head + tail == line``.
+
+    A line with no trailing URL gives ``(line, "")``. Used to keep the URL when a too long
+    announce is shortened.
+    """
+    match = _TRAILING_URL.search(line)
+    if match is None or match.start() == 0:
+        return line, ""
+    return line[: match.start()], line[match.start() :]
+
+
+def fit_line(text: str, limit: int, cut: Callable[[str, int], str]) -> str:
+    """``text`` shortened to at most ``limit`` UTF-8 bytes, ending in ELLIPSIS when it was.
+
+    A trailing URL is kept when it takes at most half the room. ``cut(text, n)`` is the bot
+    framework's own cut at a word boundary to ``n`` bytes; when that would throw away more
+    than a third of the room (one long word, a title without spaces), the text is cut at the
+    last whole character instead.
+    """
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    head, url = split_url(text)
+    if not url or len(url.encode("utf-8")) > limit // 2:
+        head, url = text, ""
+    room = max(0, limit - len(url.encode("utf-8")) - len(ELLIPSIS.encode("utf-8")))
+    short = cut(head, room) if room else ""
+    size = len(short.encode("utf-8"))
+    if size > room or size < room * 2 // 3:
+        short = head.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return short.rstrip() + ELLIPSIS + url
+
+
+class RelayFailed(Exception):
+    """The bot could not post an announce; the message is the reason sent in the ack."""
 
 
 class ApiError(Exception):
@@ -166,9 +211,13 @@ class AnnounceListener:
     """Background thread: subscribe to ntrbot's /ws/announce and hand each announce on.
 
     ``get_config`` returns ``(ws_url, token)`` and is read before every connection, so setting
-    changes apply on the next reconnect. ``on_announce`` receives the cleaned message text and
-    is called on the listener thread. ``connect``, ``wait``, ``clock`` and ``rand`` exist so
-    tests can drive the reconnect logic without sockets or real sleeping.
+    changes apply on the next reconnect; so is ``relay_name`` (the ``name`` sent in the
+    subscribe, e.g. ``nick@network``). The subscribe asks for acks: ``on_announce`` receives
+    the cleaned message text on the listener thread and returns once the bot has posted it,
+    or raises (``RelayFailed`` with the reason) when it could not; an announce that carries an
+    ``id`` is then acked over the same socket, from the same thread. ``connect``, ``wait``,
+    ``clock`` and ``rand`` exist so tests can drive the reconnect logic without sockets or
+    real sleeping.
     """
 
     def __init__(
@@ -178,6 +227,7 @@ class AnnounceListener:
         *,
         logger: Any,
         token_setting: str = "admin token",
+        relay_name: Callable[[], str] | None = None,
         connect: Callable[[str, float], Any] = open_websocket,
         wait: Callable[[float], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -188,6 +238,7 @@ class AnnounceListener:
         self._on_announce = on_announce
         self._log = logger
         self._token_setting = token_setting
+        self._relay_name = relay_name
         self._connect = connect
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
@@ -201,6 +252,7 @@ class AnnounceListener:
         self.subscribed = threading.Event()
         self.last_announce: str | None = None
         self.last_close_code: int | None = None
+        self.post_wait = POST_WAIT  # how long on_announce may wait for IRC (tests shorten it)
 
     # lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -311,7 +363,7 @@ class AnnounceListener:
                 return None
             self._ws = ws
         try:
-            ws.send(json.dumps({"type": "subscribe", "token": token}))
+            ws.send(json.dumps(self._subscribe_message(token)))
             ws.settimeout(IDLE_PING)
             pinged = False
             while not self._stop.is_set():
@@ -328,7 +380,7 @@ class AnnounceListener:
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
                     return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
                 if opcode == websocket.ABNF.OPCODE_TEXT:
-                    self._handle(data)
+                    self._handle(data, ws)
             return None
         finally:
             with self._lock:
@@ -338,8 +390,29 @@ class AnnounceListener:
             except Exception:  # best effort
                 pass
 
-    def _handle(self, data: bytes | str) -> None:
-        """Act on one text frame from the server."""
+    def _subscribe_message(self, token: str) -> dict[str, Any]:
+        """``{"type": "subscribe", "token": ..., "name": ..., "acks": true}``."""
+        hello: dict[str, Any] = {"type": "subscribe", "token": token}
+        name = ""
+        if self._relay_name is not None:
+            try:
+                name = clean_line(self._relay_name() or "")[:RELAY_NAME_MAX]
+            except Exception as exc:  # the name is a nicety: never let it block the subscribe
+                self._log.warning("ntr announce: no relay name (%s)", exc)
+        if name:
+            hello["name"] = name
+        hello["acks"] = True
+        return hello
+
+    def _ack(self, ws: Any, announcement_id: Any, detail: str | None) -> None:
+        """Tell ntrbot whether the announce was posted (``detail`` None) or why not."""
+        ack: dict[str, Any] = {"type": "ack", "id": announcement_id, "ok": detail is None}
+        if detail is not None:
+            ack["detail"] = clean_line(detail)[:ACK_DETAIL_MAX] or "failed"
+        ws.send(json.dumps(ack))
+
+    def _handle(self, data: bytes | str, ws: Any = None) -> None:
+        """Act on one text frame from the server (acking announces on ``ws``)."""
         try:
             message = json.loads(data)
         except ValueError:
@@ -358,14 +431,25 @@ class AnnounceListener:
         if kind != "announce":
             return
         self.subscribed.set()
+        announcement_id = message.get("id")
+        if isinstance(announcement_id, bool) or not isinstance(announcement_id, (int, str)):
+            announcement_id = None  # an old server: nothing to ack
         text = clean_line(message.get("message") or "")
+        detail: str | None = None
         if not text:
-            return
-        self.last_announce = text
-        try:
-            self._on_announce(text)
-        except Exception:
-            self._log.exception("ntr announce: relaying to IRC failed")
+            detail = "empty message"
+        else:
+            self.last_announce = text
+            try:
+                self._on_announce(text)
+            except RelayFailed as exc:
+                detail = str(exc) or "not posted"
+                self._log.warning("ntr announce: not posted to IRC: %s", detail)
+            except Exception as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                self._log.exception("ntr announce: relaying to IRC failed")
+        if announcement_id is not None and ws is not None:
+            self._ack(ws, announcement_id, detail)
 
 
 # --- ntr shared: end ---------------------------------------------------------------------

@@ -82,6 +82,8 @@ class _WsHub:
     def __init__(self) -> None:
         self.port = _free_port()
         self.clients: list[Any] = []
+        self.hellos: list[Any] = []  # every subscribe message received
+        self.received: list[Any] = []  # every later JSON message (the acks)
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -103,31 +105,38 @@ class _WsHub:
         await ws.prepare(request)
         first = await ws.receive(timeout=10)
         hello = json.loads(first.data) if first.type == WSMsgType.TEXT else {}
+        self.hellos.append(hello)
         if hello.get("type") != "subscribe" or hello.get("token") != TOKEN:
             await ws.close(code=4001, message=b"unauthorized")
             return ws
         self.clients.append(ws)
         await ws.send_json({"type": "status", "subscribers": len(self.clients)})
-        async for _msg in ws:
-            pass
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                self.received.append(json.loads(msg.data))
         self.clients.remove(ws)
         return ws
 
-    def announce(self, message: str) -> None:
+    def announce(self, message: str, announcement_id: Any = None) -> None:
+        payload = {
+            "type": "announce",
+            "message": message,
+            "show_id": 2,
+            "position": 1,
+            "track": {},
+            "announced_at": "",
+        }
+        if announcement_id is not None:
+            payload["id"] = announcement_id
+
         async def send() -> None:
             for ws in list(self.clients):
-                await ws.send_json(
-                    {
-                        "type": "announce",
-                        "message": message,
-                        "show_id": 2,
-                        "position": 1,
-                        "track": {},
-                        "announced_at": "",
-                    }
-                )
+                await ws.send_json(payload)
 
         asyncio.run_coroutine_threadsafe(send(), self.loop).result(5)
+
+    def acks(self, announcement_id: Any) -> list[Any]:
+        return [m for m in list(self.received) if m.get("id") == announcement_id]
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(5)
@@ -227,6 +236,7 @@ if web is not None:
             self.hub.close()
             _group().wsUrl.setValue("")
             _group().adminToken.setValue("")
+            _group().relayName.setValue("")
 
         def _plugin(self) -> Any:
             return self.irc.getCallback("NtrPlaylist")
@@ -278,3 +288,116 @@ if web is not None:
             self.assertFalse(plugin._listener.alive)
             self.assertLess(time.monotonic() - started, 3.0)
             self.assertTrue(_wait(lambda: self.hub.clients == []))
+
+        # --- round 2: name, acks after queueMsg, failures, hostile announces ---------------
+
+        def _subscribed(self) -> None:
+            self.assertTrue(_wait(lambda: len(self.hub.clients) == 1), "plugin never subscribed")
+
+        def _ack(self, announcement_id: int) -> Any:
+            self.assertTrue(_wait(lambda: self.hub.acks(announcement_id)), self.hub.received)
+            [ack] = self.hub.acks(announcement_id)
+            return ack
+
+        def testSubscribesAsNickAtNetworkAskingForAcks(self) -> None:
+            self._subscribed()
+            self.assertEqual(
+                self.hub.hellos[-1],
+                {
+                    "type": "subscribe",
+                    "token": TOKEN,
+                    "name": f"{self.irc.nick}@{self.irc.network}",
+                    "acks": True,
+                },
+            )
+
+        def testRelayNameSettingOverrides(self) -> None:
+            self._subscribed()
+            _group().relayName.setValue("sewer-limnoria")
+            self.assertNotError("reload NtrPlaylist")
+            self.assertTrue(_wait(lambda: self.hub.hellos[-1].get("name") == "sewer-limnoria"))
+
+        def testAcksAfterQueueMsg(self) -> None:
+            self._subscribed()
+            queued: list[Any] = []
+            real_queue = self.irc.queueMsg
+
+            def queue(msg: Any) -> Any:
+                queued.append(msg)
+                return real_queue(msg)
+
+            self.irc.queueMsg = queue
+            seen_at_ack: list[int] = []
+
+            def acked() -> bool:
+                count = len(queued)  # read before the acks: the ack comes after queueMsg
+                if self.hub.acks(7):
+                    seen_at_ack.append(count)
+                    return True
+                return False
+
+            try:
+                self.hub.announce("Now Playing: Song #1: First Song - https://x", 7)
+                self.assertTrue(_wait(acked))
+            finally:
+                del self.irc.queueMsg
+            self.assertEqual(seen_at_ack, [1])
+            self.assertEqual(self.hub.acks(7), [{"type": "ack", "id": 7, "ok": True}])
+            msg = self._next_privmsg()
+            self.assertEqual(msg.args, (self.channel, "Now Playing: Song #1: First Song - https://x"))
+
+        def testAnnounceWithoutIdIsNotAcked(self) -> None:
+            self._subscribed()
+            self.hub.announce("Now Playing: old server")
+            self.hub.announce("Now Playing: new server", 8)
+            self._ack(8)
+            self.assertEqual([m["id"] for m in self.hub.received], [8])
+            self.assertEqual(self._next_privmsg().args[1], "Now Playing: old server")
+            self.assertEqual(self._next_privmsg().args[1], "Now Playing: new server")
+
+        def testNotInTheChannelAcksFalseWithTheReason(self) -> None:
+            self._subscribed()
+            self._plugin()._listener.post_wait = 0.3
+            _group().announceChannel.setValue("#elsewhere")
+            self.hub.announce("Now Playing: nobody hears this", 9)
+            self.assertEqual(
+                self._ack(9),
+                {"type": "ack", "id": 9, "ok": False,
+                 "detail": "not in #elsewhere on any network"},
+            )
+            self.assertIsNone(self._next_privmsg(timeout=0.5))
+
+        def testRefusedByTheQueueAcksFalse(self) -> None:
+            self._subscribed()
+            self.irc.queueMsg = lambda msg: False  # as Limnoria does for a zombie connection
+            try:
+                self.hub.announce("Now Playing: refused", 10)
+                ack = self._ack(10)
+            finally:
+                del self.irc.queueMsg
+            self.assertEqual(
+                ack,
+                {"type": "ack", "id": 10, "ok": False,
+                 "detail": f"Limnoria did not queue it on {self.irc.network}"},
+            )
+
+        def testHostileAnnounceIsOneSafeLineWithinTheLimitKeepingTheUrl(self) -> None:
+            self._subscribed()
+            url = "https://soundcloud.com/some-artist/a-rather-long-track-name-1"
+            for n, filler in enumerate(["Title ", "T\u00eftl\u00e9\u2603", "X"]):
+                title = (filler * 2000)[:2000]
+                self.hub.announce(
+                    f"Now Playing: Song #1: \x01ACTION {title}\r\nQUIT :pwned\x00\x0304,01red"
+                    f"\x02 by Artist\n\r - {url}",
+                    20 + n,
+                )
+                self.assertTrue(self._ack(20 + n)["ok"])
+                msg = self._next_privmsg()
+                self.assertIsNone(self._next_privmsg(timeout=0.3))  # exactly one line
+                text = msg.args[1]
+                wire = f":{self.irc.prefix} PRIVMSG {self.channel} :{text}\r\n".encode()
+                self.assertLessEqual(len(wire), 512)
+                self.assertGreater(len(wire), 400)
+                self.assertTrue(text.endswith("\u2026 " + url), text)
+                self.assertTrue(text.startswith("Now Playing: Song #1: ACTION "), text)
+                self.assertFalse([c for c in text if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0])
