@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from .models import Announcement, Show
 
@@ -73,6 +76,45 @@ def build(show: Show, announcements: list[Announcement]) -> list[SetlistRow]:
     return announced + [r for r in rows if not r.first_announced_at]
 
 
+# --- making track data inert (titles are written by any SoundCloud uploader) -------------
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+
+
+def plain(text: str) -> str:
+    """One line: control characters (newlines included) and bidi overrides become spaces."""
+    return "".join(" " if unicodedata.category(c) == "Cc" or c in _BIDI else c for c in text)
+
+
+def csv_cell(text: str) -> str:
+    """A spreadsheet cell that cannot be a formula: a leading ' before = + - @ TAB CR."""
+    if text.startswith(CSV_TRIGGERS) or text.lstrip(" ").startswith(CSV_TRIGGERS[:4]):
+        return "'" + text
+    return text
+
+
+def md_text(text: str) -> str:
+    """Inline Markdown text shown as written: HTML and Markdown specials escaped, one line."""
+    text = "".join(_HTML.get(c, c) for c in plain(text))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_url(url: str) -> str | None:
+    """An http(s) URL safe inside a Markdown link and a table cell, else None."""
+    url = plain(url).strip()
+    if not url.lower().startswith(("http://", "https://")):
+        return None
+    return quote(url, safe=":/?#@!$&'*+,;=%~[]")
+
+
+def _md_link(r: SetlistRow) -> str:
+    url = md_url(r.permalink_url)
+    return f"[{md_text(r.title)}]({url})" if url else md_text(r.title)
+
+
 def _title(show: Show) -> str:
     episode = f"Episode {show.episode} — " if show.episode is not None else ""
     return f"NtR {episode}week of {show.week_start.strftime('%Y-%m-%d %H:%M %Z')}"
@@ -97,20 +139,19 @@ def render(show: Show, rows: list[SetlistRow], fmt: str) -> str:
         for i, r in enumerate(rows, 1):
             writer.writerow([i, r.position,
                              r.first_announced_at.isoformat() if r.first_announced_at else "",
-                             offset_text(r.offset_seconds) or "", r.title, r.artist,
-                             r.permalink_url, r.license or "", r.announce_count])
+                             offset_text(r.offset_seconds) or "", csv_cell(r.title),
+                             csv_cell(r.artist), csv_cell(r.permalink_url),
+                             csv_cell(r.license or ""), r.announce_count])
         return out.getvalue()
     if fmt == "md":
         lines = [f"# {_title(show)}", "", "| # | time | title | artist | license |",
                  "|---|---|---|---|---|"]
         for i, r in enumerate(rows, 1):
-            title = r.title.replace("|", "\\|").replace("]", "\\]")
-            artist = r.artist.replace("|", "\\|")
-            lines.append(f"| {i} | {_time(r)} | [{title}]({r.permalink_url}) | "
-                         f"{artist} | {r.license or ''} |")
+            lines.append(f"| {i} | {_time(r)} | {_md_link(r)} | {md_text(r.artist)} | "
+                         f"{md_text(r.license or '')} |")
         return "\n".join(lines) + "\n"
     lines = [_title(show), ""]
     for i, r in enumerate(rows, 1):
-        lines.append(f"{i:>2}. {_time(r)}  {r.title} by {r.artist} - {r.permalink_url}"
-                     + (f" [{r.license}]" if r.license else ""))
+        lines.append(f"{i:>2}. {_time(r)}  {plain(r.title)} by {plain(r.artist)} - "
+                     f"{plain(r.permalink_url)}" + (f" [{plain(r.license)}]" if r.license else ""))
     return "\n".join(lines) + "\n"
