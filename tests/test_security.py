@@ -318,3 +318,32 @@ async def test_security_headers_on_every_response(make_settings: Callable[..., S
         assert r.headers.get("Referrer-Policy") == "no-referrer"
         assert r.headers.get("X-Frame-Options") == "DENY"
     assert {r.status for r in responses} >= {404, 400, 405, 401, 200}
+
+
+@pytest.mark.parametrize(("trusted", "secure"), [(("127.0.0.1/32",), True), ((), False)])
+async def test_cookie_secure_auto_believes_forwarded_proto_only_from_trusted_proxies(
+        make_settings: Callable[..., Settings], make_client: Any,
+        trusted: tuple[str, ...], secure: bool) -> None:
+    settings = dashboard_settings(make_settings, cookie_secure="auto", trusted_proxies=trusted)
+    client = await make_client(build_app(settings))
+    r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
+                          allow_redirects=False, headers={"X-Forwarded-Proto": "https"})
+    assert r.status == 303
+    assert bool(r.cookies["ntr_session"]["secure"]) is secure
+
+
+async def test_refusals_log_the_client_never_the_token(dash: TestClient,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    guess = "guessed-token-value-1234"
+    await dash.post("/admin/refresh", headers={"Authorization": f"Bearer {guess}",
+                                               "X-Forwarded-For": "6.6.6.6, 198.51.100.77"})
+    ws = await dash.ws_connect("/ws/announce", headers={"X-Forwarded-For": "198.51.100.78"})
+    await ws.send_json({"type": "subscribe", "token": guess})
+    await ws.receive(timeout=5)
+    await ws.close()
+    await dash.post("/login", data={"username": WEB_USER, "password": guess},
+                    headers={"X-Forwarded-For": "198.51.100.79"})
+    text = caplog.text
+    assert "198.51.100.77" in text and "198.51.100.78" in text and "198.51.100.79" in text
+    assert guess not in text and "6.6.6.6" not in text
