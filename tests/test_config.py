@@ -105,7 +105,7 @@ def test_bad_toml_is_one_line(tmp_path: Path) -> None:
 
 
 def test_masked_hides_secrets() -> None:
-    s = Settings(admin_token="supersecret", web_password="pw", secret_key="k" * 32,
+    s = Settings(admin_token="supersecret-token", web_password="pw", secret_key="k" * 32,
                  irc_sasl_password="sasl", irc_sasl_user="u")
     text = repr(s.masked())
     for secret in ("supersecret", "'pw'", "kkkk", "sasl'"):
