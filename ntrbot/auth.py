@@ -10,7 +10,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
@@ -272,12 +272,12 @@ def bearer_token(request: web.Request) -> str | None:
     return given.strip() if scheme.lower() == "bearer" else ""
 
 
-def token_matches(given: str, tokens: Any) -> bool:
+def token_matches(given: str, tokens: Iterable[str]) -> bool:
     """Constant-time: is `given` one of `tokens` (all compared, whatever matches)."""
     data = given.encode("utf-8")
     found = False
     for token in tokens:
-        found |= hmac.compare_digest(data, str(token).encode("utf-8"))
+        found |= hmac.compare_digest(data, token.encode("utf-8"))
     return found and bool(data)
 
 
