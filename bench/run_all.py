@@ -15,6 +15,7 @@ BENCHES = [
     ("poller", []),
     ("http_playlist", []),
     ("process", []),
+    ("login_burst", []),
 ]
 
 
@@ -27,7 +28,8 @@ def main() -> int:
     args = parser.parse_args()
     quick = {"announce_latency": ["--count", "30", "--warmup", "5"],
              "ws_fanout": ["--repeats", "10"], "poller": ["--likes", "1000"],
-             "http_playlist": ["--seconds", "2"], "process": ["--runs", "2", "--idle", "1"]}
+             "http_playlist": ["--seconds", "2"], "process": ["--runs", "2", "--idle", "1"],
+             "login_burst": ["--count", "60"]}
     profiled = {"announce_latency", "ws_fanout", "http_playlist"}
     print("== machine ==")
     print(machine())

@@ -56,8 +56,14 @@ class Subscriber(asyncio.Protocol):
     stalled subscriber stops reading after subscribing (small receive buffer, so it fills).
     """
 
+    joined = 0  # each subscriber poses as its own bot host (X-Forwarded-For from loopback,
+    # a trusted proxy): ntrbot admits at most 20 unsubscribed sockets per client address
+
     def __init__(self, host: str, port: int, stalled: bool) -> None:
         self.host, self.port, self.stalled = host, port, stalled
+        Subscriber.joined += 1
+        self.address = f"10.{Subscriber.joined >> 16 & 255}.{Subscriber.joined >> 8 & 255}." \
+                       f"{Subscriber.joined & 255}"
         self.transport: asyncio.Transport | None = None
         self.upgraded = asyncio.get_running_loop().create_future()
         self.buf = b""
@@ -71,6 +77,7 @@ class Subscriber(asyncio.Protocol):
         self.transport.write(
             f"GET /ws/announce HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"X-Forwarded-For: {self.address}\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
 
     def data_received(self, data: bytes) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from . import keys
+from .headers import add_security_headers
 from .models import Show
 from .negotiate import wants_html
 
@@ -26,20 +27,31 @@ def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
+def _secured(response: web.StreamResponse) -> web.StreamResponse:
+    if not response.prepared:
+        add_security_headers(response.headers)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Turn every HTTP error into JSON; an unexpected exception is logged, never leaked."""
+    """Turn every HTTP error into JSON; an unexpected exception is logged, never leaked.
+
+    Being the outermost middleware, it also puts the security headers on every response,
+    errors and 404s included (`headers.SECURITY_HEADERS`).
+    """
     try:
-        return await handler(request)
+        return _secured(await handler(request))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
+            _secured(exc)
             raise
         reason = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
             else exc.reason
-        return json_error(exc.status, reason or "error")
+        return _secured(json_error(exc.status, reason or "error"))
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return json_error(500, "internal error")
+        return _secured(json_error(500, "internal error"))
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

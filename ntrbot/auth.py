@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session
 
+from .clientaddr import client_address, forwarded_https
+from .headers import CSP, SECURITY_HEADERS, add_security_headers  # noqa: F401 (re-exported)
 from .keys import SETTINGS
+from .throttle import Throttle, token_throttle, too_many
 
+log = logging.getLogger(__name__)
 COOKIE_NAME = "ntr_session"
 SESSION_MAX_AGE = 24 * 3600
 SESSION_USER = "user"
@@ -82,16 +88,9 @@ def fernet_key(secret: str) -> str:
 
 
 def request_is_https(request: web.Request) -> bool:
-    """True when the request came over https, directly or per X-Forwarded-Proto.
-
-    X-Forwarded-Proto is trusted: behind a reverse proxy that terminates TLS it is the
-    only way to know; without a proxy, a client lying about it only gets a Secure cookie
-    it then cannot send back over http (its own loss).
-    """
-    if request.secure:
-        return True
-    proto = request.headers.get("X-Forwarded-Proto", "")
-    return proto.split(",")[0].strip().lower() == "https"
+    """True when the request came over https, directly or per X-Forwarded-Proto from a
+    trusted proxy (NTR_TRUSTED_PROXIES)."""
+    return request.secure or forwarded_https(request)
 
 
 class SessionStorage(AbstractStorage):
@@ -190,48 +189,36 @@ async def session_user(request: web.Request) -> str | None:
     return user
 
 
-# --- login throttling --------------------------------------------------------
+# --- login throttling and checking, off the event loop ------------------------
 
-class LoginThrottle:
-    """Failed logins allowed per client and overall within a sliding window."""
+class LoginThrottle(Throttle):
+    """Logins allowed per client and overall within a sliding window (reserved on arrival)."""
 
-    def __init__(self, per_client: int = 5, overall: int = 20, window: float = 60.0,
+    def __init__(self, per_client: int = 5, overall: int | None = 20, window: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_client, self.overall, self.window = per_client, overall, window
-        self._clock = clock
-        self._clients: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
+        super().__init__(per_client, overall, window, clock)
 
-    def _prune(self, q: deque[float], now: float) -> None:
-        while q and q[0] <= now - self.window:
-            q.popleft()
 
-    def retry_after(self, client: str) -> float:
-        """Seconds until `client` may try again; 0 when it may try now."""
-        now = self._clock()
-        self._prune(self._all, now)
-        waits = []
-        q = self._clients.get(client)
-        if q is not None:
-            self._prune(q, now)
-            if not q:
-                del self._clients[client]
-            elif len(q) >= self.per_client:
-                waits.append(q[0] + self.window - now)
-        if len(self._all) >= self.overall:
-            waits.append(self._all[0] + self.window - now)
-        return max(waits, default=0.0)
+HASH_SLOTS = 2  # scrypt calls at once (each ~16 MB, one core): the rest wait their turn
+_HASHING: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
 
-    def failed(self, client: str) -> None:
-        now = self._clock()
-        self._clients.setdefault(client, deque()).append(now)
-        self._all.append(now)
-        if len(self._clients) > 10_000:  # bound memory under a spray of addresses
-            for key in [k for k, q in self._clients.items() if not q or q[-1] <= now - self.window]:
-                del self._clients[key]
 
-    def succeeded(self, client: str) -> None:
-        self._clients.pop(client, None)
+def _credentials_ok(settings: Any, username: Any, password: Any) -> bool:
+    ok = isinstance(username, str) and isinstance(password, str)
+    # Check both, always, so timing does not tell which one was wrong.
+    user_ok = verify_password(settings.web_user or "", username if ok else "")
+    pass_ok = verify_password(settings.web_password or "", password if ok else "")
+    return ok and user_ok and pass_ok
+
+
+async def check_login(settings: Any, username: Any, password: Any) -> bool:
+    """The login check (scrypt) in a worker thread, at most HASH_SLOTS at once."""
+    loop = asyncio.get_running_loop()
+    slots = _HASHING.get(loop)
+    if slots is None:
+        slots = _HASHING[loop] = asyncio.Semaphore(HASH_SLOTS)
+    async with slots:
+        return await loop.run_in_executor(None, _credentials_ok, settings, username, password)
 
 
 # --- same-origin checks ------------------------------------------------------
@@ -276,32 +263,63 @@ def json_error(exc_class: type[web.HTTPException], message: str,
                      content_type="application/json")
 
 
-def bearer_ok(request: web.Request, token: str) -> bool | None:
-    """True/False for a right/wrong bearer token, None when there is no Authorization."""
+def bearer_token(request: web.Request) -> str | None:
+    """The bearer token given ("" when malformed), None when there is no Authorization."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        return False
-    return hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8"))
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def token_matches(given: str, tokens: Iterable[str]) -> bool:
+    """Constant-time: is `given` one of `tokens` (all compared, whatever matches)."""
+    data = given.encode("utf-8")
+    found = False
+    for token in tokens:
+        found |= hmac.compare_digest(data, token.encode("utf-8"))
+    return found and bool(data)
+
+
+def bearer_ok(request: web.Request, token: str) -> bool | None:
+    """True/False for a right/wrong bearer token, None when there is no Authorization."""
+    given = bearer_token(request)
+    if given is None:
+        return None
+    return token_matches(given, (token,))
 
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-async def admin_identity(request: web.Request) -> str:
-    """Who is asking ("token" or "web:<user>"); raises JSON 401/403 otherwise.
-
-    A bearer token wins when present (a wrong one is 401 even with a session). A
-    state-changing request authenticated by the session cookie must come from this site.
-    """
+def _bearer_identity(request: web.Request, given: str) -> str:
+    """"token" for the admin token; 403 for a relay token; 429/401 (counted) otherwise."""
     settings = request.app[SETTINGS]
-    bearer = bearer_ok(request, settings.admin_token)
-    if bearer:
+    client = client_address(request)
+    throttle = token_throttle(request.app)
+    wait = throttle.retry_after(client)
+    if wait > 0:  # checked before comparing: a throttled client learns nothing
+        raise too_many(wait, "too many wrong tokens")
+    if token_matches(given, (settings.admin_token,)):
         return "token"
-    if bearer is False:
-        raise json_error(web.HTTPUnauthorized, "invalid admin token")
+    if token_matches(given, getattr(settings, "relay_tokens", ())):
+        raise json_error(web.HTTPForbidden,
+                         "a relay token may only subscribe to /ws/announce")
+    throttle.failed(client)
+    log.info("wrong admin token from %s", client)
+    raise json_error(web.HTTPUnauthorized, "invalid admin token")
+
+
+async def admin_identity(request: web.Request) -> str:
+    """Who is asking ("token" or "web:<user>"); raises JSON 401/403/429 otherwise.
+
+    A bearer token wins when present (a wrong one is 401 even with a session; wrong ones
+    are throttled per client; relay tokens are refused). A state-changing request
+    authenticated by the session cookie must come from this site.
+    """
+    given = bearer_token(request)
+    if given is not None:
+        return _bearer_identity(request, given)
     user = await session_user(request)
     if user is None:
         raise json_error(web.HTTPUnauthorized, "authentication required")
@@ -310,27 +328,24 @@ async def admin_identity(request: web.Request) -> str:
     return f"web:{user}"
 
 
-# --- security headers ------------------------------------------------------------
+async def is_admin_caller(request: web.Request) -> bool:
+    """True for a session or admin-bearer caller (who may see `who`); never raises."""
+    if bearer_token(request) is not None:
+        try:
+            return _bearer_identity(request, bearer_token(request) or "") == "token"
+        except web.HTTPException:
+            return False
+    return await session_user(request) is not None
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+
+# --- security headers (also set by api.error_middleware on every response) ---------
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _add_headers(response: web.StreamResponse) -> None:
-    if response.prepared:
-        return
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    if not response.prepared:
+        add_security_headers(response.headers)
 
 
 @web.middleware

@@ -17,8 +17,9 @@ ANNOUNCE_FIELDS = frozenset(
     {"position", "title", "artist", "permalink_url", "artwork_url", "duration_ms",
      "license", "liked_at", "id", "episode", "show_id"}
 )
-SECRET_FIELDS = frozenset({"admin_token", "web_password", "secret_key", "irc_sasl_password",
-                           "irc_password"})
+SECRET_FIELDS = frozenset({"admin_token", "relay_tokens", "web_password", "secret_key",
+                           "irc_sasl_password", "irc_password"})
+MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(ValueError):
@@ -37,7 +38,11 @@ def _meta(help_: str, **kw: Any) -> Any:
 class Settings:
     """Every setting ntrbot knows; field name = variable name without NTR_, lower case."""
 
-    admin_token: str = _meta("bearer token for the admin API and the compat plugins' WebSocket")
+    admin_token: str = _meta("bearer token for the admin API and the compat plugins' WebSocket"
+                             " (16+ characters)")
+    relay_tokens: tuple[str, ...] = _meta(
+        "tokens that may only subscribe to /ws/announce (relay bots), comma separated, "
+        "16+ characters each", default=())
     host: str = _meta("web listen address", default="127.0.0.1")
     port: int = _meta("web listen port", default=8000)
     db_path: str = _meta("SQLite file", default="./ntrbot.db")
@@ -64,6 +69,9 @@ class Settings:
     cookie_secure: str = _meta(
         "session cookie Secure flag: auto (when the request came over https), true, false",
         default="auto")
+    trusted_proxies: tuple[str, ...] = _meta(
+        "reverse proxies (IPs/CIDRs, comma separated) whose X-Forwarded-For/-Proto are "
+        "believed; empty: none", default=("127.0.0.1/32", "::1/128"))
     public_url: str | None = _meta(
         "public base URL of this site, used in !playlist links", default=None)
     irc_server: str | None = _meta("IRC server; IRC is off when unset", default=None)
@@ -264,6 +272,7 @@ def _check(ok: bool, name: str, problem: str) -> None:
 
 def validate(s: Settings) -> None:
     """Raise ConfigError for the first setting that cannot work."""
+    check_tokens(s)
     _check(1 <= s.port <= 65535, "port", "must be 1-65535")
     _check(1 <= s.irc_port <= 65535, "irc_port", "must be 1-65535")
     _check(0 <= s.show_day <= 6, "show_day", "must be 0 (Monday) to 6 (Sunday)")
@@ -303,6 +312,22 @@ def validate(s: Settings) -> None:
     _check(s.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"}, "log_level",
            "must be DEBUG, INFO, WARNING or ERROR")
     check_announce_format(s.announce_format)
+
+
+def check_tokens(s: Settings) -> None:
+    """Admin and relay tokens long enough to resist guessing; proxies parseable."""
+    advice = (f"must be at least {MIN_TOKEN_LENGTH} characters "
+              "(`ntrbot gen-secret` makes one)")
+    _check(len(s.admin_token) >= MIN_TOKEN_LENGTH, "admin_token", advice)
+    for token in s.relay_tokens:
+        _check(len(token) >= MIN_TOKEN_LENGTH, "relay_tokens", "every token " + advice)
+        _check(token != s.admin_token, "relay_tokens", "must differ from NTR_ADMIN_TOKEN")
+    from .clientaddr import parse_networks
+
+    try:
+        parse_networks(s.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError("trusted_proxies", str(exc)) from None
 
 
 def check_announce_format(template: str) -> None:

@@ -8,6 +8,7 @@ import html
 import importlib.util
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -22,16 +23,18 @@ from .auth import (
     SESSION_MAX_AGE,
     LoginThrottle,
     SessionStorage,
+    check_login,
     revoke_session,
     same_origin,
     security_headers,
     session_user,
     start_session,
-    verify_password,
 )
+from .clientaddr import client_address
 from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
 from .negotiate import wants_html
 from .serve import StartupError
+from .throttle import retry_header
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +74,19 @@ def _login_page(message: str | None = None, status: int = 200,
                         content_type="text/html", charset="utf-8", headers=NO_STORE)
 
 
-def _login_error(request: web.Request, message: str, status: int) -> web.Response:
+def _login_error(request: web.Request, message: str, status: int,
+                 headers: dict[str, str] | None = None) -> web.Response:
     """A refused login: the login page for a browser, JSON {"error"} for anything else."""
     if wants_html(request):
-        return _login_page(message, status=status)
-    return web.json_response({"error": message}, status=status, headers=NO_STORE)
+        page = _login_page(message, status=status)
+        page.headers.update(headers or {})
+        return page
+    return web.json_response({"error": message}, status=status,
+                             headers={**NO_STORE, **(headers or {})})
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_address(request)
 
 
 async def login_get(request: web.Request) -> web.StreamResponse:
@@ -93,23 +100,19 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return _login_error(request, "Cross-site login refused.", 403)
     throttle = request.app[THROTTLE]
     client = _client(request)
-    wait = throttle.retry_after(client)
+    # Counted now, before the body is awaited: a burst cannot pass the check all at once.
+    wait = throttle.reserve(client)
     if wait > 0:
         log.warning("login throttled for %s", client)
         return _login_error(request, "Too many failed logins. Try again in "
-                            f"{int(wait) + 1} seconds.", 429)
+                            f"{math.ceil(wait)} seconds.", 429, retry_header(wait))
     try:
         form = await request.post()
     except (ValueError, web.HTTPException):
         form = {}  # type: ignore[assignment]
     username, password = form.get("username"), form.get("password")
     settings = request.app[SETTINGS]
-    ok = isinstance(username, str) and isinstance(password, str)
-    # Check both, always, so timing does not tell which one was wrong.
-    user_ok = verify_password(settings.web_user or "", username if ok else "")  # type: ignore[arg-type]
-    pass_ok = verify_password(settings.web_password or "", password if ok else "")  # type: ignore[arg-type]
-    if not (ok and user_ok and pass_ok):
-        throttle.failed(client)
+    if not await check_login(settings, username, password):  # scrypt off the event loop
         log.info("failed login from %s", client)
         return _login_page("Invalid username or password.",
                            username=username if isinstance(username, str) else "")
@@ -273,7 +276,7 @@ def setup_dashboard(app: web.Application) -> None:
                            "not installed: pip install 'cryptography>=41'")
     storage = SessionStorage(settings.secret_key, settings.cookie_secure)
     app.middlewares.append(session_middleware(storage))
-    app.middlewares.append(security_headers)
+    app.middlewares.append(security_headers)  # api.error_middleware, outermost, too
     app[THROTTLE] = LoginThrottle()
     app[REVOKED] = {}
     app[SOCKETS] = {}

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from . import keys, setlist
 from .api import json_error, show_or_404
+from .auth import is_admin_caller
 
 routes = web.RouteTableDef()
 
@@ -17,14 +18,18 @@ async def announcements(request: web.Request) -> web.Response:
     """Every announcement of the show, and per track: first time, offset, repeats."""
     show = await show_or_404(request)
     items = await request.app[keys.DB].announcements(show.id)
+    admin = await is_admin_caller(request)  # only they see who announced, and what failed
+    if not admin:
+        items = [a for a in items if a.aired]  # listeners see only what aired
     rows = setlist.build(show, items)
     out: list[dict[str, Any]] = []
     for a in items:
         offset = int((a.announced_at - show.week_start).total_seconds())
-        out.append({**a.to_json(), "offset_seconds": offset,
+        out.append({**a.to_json(private=admin), "offset_seconds": offset,
                     "offset": setlist.offset_text(offset)})
     return web.json_response({"show_id": show.id, "announcements": out,
-                              "tracks": [r.to_json() for r in rows if r.announce_count]})
+                              "tracks": [r.to_json() for r in rows if r.announce_count]},
+                             headers={"Vary": "Authorization, Cookie"})
 
 
 @routes.get("/shows/{show_id}/setlist.{fmt}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import re
@@ -13,8 +12,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .clientaddr import client_address
 from .events import EventBus
 from .keys import EVENTS, HUB, SETTINGS
+from .wsgate import SubscribeGate
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class AnnounceHub:
     def __init__(self, token: str, *, events: EventBus | None = None,
                  auth_timeout: float = 10.0, heartbeat: float = 30.0,
                  send_timeout: float = 5.0, queue_size: int = 64) -> None:
-        self._token = token.encode("utf-8")
+        self.gate = SubscribeGate(token)
         self._events = events
         self.auth_timeout = auth_timeout
         self.heartbeat = heartbeat
@@ -245,7 +246,8 @@ class AnnounceHub:
 
     # --- the socket handler ----------------------------------------------------
 
-    async def _authenticate(self, ws: web.WebSocketResponse) -> dict[str, Any] | None:
+    async def _authenticate(self, ws: web.WebSocketResponse, request: web.Request,
+                            client: str) -> dict[str, Any] | None:
         """The subscribe message when its token is right, else None."""
         try:
             msg = await ws.receive(timeout=self.auth_timeout)
@@ -259,30 +261,37 @@ class AnnounceHub:
         token = data.get("token")
         if not isinstance(token, str):
             return None
-        return data if hmac.compare_digest(token.encode("utf-8"), self._token) else None
+        return data if self.gate.check(request, client, token) else None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """GET /ws/announce."""
-        # compress=False: broadcast writes the same prebuilt plain frame to every socket.
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=64 * 1024,
-                                   compress=False,
-                                   timeout=2.0)
-        await ws.prepare(request)
-        if self._closing:
-            await self._close_ws(ws, 1001, b"shutting down")
-            return ws
-        self._pending.add(ws)
+        client = client_address(request)
+        refused = self.gate.admit(request, client)  # 429: throttled, or too many pending
+        if refused is not None:
+            return refused
         try:
-            hello = await self._authenticate(ws)
+            # compress=False: broadcast writes the same prebuilt plain frame to every socket.
+            ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=64 * 1024,
+                                       compress=False,
+                                       timeout=2.0)
+            await ws.prepare(request)
+            if self._closing:
+                await self._close_ws(ws, 1001, b"shutting down")
+                return ws
+            self._pending.add(ws)
+            try:
+                hello = await self._authenticate(ws, request, client)
+            finally:
+                self._pending.discard(ws)
         finally:
-            self._pending.discard(ws)
+            self.gate.release(client)
         if hello is None:
             await self._close_ws(ws, CLOSE_UNAUTHORIZED, b"unauthorized")
             return ws
         if self._closing:
             await self._close_ws(ws, 1001, b"shutting down")
             return ws
-        sub = _Subscriber(ws, request, self.queue_size, request.remote or "?")
+        sub = _Subscriber(ws, request, self.queue_size, client)
         sub.name = self._unique_name(relay_name(hello.get("name")))
         sub.acks = hello.get("acks") is True
         sub.task = asyncio.create_task(self._sender(sub))
@@ -303,7 +312,7 @@ class AnnounceHub:
                     self._ack(sub, data)
         finally:
             if self._remove(sub):
-                log.info("announce subscriber %s left (%d)", sub.peer, self.subscribers)
+                log.info("announce subscriber %s left (%d)", sub.name, self.subscribers)
                 if not self._closing:
                     self._status()
         return ws

@@ -9,13 +9,13 @@ import logging
 from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from . import keys
 from .api import json_error
+from .clientaddr import client_address
 from .public import now_playing
 
 log = logging.getLogger(__name__)
@@ -136,14 +136,8 @@ async def _forward(app: web.Application) -> None:
 
 
 def _peer(request: web.Request) -> str:
-    """The client's address; behind a local reverse proxy, the first X-Forwarded-For hop."""
-    remote = request.remote or "unknown"
-    with contextlib.suppress(ValueError):
-        if ip_address(remote).is_loopback or ip_address(remote).is_private:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-            if forwarded:
-                return forwarded[:64]
-    return remote
+    """The client's address (behind trusted proxies, the rightmost untrusted hop)."""
+    return client_address(request)
 
 
 async def _send_loop(feed: PublicFeed, listener: Listener) -> None:

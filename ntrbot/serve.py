@@ -13,6 +13,8 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .httpguard import GuardedAppRunner
+
 log = logging.getLogger("ntrbot")
 
 
@@ -52,7 +54,8 @@ async def serve(app: web.Application, host: str, port: int,
     Returns the exit code: 0 after a clean stop, 1 when it could not start (one line on
     stderr, no traceback).
     """
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    # GuardedAppRunner: connections that have not sent a whole request head in 15 s close
+    runner = GuardedAppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     try:
         try:
             await runner.setup()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
@@ -74,8 +75,15 @@ def test_throttle_per_client_and_overall() -> None:
     assert t.retry_after("a") == 0
 
 
-def _req(headers: dict[str, str], method: str = "POST") -> object:
-    return make_mocked_request(method, "/admin/announce",
+def _transport(peer: str) -> Any:
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: (
+        (peer, 40000) if name == "peername" else default)
+    return transport
+
+
+def _req(headers: dict[str, str], method: str = "POST", peer: str = "127.0.0.1") -> Any:
+    return make_mocked_request(method, "/admin/announce", transport=_transport(peer),
                                headers={"Host": "ntr.example:8000", **headers})
 
 
@@ -103,6 +111,8 @@ def test_https_detection() -> None:
     assert not request_is_https(_req({}))
     assert request_is_https(_req({"X-Forwarded-Proto": "https"}))
     assert request_is_https(_req({"X-Forwarded-Proto": "HTTPS, http"}))
+    # only a trusted proxy (NTR_TRUSTED_PROXIES, loopback by default) may say so
+    assert not request_is_https(_req({"X-Forwarded-Proto": "https"}, peer="203.0.113.9"))
 
 
 def test_null_origin_only_where_allowed() -> None:
@@ -160,7 +170,8 @@ async def test_secure_auto_marks_cookie_secure_behind_https() -> None:
     session = await storage.load_session(_request())
     session["user"] = "host"
     response = web.Response()
-    https = make_mocked_request("GET", "/", headers={"X-Forwarded-Proto": "https"})
+    https = make_mocked_request("GET", "/", headers={"X-Forwarded-Proto": "https"},
+                                transport=_transport("127.0.0.1"))
     await storage.save_session(https, response, session)
     assert response.cookies["ntr_session"]["secure"] is True
 

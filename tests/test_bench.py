@@ -29,3 +29,13 @@ def test_process_bench_smoke() -> None:
                  "RSS after login+announce"):
         assert f"[miniircd] {what}" in out, out
     assert "its site-packages:" in out and "pytest" not in out.split("its site-packages:")[1]
+
+
+def test_login_burst_bench_smoke() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.login_burst", "--count", "30"],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    out = proc.stdout
+    assert "attempts judged (password checked): " in out, out + proc.stderr[-2000:]
+    judged = int(out.split("attempts judged (password checked): ")[1].split()[0])
+    assert judged <= 5, out
+    assert "let in past the limit: no" in out, out

@@ -126,6 +126,9 @@ def test_check_config_reads_toml_and_the_environment_wins(tmp_path: Path) -> Non
      "NTR_ANNOUNCE_FORMAT"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "port = [1, 2", "NTR_CONFIG"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "no_such_setting = 1", "NTR_NO_SUCH_SETTING"),
+    ({"NTR_ADMIN_TOKEN": "abcd1234"}, None, "NTR_ADMIN_TOKEN"),
+    ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_RELAY_TOKENS": "short-relay"}, None,
+     "NTR_RELAY_TOKENS"),
 ])
 def test_check_config_bad_setting_is_one_line_exit_2(tmp_path: Path, env: dict[str, str],
                                                       toml: str | None, name: str) -> None:
@@ -138,6 +141,8 @@ def test_check_config_bad_setting_is_one_line_exit_2(tmp_path: Path, env: dict[s
     assert name in one_line(proc.stderr)
     assert proc.stdout == ""
     assert ADMIN_TOKEN not in proc.stderr
+    if name in ("NTR_ADMIN_TOKEN", "NTR_RELAY_TOKENS") and env:
+        assert "ntrbot gen-secret" in proc.stderr and "short-relay" not in proc.stderr
 
 
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:

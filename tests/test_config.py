@@ -8,7 +8,7 @@ import pytest
 
 from ntrbot.config import ConfigError, Settings, load_settings, setting_names
 
-BASE = {"NTR_ADMIN_TOKEN": "tok"}
+BASE = {"NTR_ADMIN_TOKEN": "tok-0123456789abcdef"}
 
 
 def test_defaults_match_spec() -> None:
@@ -53,10 +53,10 @@ def test_env_parsing() -> None:
 
 def test_toml_file_and_env_wins(tmp_path: Path) -> None:
     f = tmp_path / "ntr.toml"
-    f.write_text('admin_token = "fromfile"\nport = 8100\nNTR_SHOW_HOUR = 21\n'
+    f.write_text('admin_token = "fromfile-0123456789"\nport = 8100\nNTR_SHOW_HOUR = 21\n'
                  'irc_channels = ["#x", "#y"]\nirc_tls = true\n')
     s = load_settings({"NTR_PORT": "8200"}, config_file=str(f))
-    assert s.admin_token == "fromfile" and s.port == 8200 and s.show_hour == 21
+    assert s.admin_token == "fromfile-0123456789" and s.port == 8200 and s.show_hour == 21
     assert s.irc_channels == ("#x", "#y") and s.irc_tls is True
 
 
@@ -78,6 +78,11 @@ def test_toml_file_and_env_wins(tmp_path: Path) -> None:
     ({**BASE, "NTR_ANNOUNCE_FORMAT": "{title"}, "NTR_ANNOUNCE_FORMAT"),
     ({**BASE, "NTR_IRC_SASL_USER": "u"}, "NTR_IRC_SASL_PASSWORD"),
     ({**BASE, "NTR_SOUNDCLOUD_API_BASE": "ftp://x"}, "NTR_SOUNDCLOUD_API_BASE"),
+    ({"NTR_ADMIN_TOKEN": "abcd1234"}, "NTR_ADMIN_TOKEN"),
+    ({"NTR_ADMIN_TOKEN": "x" * 15}, "NTR_ADMIN_TOKEN"),
+    ({**BASE, "NTR_RELAY_TOKENS": "relay-0123456789abcdef,short"}, "NTR_RELAY_TOKENS"),
+    ({**BASE, "NTR_RELAY_TOKENS": BASE["NTR_ADMIN_TOKEN"]}, "NTR_RELAY_TOKENS"),
+    ({**BASE, "NTR_TRUSTED_PROXIES": "10.0.0.0/8,nginx"}, "NTR_TRUSTED_PROXIES"),
 ])
 def test_invalid_values_name_the_setting(env: dict[str, str], setting: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -100,7 +105,7 @@ def test_bad_toml_is_one_line(tmp_path: Path) -> None:
 
 
 def test_masked_hides_secrets() -> None:
-    s = Settings(admin_token="supersecret", web_password="pw", secret_key="k" * 32,
+    s = Settings(admin_token="supersecret-token", web_password="pw", secret_key="k" * 32,
                  irc_sasl_password="sasl", irc_sasl_user="u")
     text = repr(s.masked())
     for secret in ("supersecret", "'pw'", "kkkk", "sasl'"):
@@ -154,3 +159,16 @@ def test_bad_sasl_settings_are_one_line(tmp_path: Path, extra: dict[str, str], s
     message = str(info.value)
     assert message.startswith(setting + ":") and "\n" not in message
     assert words in message
+
+
+def test_token_strength_and_new_security_settings() -> None:
+    with pytest.raises(ConfigError, match="gen-secret"):
+        load_settings({"NTR_ADMIN_TOKEN": "abcd1234"})
+    s = load_settings({**BASE, "NTR_RELAY_TOKENS": "relay-aaaaaaaaaaaaaaaa, relay-bbbbbbbbbbbbbbbb",
+                       "NTR_TRUSTED_PROXIES": "10.0.0.0/8, fd00::1"})
+    assert s.relay_tokens == ("relay-aaaaaaaaaaaaaaaa", "relay-bbbbbbbbbbbbbbbb")
+    assert s.trusted_proxies == ("10.0.0.0/8", "fd00::1")
+    assert s.masked()["NTR_RELAY_TOKENS"] == "***"
+    d = load_settings(BASE)
+    assert d.relay_tokens == () and d.trusted_proxies == ("127.0.0.1/32", "::1/128")
+    assert load_settings({**BASE, "NTR_TRUSTED_PROXIES": ""}).trusted_proxies == ()

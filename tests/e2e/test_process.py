@@ -96,8 +96,9 @@ async def test_soundcloud_down_is_reported_and_data_kept(fake: FakeSoundCloud,
 
 @pytest.mark.parametrize(("env", "name"), [
     ({}, "NTR_ADMIN_TOKEN"),
-    ({"NTR_ADMIN_TOKEN": "x", "NTR_PORT": "http"}, "NTR_PORT"),
-    ({"NTR_ADMIN_TOKEN": "x", "NTR_SHOW_TIMEZONE": "Nowhere/Land"}, "NTR_SHOW_TIMEZONE"),
+    ({"NTR_ADMIN_TOKEN": "x" * 16, "NTR_PORT": "http"}, "NTR_PORT"),
+    ({"NTR_ADMIN_TOKEN": "x" * 16, "NTR_SHOW_TIMEZONE": "Nowhere/Land"}, "NTR_SHOW_TIMEZONE"),
+    ({"NTR_ADMIN_TOKEN": "abcd1234"}, "NTR_ADMIN_TOKEN"),
 ])
 def test_bad_config_exits_2_with_one_line(tmp_path: Path, env: dict[str, str],
                                           name: str) -> None:

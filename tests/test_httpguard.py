@@ -1,0 +1,113 @@
+"""The server's header-read deadline (slowloris) and headers on parser errors, raw sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from ntrbot.app import create_app
+from ntrbot.config import Settings
+from ntrbot.httpguard import HEADER_TIMEOUT, GuardedAppRunner
+
+DEADLINE = 0.3  # the test's deadline; the real one is HEADER_TIMEOUT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def server(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, int]]:
+    app = create_app(make_settings(), start_poller=False)
+    runner = GuardedAppRunner(app, header_timeout=DEADLINE, access_log=None,
+                              shutdown_timeout=1)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield "127.0.0.1", port
+    await runner.cleanup()
+
+
+async def _closed_by_server(reader: asyncio.StreamReader, within: float = 10.0) -> bool:
+    """True when the server closes the connection (EOF) before `within` seconds pass."""
+    try:
+        while True:
+            data = await asyncio.wait_for(reader.read(4096), within)
+            if not data:
+                return True
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+
+
+def test_the_deadline_is_15_seconds() -> None:
+    assert HEADER_TIMEOUT == 15.0
+
+
+async def test_incomplete_request_heads_are_closed(server: tuple[str, int]) -> None:
+    host, port = server
+    idle = [await asyncio.open_connection(host, port) for _ in range(3)]  # nothing at all
+    partial = []
+    for _ in range(3):  # a header line now and then, never the blank line
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        partial.append((reader, writer))
+    for reader, writer in [*idle, *partial]:
+        writer.write(b"X-Slow: 1\r\n")
+        assert await _closed_by_server(reader)
+        writer.close()
+
+
+async def test_complete_requests_and_kept_alive_ones_still_work(
+        server: tuple[str, int]) -> None:
+    host, port = server
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    await reader.readexactly(length)
+    # the next request on the same connection: its head never ends either
+    writer.write(b"GET /health HTTP/1.1\r\n")
+    assert await _closed_by_server(reader)
+    writer.close()
+
+
+async def test_a_websocket_is_not_cut_by_the_deadline(server: tuple[str, int]) -> None:
+    import aiohttp
+
+    host, port = server
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"http://{host}:{port}/ws/public") as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            await asyncio.sleep(DEADLINE * 3)
+            assert not ws.closed
+
+
+async def test_a_malformed_request_gets_the_security_headers(server: tuple[str, int]) -> None:
+    host, port = server
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+    head = (await asyncio.wait_for(reader.read(65536), 10)).split(b"\r\n\r\n")[0]
+    writer.close()
+    assert head.split(b"\r\n")[0].split()[1] == b"400"
+    lines: dict[str, Any] = dict(line.decode().split(": ", 1) for line in head.split(b"\r\n")[1:])
+    assert lines["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in lines["Content-Security-Policy"]
+
+
+def test_ntrbot_run_serves_through_the_guarded_runner() -> None:
+    import inspect
+
+    from ntrbot import serve
+
+    assert "GuardedAppRunner(" in inspect.getsource(serve.serve)
