@@ -44,7 +44,7 @@ class IrcClient(ServerEvents):
                  connect_factory: Callable[..., Any] | None = None,
                  backoff: Backoff | None = None,
                  ping_interval: float = 90.0, ping_timeout: float = 60.0,
-                 connect_timeout: float = 30.0, register_timeout: float = 90.0,
+                 connect_timeout: float = 30.0, register_timeout: float = 30.0,
                  nick_retry_interval: float = 60.0,
                  rejoin_delay: float = 5.0, join_retry_interval: float = 60.0,
                  confirm_timeout: float = 5.0,

@@ -20,6 +20,7 @@ from tests.support.rawirc import RawIrc
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 TOKEN = "compat-e2e-admin-token-0123456789"
+RELAY_TOKEN = "compat-e2e-relay-token-0123456789"  # subscribe-only (NTR_RELAY_TOKENS)
 CHANNEL = "#sewerchat"
 NTRBOT = "ntrbot"
 SOPEL_NICK = "ntrsopel"
@@ -36,6 +37,7 @@ async def fake() -> AsyncIterator[FakeSoundCloud]:
 def ntrbot_env(fake: FakeSoundCloud, irc_port: int) -> dict[str, str]:
     return {
         "NTR_ADMIN_TOKEN": TOKEN,
+        "NTR_RELAY_TOKENS": RELAY_TOKEN,
         "NTR_SOUNDCLOUD_API_BASE": fake.api_base,
         "NTR_SOUNDCLOUD_WEB_BASE": fake.web_base,
         "NTR_SHOW_TIMEZONE": "UTC",
@@ -99,7 +101,7 @@ async def test_announce_reaches_irc_from_ntrbot_sopel_and_limnoria_and_survives_
                 channel=CHANNEL,
                 ws_url=f"ws://127.0.0.1:{port}/ws/announce",
                 api_base_url=ntrbot.base_url,
-                admin_token=TOKEN,
+                admin_token=RELAY_TOKEN,
                 tmpdir=tmp_path,
             )
             bots += await start_both(
@@ -117,6 +119,25 @@ async def test_announce_reaches_irc_from_ntrbot_sopel_and_limnoria_and_survives_
             for nick in ALL_NICKS:
                 msg = await watcher.wait_privmsg(nick, CHANNEL, since=since, contains="First")
                 assert msg.params[-1] == text
+            assert body["delivery"] == "delivered"  # ntrbot's own line, confirmed
+
+            # both plugins ack after their bot posted it: every output ends delivered
+            async def outputs() -> dict[str, str] | None:
+                items = (await http.get(f"/shows/{show['id']}/announcements",
+                                        headers={"Authorization": f"Bearer {TOKEN}"})).json()
+                states = {d["output"]: d["state"]
+                          for d in items["announcements"][-1]["deliveries"]}
+                return states if set(states.values()) == {"delivered"} else None
+
+            states = await wait_until(outputs, timeout=20)
+            assert states is not None and len(states) == 3
+            relays = sorted(o for o in states if o.startswith("relay:"))
+            assert relays[0].startswith(f"relay:{LIMNORIA_NICK}@")
+            assert relays[1].startswith(f"relay:{SOPEL_NICK}@")
+            # the relay token may subscribe but never announce
+            r = await http.post("/admin/announce", json={"show_id": show["id"], "position": 2},
+                                headers={"Authorization": f"Bearer {RELAY_TOKEN}"})
+            assert r.status_code in (401, 403)
 
             # the compat bots answer commands from the real API
             since = watcher.mark()
@@ -145,6 +166,7 @@ async def test_announce_reaches_irc_from_ntrbot_sopel_and_limnoria_and_survives_
             await ntrbot.stop(signal.SIGTERM)
     for bot in bots:
         assert TOKEN not in bot.log(), f"{bot.kind} logged the admin token"
+        assert RELAY_TOKEN not in bot.log(), f"{bot.kind} logged its relay token"
 
 
 async def wait_in_channel(watcher: RawIrc, nick: str, timeout: float = 20.0) -> None:
