@@ -211,14 +211,14 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
             await page.locator("#irc-status", has_text="IRC link lost — reconnecting").wait_for(
                 timeout=15_000)
             assert await page.get_attribute("#irc-status", "data-state") == "bad"
-            await page.locator("#track-5 .when-col .outcome",
+            await page.locator("#track-5 .when-inline .outcome",
                                has_text="sending… (waiting for IRC)").wait_for()
             assert "in #sewerchat" not in await page.inner_text("#track-5")
             await page.screenshot(path=str(SCREENSHOTS / "dashboard-link-lost.png"))
         finally:
             os.kill(miniircd.proc.pid, signal.SIGCONT)
         await observer.wait_for(privmsg(announce_line(5)), 45, since)
-        await page.locator("#track-5 .when-col .outcome", has_text="in #sewerchat").wait_for(
+        await page.locator("#track-5 .when-inline .outcome", has_text="in #sewerchat").wait_for(
             timeout=20_000)
         await page.wait_for_selector("#irc-status[data-state=ok]", timeout=20_000)
 
@@ -237,7 +237,7 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         await observer.join("#sewerchat")
         await observer.wait_for(privmsg(announce_line(6)), 45)
         await page.wait_for_selector("#track-6 .mark[data-delivery=delivered]", timeout=10_000)
-        assert "in #sewerchat" in await page.inner_text("#track-6 .when-col .outcome")
+        assert "in #sewerchat" in await page.inner_text("#track-6 .when-inline .outcome")
         await page.wait_for_selector("#irc-status[data-state=ok]", timeout=20_000)
 
         # logging out ends the session
