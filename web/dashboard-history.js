@@ -1,5 +1,5 @@
 // NtR live dashboard: the show's announcement history, setlist downloads and Undo of an
-// announce (DELETE /admin/announcements/{id}: off the history; the IRC line stays sent).
+// announce (DELETE /admin/announcements/{id}: off the history; a line already out stays).
 
 import { state, hooks, announcementsOf, removeAnnouncement } from './dashboard-state.js';
 import { $, el, clock, offsetText, toast, sendJSON, errorText } from './dashboard-util.js';
@@ -95,7 +95,7 @@ export async function undo(annId, position) {
       const a = removeAnnouncement(annId, state.current && state.current.id, position);
       hooks.render();
       toast('Undone: #' + ((a && a.position) || position) + ' is off the history and "next" ' +
-        'is back. The line already posted to IRC cannot be unsent.', 'ok');
+        'is back. A line already in the channel cannot be unsent.', 'ok');
     } else if (status !== 401) {
       toast('Undo failed: ' + errorText(status, data), 'error');
     }
@@ -109,7 +109,7 @@ export function onRetracted(ev) {
   removeAnnouncement(ev.id, ev.show_id, ev.position);
   hooks.render();
   if (!state.undone.has(ev.id) && state.current && ev.show_id === state.current.id) {
-    toast('The announce of #' + ev.position + ' was retracted elsewhere (the IRC line stays ' +
-      'sent)', 'info');
+    toast('The announce of #' + ev.position + ' was retracted elsewhere (a line already in ' +
+      'the channel stays there)', 'info');
   }
 }
