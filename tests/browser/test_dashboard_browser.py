@@ -592,3 +592,27 @@ async def test_irc_off_relays_are_the_outcome(browser: Any, fake: FakeSoundCloud
         await ctx.close()
     finally:
         await bot.stop(signal.SIGTERM)
+
+
+async def test_each_channel_is_shown(browser: Any, fake: FakeSoundCloud, miniircd: Any,
+                                     tmp_path: Path) -> None:
+    """Announcing to two channels: the toast and the mark name each one, with its time."""
+    import re
+
+    channels = "#sewerchat,#backroom"
+    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd, NTR_ANNOUNCE_CHANNEL=channels,
+                                                 NTR_IRC_CHANNELS=channels)).start()
+    try:
+        await wait_bot_ready(bot.base_url, channel="#backroom")
+        await wait_bot_ready(bot.base_url)
+        ctx, page, problems = await open_dashboard(
+            browser, bot.base_url, viewport={"width": 1280, "height": 900})
+        await page.keyboard.press("n")
+        await page.locator("#toast[data-kind=ok]", has_text="in #backroom").wait_for()
+        both = r"in #sewerchat \d\d:\d\d:\d\d · in #backroom \d\d:\d\d:\d\d"
+        assert re.fullmatch(f"#1 {LIVE_TRACKS[0][1]}: {both}", await page.inner_text("#toast-text"))
+        assert re.fullmatch(both, (await page.inner_text("#track-1 .when-col .outcome")).strip())
+        assert problems == []
+        await ctx.close()
+    finally:
+        await bot.stop(signal.SIGTERM)
