@@ -160,6 +160,7 @@ def _hello(app: web.Application, user: str) -> dict[str, Any]:
         "type": "hello", "user": user,
         "irc": irc.status() if irc is not None else {"enabled": False, "connected": False},
         "subscribers": hub.subscribers if hub is not None else 0,
+        "relays": hub.relays() if hub is not None else [],
         "poller": poller.state() if poller is not None else None,
     }
 

@@ -328,7 +328,10 @@ async def test_dashboard_modules_served_and_csp_clean(client: TestClient) -> Non
         assert not re.search(r"\.style\b|setAttribute\(\s*['\"]style|innerHTML|eval\(", text), name
         todo += re.findall(r"from\s+'\./([\w.-]+\.js)'", text)
     assert {"dashboard-edit.js", "dashboard-history.js", "dashboard-render.js",
-            "dashboard-state.js", "dashboard-util.js"} <= seen
+            "dashboard-state.js", "dashboard-util.js", "dashboard-announce.js",
+            "dashboard-delivery.js"} <= seen
+    # the toast is a polite live region (errors switch it to role="alert")
+    assert re.search(r'id="toast"[^>]*role="status"[^>]*aria-live="polite"', page)
 
 
 def test_dashboard_files_ship_in_the_wheel() -> None:

@@ -78,14 +78,22 @@ async def test_hello_and_pushed_events(app_client: Any, irc: FakeIrc) -> None:
     hello = await next_of(ws, "hello")
     assert hello["user"] == WEB_USER
     assert hello["irc"]["connected"] is True and hello["subscribers"] == 0
+    assert hello["relays"] == []
     assert hello["poller"]["last_error"] is None
     text = json.dumps(hello)
     assert ADMIN_TOKEN not in text and WEB_PASSWORD not in text
 
     # a compat relay joins: the subscriber count is pushed
     relay = await client.ws_connect("/ws/announce")
-    await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN})
-    assert (await next_of(ws, "subscribers"))["subscribers"] == 1
+    await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN, "name": "sopel@rizon",
+                           "acks": True})
+    event = await next_of(ws, "subscribers")
+    assert event["subscribers"] == 1
+    assert event["relays"] == [{"name": "sopel@rizon", "acks": True}]
+    # a page opened now learns the relays' names at once (the status bar's tooltip)
+    late = await client.ws_connect("/ws/dashboard", origin=origin)
+    assert (await next_of(late, "hello"))["relays"] == [{"name": "sopel@rizon", "acks": True}]
+    await late.close()
 
     # an announce from elsewhere (bearer API, another tab, IRC) is pushed
     r = await client.post("/admin/announce", json={"show_id": show_id, "position": 2},

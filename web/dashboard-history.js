@@ -1,8 +1,9 @@
 // NtR live dashboard: the show's announcement history, setlist downloads and Undo of an
-// announce (DELETE /admin/announcements/{id}: off the history; the IRC line stays sent).
+// announce (DELETE /admin/announcements/{id}: off the history; a line already out stays).
 
 import { state, hooks, announcementsOf, removeAnnouncement } from './dashboard-state.js';
 import { $, el, clock, offsetText, toast, sendJSON, errorText } from './dashboard-util.js';
+import { outcome } from './dashboard-delivery.js';
 
 export const UNDO_MS = 8000;
 
@@ -25,11 +26,29 @@ function entry(show, a, nth, titles, retracted) {
     el('span', { class: 'h-pos', text: t ? '#' + t.position : '#' + a.position }),
     el('span', { class: 'h-what' }, what,
       !t && !retracted ? el('small', { class: 'muted', text: ' (removed from the show)' }) : null),
-    el('span', { class: 'h-note muted' },
-      retracted ? 'retracted' : [nth > 1 ? 'repeat ×' + nth : '', a.who || '',
-        a.delivery && a.delivery !== 'sent' ? a.delivery : ''].filter(Boolean).join(' · ')));
+    note(a, nth, t, retracted));
   li.dataset.id = a.id;
   return li;
+}
+
+// "repeat ×2 · nick", then what became of it (the same words as the toast and the mark);
+// a failed one gets Send again (the track where it is now).
+function note(a, nth, t, retracted) {
+  if (retracted) return el('span', { class: 'h-note muted', text: 'retracted' });
+  const o = outcome(a);
+  const meta = [nth > 1 ? 'repeat ×' + nth : '', a.who || ''].filter(Boolean).join(' · ');
+  const words = el('span', { class: 'h-state', 'data-kind': o.kind, text: o.text });
+  words.title = o.title;
+  let again = null;
+  if (o.retry && t) {
+    again = el('button', {
+      type: 'button', class: 'retry secondary outline small', text: 'Send again',
+      title: 'Announce #' + t.position + ' once more (this try did not reach the channel)',
+    });
+    again.addEventListener('click', () => hooks.announce(a.show_id, t.position, true));
+  }
+  return el('span', { class: 'h-note' },
+    meta ? el('span', { class: 'muted', text: meta + ' · ' }) : null, words, again);
 }
 
 // Every announce of the show in time order (repeats counted), plus the ones retracted while
@@ -62,7 +81,7 @@ export function renderHistory(show) {
 // After an announce from this tab: the toast offers Undo for a few seconds.
 export function undoAction(annId, position) {
   return {
-    label: 'Undo', ms: UNDO_MS,
+    id: 'toast-action', label: 'Undo', ms: UNDO_MS,
     title: 'Take #' + position + ' off the history (the IRC line cannot be unsent)',
     run: () => undo(annId, position),
   };
@@ -76,7 +95,7 @@ export async function undo(annId, position) {
       const a = removeAnnouncement(annId, state.current && state.current.id, position);
       hooks.render();
       toast('Undone: #' + ((a && a.position) || position) + ' is off the history and "next" ' +
-        'is back. The line already posted to IRC cannot be unsent.', 'ok');
+        'is back. A line already in the channel cannot be unsent.', 'ok');
     } else if (status !== 401) {
       toast('Undo failed: ' + errorText(status, data), 'error');
     }
@@ -90,7 +109,7 @@ export function onRetracted(ev) {
   removeAnnouncement(ev.id, ev.show_id, ev.position);
   hooks.render();
   if (!state.undone.has(ev.id) && state.current && ev.show_id === state.current.id) {
-    toast('The announce of #' + ev.position + ' was retracted elsewhere (the IRC line stays ' +
-      'sent)', 'info');
+    toast('The announce of #' + ev.position + ' was retracted elsewhere (a line already in ' +
+      'the channel stays there)', 'info');
   }
 }

@@ -3,32 +3,24 @@
 import { state, hooks, trackHistory, nextUnannounced, isFresh } from './dashboard-state.js';
 import { $, el, clock, dateLabel, offsetText, plural } from './dashboard-util.js';
 import { editControls, renderEditPanel } from './dashboard-edit.js';
+import { outcome } from './dashboard-delivery.js';
 import { renderHistory, setlistLinks } from './dashboard-history.js';
 
-const DELIVERY = {
-  sent: 'sent', queued: 'queued (IRC down)', failed: 'IRC failed', expired: 'expired (IRC down)',
-};
-
-function ircOff() { return !!(state.irc && state.irc.enabled === false); }
-
-function deliveryLabel(d) {
-  if (d === 'failed' && ircOff()) return 'IRC off';
-  return DELIVERY[d] || d;
-}
-
-// ✓ first announce time · offset from the show start · ×repeats · delivery of the latest
+// ✓ first announce time · offset from the show start · ×repeats, then what became of the
+// latest announce ("in #sewerchat 22:14:03", "sending…", "failed: …"): outcome() words.
 function mark(show, h) {
   if (!h) return el('span', { class: 'mark none', text: '—' });
-  const d = h.last.delivery;
+  const o = outcome(h.last);
+  const sign = o.kind === 'error' ? '✗ ' : o.pending ? '… ' : '✓ ';
   return el('span', {
-    class: 'mark', 'data-delivery': d === 'failed' && ircOff() ? 'off' : d,
+    class: 'mark', 'data-delivery': o.state, 'data-kind': o.kind,
     title: 'first announced ' + new Date(h.first.announced_at).toLocaleString() +
-      (h.count > 1 ? ', ' + h.count + ' times' : ''),
+      (h.count > 1 ? ', ' + h.count + ' times' : '') + '\nlatest: ' + o.title,
   },
-  '✓ ' + clock(h.first.announced_at),
+  sign + clock(h.first.announced_at),
   el('span', { class: 'offset', text: ' ' + offsetText(show.week_start, h.first.announced_at) }),
   h.count > 1 ? el('span', { class: 'repeats', text: ' ×' + h.count }) : null,
-  d !== 'sent' ? el('small', { text: ' ' + deliveryLabel(d) }) : null);
+  el('small', { class: 'outcome', text: o.text }));
 }
 
 function announceButton(show, t, h) {

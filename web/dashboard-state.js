@@ -17,6 +17,8 @@ export const state = {
   socket: null,
   socketDelay: 1000,
   irc: null,
+  user: null,           // the logged-in host (hello)
+  pending: null,        // {show_id, position} of the announce this tab is making
   poller: null,
 };
 
@@ -35,10 +37,36 @@ export function setAnnouncements(showId, items) {
   state.anns.set(showId, m);
 }
 
+const FINAL = new Set(['delivered', 'failed', 'expired', 'cancelled']);
+
+// Per output, the newer of two delivery lists: a final state is never left, an older
+// report (the POST answer may arrive after a socket event) never replaces a newer one.
+function mergeDeliveries(had, got) {
+  const out = new Map((had || []).map((d) => [d.output, d]));
+  for (const d of got || []) {
+    const o = out.get(d.output);
+    if (o && (FINAL.has(o.state) || new Date(d.at) < new Date(o.at))) continue;
+    out.set(d.output, d);
+  }
+  return [...out.values()];
+}
+
+// Add or update an announcement; returns the one kept (the merge of both).
 export function addAnnouncement(a) {
-  if (!a || a.id == null) return;
+  if (!a || a.id == null) return undefined;
   const m = showAnns(a.show_id);
-  m.set(a.id, Object.assign(m.get(a.id) || {}, a));
+  const had = m.get(a.id);
+  if (!had) { m.set(a.id, Object.assign({}, a)); return m.get(a.id); }
+  const keepDelivery = FINAL.has(had.delivery) && !FINAL.has(a.delivery);
+  const merged = Object.assign({}, had, a, {
+    deliveries: mergeDeliveries(had.deliveries, a.deliveries),
+  });
+  if (keepDelivery) {
+    merged.delivery = had.delivery;
+    merged.delivered_at = had.delivered_at;
+  }
+  m.set(a.id, merged);
+  return merged;
 }
 
 export function findAnnouncement(id) {

@@ -17,7 +17,7 @@ export function el(tag, attrs, ...children) {
 
 export function clock(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
 export function dateLabel(iso) {
@@ -46,36 +46,54 @@ export function offsetText(showStartIso, iso) {
 
 export function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
 
-// --- the toast: one line of news, optionally with one action button (e.g. Undo) --------
+// --- the toast: one line of news with its action buttons (Undo, Send again) ----------
+// An ARIA live region: role="status" (polite); errors role="alert". toast() again with the
+// same button ids updates it in place (a focused button stays focused).
 
 let toastTimer = null;
-let toastAction = null;
+const buttonTimers = new Map();
 
-export function toast(text, kind, action) {
-  const t = $('toast');
-  const btn = $('toast-action');
-  $('toast-text').textContent = text;
-  t.dataset.kind = kind || 'info';
-  t.hidden = false;
-  toastAction = action || null;
-  btn.hidden = !action;
-  if (action) {
-    btn.textContent = action.label;
-    btn.title = action.title || '';
-    btn.disabled = false;
-  }
+export function hideToast() {
   clearTimeout(toastTimer);
-  const ms = action ? action.ms : (kind === 'error' ? 9000 : 6000);
-  toastTimer = setTimeout(() => { t.hidden = true; toastAction = null; }, ms);
+  $('toast').hidden = true;
+  for (const t of buttonTimers.values()) clearTimeout(t);
+  buttonTimers.clear();
+  $('toast-actions').replaceChildren();
 }
 
-export function initToast() {
-  $('toast-action').addEventListener('click', () => {
-    const a = toastAction;
-    toastAction = null;
-    $('toast-action').disabled = true;
-    if (a) a.run();
-  });
+// actions: [{id, label, title, ms (how long the button stays), run}]; ms: how long the
+// toast stays (default 6 s, errors 9 s, at least as long as its buttons).
+export function toast(text, kind, actions, ms) {
+  const t = $('toast');
+  const list = [].concat(actions || []);
+  $('toast-text').textContent = text;
+  t.dataset.kind = kind || 'info';
+  t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  t.setAttribute('aria-live', kind === 'error' ? 'assertive' : 'polite');
+  const box = $('toast-actions');
+  const ids = new Set(list.map((a) => a.id));
+  for (const b of [...box.children]) {
+    if (!ids.has(b.id)) { clearTimeout(buttonTimers.get(b.id)); buttonTimers.delete(b.id); b.remove(); }
+  }
+  for (const a of list) {
+    let b = box.querySelector('#' + a.id);
+    if (!b) {
+      b = el('button', { type: 'button', id: a.id, class: 'toast-action' });
+      box.append(b);
+    }
+    b.textContent = a.label;
+    b.title = a.title || '';
+    b.disabled = false;
+    b.onclick = () => { b.disabled = true; a.run(); };
+    clearTimeout(buttonTimers.get(a.id));
+    if (a.ms) {
+      buttonTimers.set(a.id, setTimeout(() => { buttonTimers.delete(a.id); b.remove(); }, a.ms));
+    }
+  }
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  const life = Math.max(ms || (kind === 'error' ? 9000 : 6000), ...list.map((a) => a.ms || 0));
+  toastTimer = setTimeout(hideToast, life);
 }
 
 // --- JSON requests -------------------------------------------------------------------

@@ -1,16 +1,14 @@
 // NtR live dashboard (entry module): shows from the public JSON routes, live state from
 // /ws/dashboard, announces through POST /admin/announce with the session cookie (never a
-// token), keyboard shortcuts and the status bar. Rendering, history/undo and playlist
-// editing live in dashboard-render.js, dashboard-history.js and dashboard-edit.js.
+// token), keyboard shortcuts and the status bar. Announcing and its toast, rendering,
+// history/undo and playlist editing live in dashboard-announce.js, dashboard-render.js,
+// dashboard-history.js and dashboard-edit.js; the delivery words in dashboard-delivery.js.
 
-import {
-  state, hooks, setAnnouncements, addAnnouncement, nextUnannounced, noteFresh,
-} from './dashboard-state.js';
-import {
-  $, clock, ago, toast, getJSON, postJSON, errorText, ask, initToast, initConfirm,
-} from './dashboard-util.js';
+import { state, hooks, setAnnouncements, nextUnannounced, noteFresh } from './dashboard-state.js';
+import { $, ago, toast, getJSON, postJSON, errorText, initConfirm } from './dashboard-util.js';
 import { render } from './dashboard-render.js';
-import { undoAction, onRetracted } from './dashboard-history.js';
+import { onRetracted } from './dashboard-history.js';
+import { announce, onAnnouncement, onDelivery } from './dashboard-announce.js';
 import { initEdit } from './dashboard-edit.js';
 
 // --- shows --------------------------------------------------------------------------
@@ -42,49 +40,6 @@ function loadShows() {
     loading = null;
   })();
   return loading;
-}
-
-// --- announcing ---------------------------------------------------------------------
-
-async function announce(showId, position, force) {
-  if (state.busy) return;
-  state.busy = true;
-  document.body.classList.add('busy');
-  try {
-    const { status, data } = await postJSON('/admin/announce', { show_id: showId, position, force: !!force });
-    if (status === 200) {
-      state.mine.add(data.announcement_id);
-      addAnnouncement({
-        id: data.announcement_id, show_id: showId, position, message: data.message,
-        track_id: data.track ? data.track.id : undefined,
-        announced_at: data.announced_at, delivery: data.delivery, who: data.who,
-      });
-      render();
-      const undo = undoAction(data.announcement_id, position);
-      const relays = data.subscribers ? ' · ' + data.subscribers + ' relay(s)' : '';
-      if (data.delivery === 'sent') toast('Sent #' + position + ': ' + data.message + relays, 'ok', undo);
-      else if (data.delivery === 'queued') toast('IRC is down: #' + position + ' is queued and goes out if IRC is back soon. ' + (data.irc || '') + relays, 'warn', undo);
-      else if (state.irc && state.irc.enabled === false) {
-        toast('Announced #' + position + (data.subscribers ? ' to ' + data.subscribers +
-          ' relay(s)' : '') + ' (IRC is off here)', data.subscribers ? 'ok' : 'warn', undo);
-      } else toast('IRC did not take #' + position + ': ' + (data.irc || 'failed') + relays, 'error', undo);
-    } else if (status === 409) {
-      confirmAgain(showId, position, data.announced_at);
-    } else if (status !== 401) {
-      toast('Announce failed: ' + errorText(status, data), 'error');
-    }
-  } catch (e) {
-    toast('Announce failed: ' + e.message, 'error');
-  } finally {
-    state.busy = false;
-    document.body.classList.remove('busy');
-  }
-}
-
-async function confirmAgain(showId, position, announcedAt) {
-  const yes = await ask('Announce again?', 'Track #' + position + ' was already announced at ' +
-    clock(announcedAt) + '. Send it to the channel again?', 'Announce again', false);
-  if (yes) announce(showId, position, true);
 }
 
 // --- keyboard -----------------------------------------------------------------------
@@ -144,22 +99,30 @@ function setPill(id, text, st, title) {
 }
 
 function renderIrc(irc) {
-  const was = state.irc && state.irc.enabled;
+  const was = state.irc;
   state.irc = irc;
-  if (irc && was !== irc.enabled) render();
+  // IRC on/off or up/down changes the words of queued announces ("waiting for IRC")
+  if (irc && (!was || was.enabled !== irc.enabled || was.connected !== irc.connected)) render();
   if (!irc || !irc.enabled) return setPill('irc-status', 'IRC off', 'off', 'IRC is not configured');
   const chans = (irc.channels || []).join(' ');
   if (irc.connected) {
     setPill('irc-status', 'IRC ' + (chans || 'connected'), chans ? 'ok' : 'warn',
       'connected as ' + (irc.nick || '?') + (chans ? ', joined ' + chans : ', no channel joined'));
+  } else if (/^IRC link lost/.test(irc.last_error || '')) {
+    // a dead link was declared: say so at once, until the rejoin
+    setPill('irc-status', 'IRC link lost — reconnecting', 'bad', irc.last_error);
   } else {
     const q = irc.queued ? ' · ' + irc.queued + ' queued' : '';
     setPill('irc-status', 'IRC down' + q, 'bad', irc.last_error || 'disconnected');
   }
 }
 
-function renderRelays(n) {
-  setPill('relay-status', n + ' relay' + (n === 1 ? '' : 's'), n ? 'ok' : 'off');
+// "2 relays"; the tooltip names them (and which ones confirm what they post).
+function renderRelays(n, relays) {
+  const names = (relays || []).map((r) => r.name + (r.acks ? '' : ' (no acks)'));
+  setPill('relay-status', n + ' relay' + (n === 1 ? '' : 's'), n ? 'ok' : 'off',
+    names.length ? 'relays: ' + names.join(', ')
+      : n ? n + ' relay(s) subscribed to /ws/announce' : 'no relay subscribed to /ws/announce');
 }
 
 function renderPoller(p) {
@@ -204,37 +167,21 @@ function askMarks() {
 function onEvent(ev) {
   switch (ev.type) {
     case 'hello':
-      renderIrc(ev.irc); renderRelays(ev.subscribers || 0); renderPoller(ev.poller);
+      state.user = ev.user || null;
+      renderIrc(ev.irc); renderRelays(ev.subscribers || 0, ev.relays); renderPoller(ev.poller);
       askMarks();
       break;
     case 'irc': renderIrc(ev.irc); break;
-    case 'subscribers': renderRelays(ev.subscribers || 0); break;
+    case 'subscribers': renderRelays(ev.subscribers || 0, ev.relays); break;
     case 'poller': renderPoller(ev.poller); break;
     case 'playlist': loadShows(); break;
     case 'announcements':
       setAnnouncements(ev.show_id, ev.items);
       render();
       break;
-    case 'announcement': {
-      const a = ev.announcement;
-      addAnnouncement(a);
-      render();
-      if (!state.mine.has(a.id) && state.current && a.show_id === state.current.id) {
-        toast('#' + a.position + ' announced by ' + a.who, 'info');
-      }
-      break;
-    }
+    case 'announcement': onAnnouncement(ev); break;
     case 'retracted': onRetracted(ev); break;
-    case 'delivery': {
-      for (const m of state.anns.values()) {
-        const a = m.get(ev.id);
-        if (a) a.delivery = ev.delivery;
-      }
-      render();
-      if (ev.delivery === 'sent') toast('Queued #' + ev.position + ' has now been sent to IRC', 'ok');
-      else toast('Queued #' + ev.position + ' was not sent: ' + ev.delivery, 'error');
-      break;
-    }
+    case 'delivery': onDelivery(ev); break;
     default: break;
   }
 }
@@ -269,7 +216,6 @@ function connect() {
 hooks.render = render;
 hooks.announce = announce;
 hooks.loadShows = loadShows;
-initToast();
 initConfirm();
 initEdit();
 loadShows();

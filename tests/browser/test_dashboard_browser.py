@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -60,6 +61,21 @@ async def open_dashboard(browser: Any, base_url: str, **context: Any) -> tuple[A
     return ctx, page, problems
 
 
+async def announcements(page: Any, position: int) -> dict[str, Any]:
+    """The latest announce of `position` in the current show, as the server has it."""
+    return await page.evaluate("""async (pos) => {
+        const show = await (await fetch('/playlist')).json();
+        const r = await (await fetch('/shows/' + show.id + '/announcements')).json();
+        return r.announcements.filter((a) => a.position === pos).pop();
+    }""", position)
+
+
+async def local_time(page: Any, iso: str) -> str:
+    """`iso` as the browser's local "HH:MM:SS"."""
+    return await page.evaluate("""(iso) => new Date(iso).toLocaleTimeString([],
+        {hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false})""", iso)
+
+
 async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniircd: Any,
                                      tmp_path: Path) -> None:
     bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd)).start()
@@ -79,13 +95,23 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         assert "Last Week's Closer" in await page.locator("#previous-tracks").text_content()
         await page.wait_for_selector("#irc-status[data-state=ok]")
 
-        # `n` announces track 1; the mark appears and the line reaches the channel
+        # `n` announces track 1; the line reaches the channel and, once the server has
+        # confirmed it, the toast, the mark and the history say "in #sewerchat <time>"
         since = observer.mark()
         await page.keyboard.press("n")
         await page.wait_for_selector("#track-1.announced")
-        await page.wait_for_selector("#toast[data-kind=ok]")
-        assert "Sent #1" in await page.inner_text("#toast")
+        await page.locator("#toast[data-kind=ok]", has_text="in #sewerchat").wait_for()
         await observer.wait_for(privmsg(announce_line(1)), 10, since)
+        said = await page.inner_text("#toast-text")
+        ann = await announcements(page, 1)
+        assert ann["delivery"] == "delivered" and ann["delivered_at"]
+        words = "in #sewerchat " + await local_time(page, ann["delivered_at"])
+        assert said == f"#1 {LIVE_TRACKS[0][1]}: {words}", said
+        assert await page.get_attribute("#toast", "role") == "status"
+        assert await page.get_attribute("#toast", "aria-live") == "polite"
+        assert (await page.inner_text("#track-1 .when-col .outcome")).strip() == words
+        assert await page.get_attribute("#track-1 .when-col .mark", "data-delivery") == \
+            "delivered"
 
         # digits + Enter announce that position
         since = observer.mark()
@@ -97,6 +123,7 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         # the history: first time and offset per track, the setlist downloads
         await page.click("#history summary")
         assert await page.locator("#history-list li").count() == 2
+        assert (await page.inner_text("#history-list li .h-state >> nth=0")).strip() == words
         assert await page.locator("#current-setlist a[data-fmt]").count() == 4
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.evaluate("window.scrollTo(0, 0)")
@@ -134,8 +161,9 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
             assert r.status_code == 200
         await page.wait_for_selector("#track-2.announced")
-        await page.wait_for_selector("#toast")
-        assert "#2 announced by token" in await page.inner_text("#toast")
+        await page.locator("#toast", has_text="announced by token: in #sewerchat").wait_for()
+        assert (await page.inner_text("#toast-text")).startswith(
+            f"#2 {LIVE_TRACKS[1][1]} announced by token: in #sewerchat ")
 
         # nothing secret in what the browser got
         html = await page.content()
@@ -171,20 +199,45 @@ async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniirc
         await page.click("#edit-toggle")
         assert problems == []
 
-        # IRC goes down: the status bar says so, an announce is reported queued ...
+        # The link goes dead mid-announce (the server freezes: no FIN, no RST). The toast
+        # says "sending…", never "sent"; within 10 s ntrbot declares the link dead and the
+        # status bar says so at once; after the rejoin the line goes out and is confirmed.
+        since = observer.mark()
+        os.kill(miniircd.proc.pid, signal.SIGSTOP)
+        try:
+            await page.keyboard.press("n")
+            await page.locator("#toast-text", has_text="#5").wait_for()
+            assert "sending…" in await page.inner_text("#toast-text")
+            await page.locator("#irc-status", has_text="IRC link lost — reconnecting").wait_for(
+                timeout=15_000)
+            assert await page.get_attribute("#irc-status", "data-state") == "bad"
+            await page.locator("#track-5 .when-inline .outcome",
+                               has_text="sending… (waiting for IRC)").wait_for()
+            assert "in #sewerchat" not in await page.inner_text("#track-5")
+            await page.screenshot(path=str(SCREENSHOTS / "dashboard-link-lost.png"))
+        finally:
+            os.kill(miniircd.proc.pid, signal.SIGCONT)
+        await observer.wait_for(privmsg(announce_line(5)), 45, since)
+        await page.locator("#track-5 .when-inline .outcome", has_text="in #sewerchat").wait_for(
+            timeout=20_000)
+        await page.wait_for_selector("#irc-status[data-state=ok]", timeout=20_000)
+
+        # IRC goes down: the status bar says so, an announce waits for IRC ...
         await observer.close()
         miniircd.stop()
         await page.wait_for_selector("#irc-status[data-state=bad]", timeout=20_000)
+        assert "IRC down" in await page.inner_text("#irc-status")
         await page.keyboard.press("n")
-        await page.wait_for_selector("#toast[data-kind=warn]")
-        assert "queued" in await page.inner_text("#toast")
-        await page.wait_for_selector("#track-5 .mark[data-delivery=queued]")
-        # ... and when IRC is back the line goes out and the page learns it was sent
+        await page.locator("#toast[data-kind=warn]", has_text="#6").wait_for()
+        assert "sending… (waiting for IRC)" in await page.inner_text("#toast-text")
+        await page.wait_for_selector("#track-6 .mark[data-delivery=queued]")
+        # ... and when IRC is back the line goes out and the page learns it is in the channel
         miniircd.start()
         observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
         await observer.join("#sewerchat")
-        await observer.wait_for(privmsg(announce_line(5)), 45)
-        await page.wait_for_selector("#track-5 .mark[data-delivery=sent]", timeout=10_000)
+        await observer.wait_for(privmsg(announce_line(6)), 45)
+        await page.wait_for_selector("#track-6 .mark[data-delivery=delivered]", timeout=10_000)
+        assert "in #sewerchat" in await page.inner_text("#track-6 .when-inline .outcome")
         await page.wait_for_selector("#irc-status[data-state=ok]", timeout=20_000)
 
         # logging out ends the session
@@ -377,3 +430,189 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
         await http.aclose()
         code = await bot.stop(signal.SIGTERM)
     assert code == 0
+
+
+class Relay:
+    """A relay bot on /ws/announce: named, acking each announce when `acks`."""
+
+    def __init__(self, base_url: str, name: str, acks: bool) -> None:
+        self.url = base_url.replace("http://", "ws://") + "/ws/announce"
+        self.name, self.acks = name, acks
+        self.got: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> Relay:
+        import asyncio
+
+        import aiohttp
+
+        self.session = aiohttp.ClientSession()
+        self.ws = await self.session.ws_connect(self.url)
+        await self.ws.send_json({"type": "subscribe", "token": ADMIN_TOKEN, "name": self.name,
+                                 "acks": self.acks})
+        self.task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        import json
+
+        async for msg in self.ws:
+            data = json.loads(msg.data)
+            if data.get("type") == "announce":
+                self.got.append(data)
+                if self.acks:
+                    await self.ws.send_json({"type": "ack", "id": data["id"], "ok": True})
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.task.cancel()
+        await self.ws.close()
+        await self.session.close()
+
+
+@pytest.mark.ngircd
+async def test_refused_announce_can_be_sent_again(browser: Any, fake: FakeSoundCloud,
+                                                  tmp_path: Path) -> None:
+    """A moderated channel on a real ngircd refuses the line (404): the host sees the
+    server's reason and Send again, which after -m ends in the channel."""
+    from tests.support.ircd import NGIRCD, IrcServer
+
+    if NGIRCD is None:
+        pytest.skip("ngircd is not installed")
+    server = IrcServer("ngircd")
+    server.start()
+    op = await RawIrc.connect(server.host, server.port, "hostop")
+    bot = None
+    try:
+        await op.join("#sewerchat")  # the first joiner is op
+        await op.send("MODE #sewerchat +m")
+        await op.wait_for(lambda m: m.command == "MODE" and "+m" in m.params, 10)
+        bot = await NtrbotProcess(tmp_path, live_env(fake, server)).start()
+        await wait_bot_ready(bot.base_url)
+        ctx, page, problems = await open_dashboard(
+            browser, bot.base_url, viewport={"width": 1280, "height": 900})
+        await page.wait_for_selector("#irc-status[data-state=ok]")
+
+        since = op.mark()
+        await page.click("#track-1 button.announce")
+        toast = page.locator("#toast[data-kind=error]", has_text="failed: 404")
+        await toast.wait_for()
+        said = await page.inner_text("#toast-text")
+        assert said.startswith(f"#1 {LIVE_TRACKS[0][1]}: failed: 404 "), said
+        assert "annot send to channel" in said  # the server's own reason
+        assert await page.get_attribute("#toast", "role") == "alert"
+        retry = page.locator("#toast-retry")
+        assert (await retry.inner_text()).strip() == "Send again"
+        assert await page.locator("#toast-action").is_visible()  # Undo is still there
+        mark = page.locator("#track-1 .when-col .mark")
+        assert await mark.get_attribute("data-kind") == "error"
+        assert (await mark.locator(".outcome").inner_text()).startswith("failed: 404 ")
+        await page.click("#history summary")
+        item = page.locator("#history-list li").first
+        assert (await item.locator(".h-state").inner_text()).startswith("failed: 404 ")
+        assert await item.locator("button.retry").is_visible()
+        assert not [m for m in op.messages(since) if m.command == "PRIVMSG"]
+        await page.evaluate("window.scrollTo(0, 0)")
+        await page.screenshot(path=str(SCREENSHOTS / "dashboard-failed.png"))
+
+        # -m: Send again (from the keyboard) re-announces, and this one is in the channel
+        await op.send("MODE #sewerchat -m")
+        await op.wait_for(lambda m: m.command == "MODE" and "-m" in m.params, 10, since)
+        await retry.focus()
+        await page.keyboard.press("Enter")
+        await op.wait_for(privmsg(announce_line(1)), 10, since)
+        await page.locator("#toast[data-kind=ok]", has_text="in #sewerchat").wait_for()
+        assert (await page.inner_text("#toast-text")).startswith(
+            f"#1 {LIVE_TRACKS[0][1]}: in #sewerchat ")
+        await mark.locator(".outcome", has_text="in #sewerchat").wait_for()
+        assert (await page.locator("#track-1 .when-col .repeats").inner_text()).strip() == "×2"
+        items = page.locator("#history-list li")
+        assert await items.count() == 2
+        assert "in #sewerchat" in await items.nth(1).locator(".h-state").inner_text()
+        assert (await items.nth(0).locator(".h-state").inner_text()).startswith("failed: 404")
+
+        # the history's Send again works too (+m again: it fails again, as the server says)
+        await op.send("MODE #sewerchat +m")
+        await op.wait_for(lambda m: m.command == "MODE" and "+m" in m.params, 10, since)
+        await items.nth(0).locator("button.retry").click()
+        await page.locator("#toast[data-kind=error]", has_text="failed: 404").wait_for()
+        assert await items.count() == 3
+        assert [p for p in problems if "status of 4" not in p] == []
+        await ctx.close()
+    finally:
+        await op.close()
+        if bot is not None:
+            await bot.stop(signal.SIGTERM)
+        server.stop()
+
+
+async def test_irc_off_relays_are_the_outcome(browser: Any, fake: FakeSoundCloud,
+                                              tmp_path: Path) -> None:
+    """Relay-only (IRC off): the toast and marks say what the relays did."""
+    import httpx
+
+    from tests.support.process import wait_until
+
+    env = live_env(fake, type("NoIrc", (), {"host": "", "port": 6667})())
+    env["NTR_IRC_SERVER"] = ""
+    bot = await NtrbotProcess(tmp_path, env).start()
+    try:
+        async with httpx.AsyncClient(base_url=bot.base_url, timeout=5) as http:
+            async def ready() -> bool:
+                return len((await http.get("/playlist")).json()["tracks"]) >= len(LIVE_TRACKS)
+            await wait_until(ready, timeout=40)
+        ctx, page, problems = await open_dashboard(
+            browser, bot.base_url, viewport={"width": 1280, "height": 900})
+        await page.locator("#irc-status", has_text="IRC off").wait_for()
+
+        # no relay at all: only recorded
+        await page.keyboard.press("n")
+        await page.locator("#toast-text", has_text="recorded (IRC is off)").wait_for()
+        assert "recorded (IRC is off)" in await page.inner_text("#track-1 .when-col .outcome")
+
+        async with Relay(bot.base_url, "sopel@testnet", acks=True) as acking, \
+                Relay(bot.base_url, "oldbot", acks=False):
+            await page.locator("#relay-status", has_text="2 relays").wait_for()
+            title = await page.get_attribute("#relay-status", "title")
+            assert "sopel@testnet" in title and "oldbot (no acks)" in title
+            await page.keyboard.press("n")
+            await page.locator("#toast-text", has_text="1/2 relays, 1 unconfirmed").wait_for()
+            assert acking.got and acking.got[-1]["position"] == 2
+            assert (await page.inner_text("#track-2 .when-col .outcome")).strip() == \
+                "1/2 relays, 1 unconfirmed"
+            assert "sending" not in await page.inner_text("#toast-text")
+        await page.locator("#relay-status", has_text="0 relays").wait_for()
+
+        async with Relay(bot.base_url, "limnoria@testnet", acks=True):
+            await page.locator("#relay-status", has_text="1 relay").wait_for()
+            assert "limnoria@testnet" in await page.get_attribute("#relay-status", "title")
+            await page.keyboard.press("n")
+            await page.locator("#toast[data-kind=ok] #toast-text",
+                               has_text="1/1 relays").wait_for()
+            assert (await page.inner_text("#toast-text")) == f"#3 {LIVE_TRACKS[2][1]}: 1/1 relays"
+        assert problems == []
+        await ctx.close()
+    finally:
+        await bot.stop(signal.SIGTERM)
+
+
+async def test_each_channel_is_shown(browser: Any, fake: FakeSoundCloud, miniircd: Any,
+                                     tmp_path: Path) -> None:
+    """Announcing to two channels: the toast and the mark name each one, with its time."""
+    import re
+
+    channels = "#sewerchat,#backroom"
+    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd, NTR_ANNOUNCE_CHANNEL=channels,
+                                                 NTR_IRC_CHANNELS=channels)).start()
+    try:
+        await wait_bot_ready(bot.base_url, channel="#backroom")
+        await wait_bot_ready(bot.base_url)
+        ctx, page, problems = await open_dashboard(
+            browser, bot.base_url, viewport={"width": 1280, "height": 900})
+        await page.keyboard.press("n")
+        await page.locator("#toast[data-kind=ok]", has_text="in #backroom").wait_for()
+        both = r"in #sewerchat \d\d:\d\d:\d\d · in #backroom \d\d:\d\d:\d\d"
+        assert re.fullmatch(f"#1 {LIVE_TRACKS[0][1]}: {both}", await page.inner_text("#toast-text"))
+        assert re.fullmatch(both, (await page.inner_text("#track-1 .when-col .outcome")).strip())
+        assert problems == []
+        await ctx.close()
+    finally:
+        await bot.stop(signal.SIGTERM)
