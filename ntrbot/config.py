@@ -101,6 +101,9 @@ class Settings:
     irc_flood_burst: int = _meta("lines the bot may send at once", default=4)
     irc_flood_rate: float = _meta("lines per second after the burst", default=1.0)
     announce_format: str = _meta("announce message template", default=DEFAULT_ANNOUNCE_FORMAT)
+    announce_delay_seconds: float = _meta(
+        "seconds an announce waits before it goes out, to match the stream's delay (the "
+        "dashboard can change it for tonight)", default=0.0)
     announce_fresh_seconds: float = _meta(
         "an announce queued while IRC is down is still sent if IRC returns within this time",
         default=180)
@@ -306,6 +309,8 @@ def validate(s: Settings) -> None:
     _check(s.irc_flood_burst >= 1, "irc_flood_burst", "must be at least 1")
     _check(s.irc_flood_rate > 0, "irc_flood_rate", "must be > 0")
     _check(s.announce_fresh_seconds >= 0, "announce_fresh_seconds", "must be >= 0")
+    _check(0 <= s.announce_delay_seconds <= 600, "announce_delay_seconds",
+           "must be from 0 to 600")
     _check(bool(s.irc_sasl_user) == bool(s.irc_sasl_password), "irc_sasl_password"
            if s.irc_sasl_user else "irc_sasl_user", "SASL needs both user and password")
     check_irc_sasl(s)

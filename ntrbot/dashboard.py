@@ -31,7 +31,7 @@ from .auth import (
     start_session,
 )
 from .clientaddr import client_address
-from .keys import DB, EVENTS, HUB, IRC, POLLER, SETTINGS
+from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS
 from .negotiate import wants_html
 from .serve import StartupError
 from .throttle import retry_header
@@ -43,7 +43,7 @@ THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle
 SOCKETS: web.AppKey[dict[web.WebSocketResponse, str]] = web.AppKey("dashboard_sockets", dict)
 CLOSE_LOGGED_OUT = 4401
 FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "retracted",
-                       "subscribers", "irc"})
+                       "subscribers", "irc", "delay"})
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
                 ".png": "image/png", ".ico": "image/x-icon"}
 NO_STORE = {"Cache-Control": "no-store"}
@@ -162,6 +162,9 @@ def _hello(app: web.Application, user: str) -> dict[str, Any]:
         "subscribers": hub.subscribers if hub is not None else 0,
         "relays": hub.relays() if hub is not None else [],
         "poller": poller.state() if poller is not None else None,
+        "delay": ({"seconds": app[ANNOUNCER].delay,
+                   "default": app[SETTINGS].announce_delay_seconds}
+                  if ANNOUNCER in app else None),
     }
 
 

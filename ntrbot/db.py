@@ -370,7 +370,8 @@ class Database:
     async def first_announcement(self, show_id: int, position: int) -> Announcement | None:
         """The first announcement of the track now at `position` in the show."""
         row = await self._one(
-            f"{_ANN_SELECT} AND a.show_id = ? AND a.track_id = (SELECT track_id FROM "
+            f"{_ANN_SELECT} AND a.delivery != 'cancelled' AND a.show_id = ? AND a.track_id = "
+            "(SELECT track_id FROM "
             "show_tracks WHERE show_id = ? AND position = ?) ORDER BY a.announced_at, a.id "
             "LIMIT 1", (show_id, show_id, position))
         return (await self._with_deliveries([row]))[0] if row else None
@@ -379,7 +380,8 @@ class Database:
         """The latest announcement; with `aired`, the latest one an output confirmed."""
         where = (" AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND "
                  "d.state = 'delivered') OR (NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-                 "d.announcement_id = a.id) AND a.delivery NOT IN ('cancelled', 'expired')))"
+                 "d.announcement_id = a.id) AND a.delivery NOT IN ('cancelled', 'expired', "
+                 "'queued')))"
                  if aired else "")
         row = await self._one(
             f"{_ANN_SELECT}{where} ORDER BY a.announced_at DESC, a.id DESC LIMIT 1")
@@ -388,6 +390,14 @@ class Database:
     async def announcement(self, announcement_id: int) -> Announcement | None:
         row = await self._one(f"{_ANN_SELECT} AND a.id = ?", (announcement_id,))
         return (await self._with_deliveries([row]))[0] if row else None
+
+    async def pending_announcements(self) -> list[Announcement]:
+        """Announces recorded with an air time that have not gone to any output yet."""
+        rows = await self._all(
+            f"{_ANN_SELECT} AND a.airs_at IS NOT NULL AND a.delivery = 'queued' AND NOT EXISTS "
+            "(SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND d.state != "
+            "'queued') ORDER BY a.airs_at, a.id")
+        return await self._with_deliveries(rows)
 
     async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:
         """Strike an announcement from the history (the IRC line itself stays sent)."""

@@ -101,13 +101,22 @@ async def set_episode(request: web.Request) -> web.Response:
 
 @routes.delete("/admin/announcements/{announcement_id}")
 async def retract(request: web.Request) -> web.Response:
-    """Strike an accidental announce from the history (the IRC line stays sent)."""
+    """Cancel an announce still waiting for its air time (nothing goes out), or strike an
+    accidental one from the history (what went out stays sent)."""
     who = await admin_identity(request)
     ann_id = whole_number(request.match_info["announcement_id"], "announcement id", minimum=1)
     db = request.app[keys.DB]
     ann = await db.announcement(ann_id)
     if ann is None:
         return json_error(404, f"no announcement {ann_id}")
+    announcer = request.app[keys.ANNOUNCER]
+    if announcer.is_pending(ann_id):  # before its air time: a real Undo
+        cancelled = await announcer.cancel(ann_id)
+        if cancelled is not None:
+            log.info("%s cancelled announcement %s before it aired", who, ann_id)
+            return web.json_response({"status": "cancelled", "id": ann_id,
+                                      "announcement": cancelled.to_json(),
+                                      "note": "cancelled before it aired: nothing was sent"})
     now = request.app[keys.NOW]()
     if now - ann.announced_at > RETRACT_WINDOW:
         return json_error(409, "too late to retract: only the last "
@@ -119,3 +128,33 @@ async def retract(request: web.Request) -> web.Response:
     return web.json_response({"status": "retracted", "id": ann_id,
                               "note": "removed from the history; the IRC line was already "
                                       "sent and cannot be unsent"})
+
+
+@routes.get("/admin/delay")
+async def get_delay(request: web.Request) -> web.Response:
+    """Tonight's announce delay and the configured default."""
+    await admin_identity(request)
+    return web.json_response(_delay_json(request))
+
+
+@routes.put("/admin/delay")
+async def put_delay(request: web.Request) -> web.Response:
+    """Set tonight's announce delay: {"seconds": N} (0-600), or {"seconds": null} for the
+    default (NTR_ANNOUNCE_DELAY_SECONDS); kept in the database until changed."""
+    who = await admin_identity(request)
+    data = await json_object(request)
+    seconds = data.get("seconds", "missing")
+    if seconds is not None and (type(seconds) not in (int, float) or not 0 <= seconds <= 600):
+        return json_error(422, "seconds must be a number from 0 to 600, or null")
+    await request.app[keys.ANNOUNCER].set_delay(None if seconds is None else float(seconds))
+    log.info("%s set the announce delay to %s", who,
+             "the default" if seconds is None else f"{seconds:g} s")
+    body = _delay_json(request)
+    request.app[keys.EVENTS].publish("delay", {"delay": body})
+    return web.json_response(body)
+
+
+def _delay_json(request: web.Request) -> dict[str, Any]:
+    announcer = request.app[keys.ANNOUNCER]
+    return {"seconds": announcer.delay,
+            "default": request.app[keys.SETTINGS].announce_delay_seconds}

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from .announce import Announcer
+    from .announcer import Announcer, Outputs
     from .api import CurrentShow
     from .config import Settings
     from .db import Database
@@ -32,6 +32,7 @@ POLLER: web.AppKey[Poller] = web.AppKey("poller")
 IRC: web.AppKey[IrcClient] = web.AppKey("irc")
 HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
 ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
+WEBHOOKS: web.AppKey[Outputs] = web.AppKey("webhooks")
 CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
 NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")
 CURRENT_SHOW: web.AppKey[dict[str, CurrentShow]] = web.AppKey("current_show")

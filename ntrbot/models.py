@@ -124,10 +124,10 @@ class Announcement:
     def aired(self) -> bool:
         """Confirmed on at least one output. With no output at all (IRC off and no relay,
         or a record older than outputs) the announce itself is what aired, unless it was
-        cancelled or expired."""
+        cancelled, expired or still waiting for its air time."""
         if self.deliveries:
             return any(d.state == "delivered" for d in self.deliveries)
-        return self.delivery not in ("cancelled", "expired")
+        return self.delivery not in ("cancelled", "expired", "queued")
 
     @property
     def never_aired(self) -> bool:

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from .announce import AlreadyAnnounced, AnnounceError, Announcer
+from .announce import AlreadyAnnounced, AnnounceError
+from .announcer import Announcer
 from .db import Database
 from .models import Show, ShowTrack
 from .poller import Poller

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from .models import FINAL_STATES, Announcement, OutputDelivery
 
@@ -32,6 +33,10 @@ class DeliveryTracker:
         self.changed = asyncio.Event()
         self.primary_final = asyncio.Event()
         self._timers: list[asyncio.TimerHandle] = []
+        self.lines: list[Any] = []  # the IRC Delivery of each channel, once aired
+        #: the summary state while no IRC output says it: queued (waiting for its air
+        #: time), cancelled, expired; None: the first IRC output's state
+        self.override: str | None = None
         self._delivered_at: datetime | None = base.delivered_at
         if primary is not None and self.outputs[primary].state == "delivered":
             self._delivered_at = self.outputs[primary].at
@@ -67,6 +72,8 @@ class DeliveryTracker:
 
     @property
     def delivery(self) -> str:
+        if self.override is not None:
+            return self.override
         if self.primary is None:
             return "failed"
         return self.outputs[self.primary].state

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ntrbot import admin, api, keys
+from ntrbot import admin, api, editing, keys
 from ntrbot.announce import setup_announcer
 from ntrbot.app import database_ctx
 from ntrbot.config import Settings
@@ -118,6 +118,7 @@ def build_app(settings: Settings, irc: Any = None, *,
     setup_announcer(app)
     app.add_routes(api.routes)
     app.add_routes(admin.routes)
+    app.add_routes(editing.routes)
     if settings.dashboard_enabled:
         setup_dashboard(app)
     return app

@@ -1,0 +1,127 @@
+"""The announce delay: airs_at, every output queued, a real cancel, order, tonight's delay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from ntrbot import keys
+from ntrbot.config import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.test_announce_support import FakeIrc, build_app, dashboard_settings, seed_app
+
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def irc() -> FakeIrc:
+    return FakeIrc()
+
+
+@pytest.fixture
+async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+                     irc: FakeIrc) -> tuple[web.Application, TestClient, int]:
+    app = build_app(dashboard_settings(make_settings), irc, now=_real_now)
+    client = await make_client(app)
+    current, _ = await seed_app(app)
+    return app, client, current
+
+
+def _real_now() -> Any:
+    from datetime import UTC, datetime
+    return datetime.now(UTC)
+
+
+async def announce(client: TestClient, show_id: int, position: int,
+                   **extra: Any) -> dict[str, Any]:
+    r = await client.post("/admin/announce", headers=BEARER,
+                          json={"show_id": show_id, "position": position, **extra})
+    assert r.status == 200, await r.text()
+    return await r.json()
+
+
+async def state_of(app: web.Application, ann_id: int) -> str:
+    a = await app[keys.DB].announcement(ann_id)
+    assert a is not None
+    return a.delivery
+
+
+async def eventually(app: web.Application, ann_id: int, want: str) -> None:
+    for _ in range(1000):
+        if await state_of(app, ann_id) == want:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"announcement {ann_id} never became {want}")
+
+
+async def test_a_delayed_announce_waits_then_airs(app_client: Any, irc: FakeIrc) -> None:
+    app, client, show_id = app_client
+    body = await announce(client, show_id, 1, delay=0.3)
+    assert body["delivery"] == "queued" and body["airs_at"]
+    assert [d["state"] for d in body["deliveries"]] == ["queued"]
+    assert irc.said == []  # nothing went out yet
+    await eventually(app, body["id"], "delivered")
+    assert [t for t, _, _ in irc.said] == ["#sewerchat"]
+
+
+async def test_cancel_before_airs_at_sends_nothing(app_client: Any, irc: FakeIrc) -> None:
+    app, client, show_id = app_client
+    relay = await client.ws_connect("/ws/announce")
+    await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN, "name": "bot@net"})
+    await relay.receive_json(timeout=5)  # status
+    body = await announce(client, show_id, 2, delay=0.5)
+    assert {d["output"] for d in body["deliveries"]} == {"irc:#sewerchat", "relay:bot@net"}
+    r = await client.delete(f"/admin/announcements/{body['id']}", headers=BEARER)
+    assert r.status == 200
+    answer = await r.json()
+    assert answer["status"] == "cancelled"
+    assert {d["state"] for d in answer["announcement"]["deliveries"]} == {"cancelled"}
+    await asyncio.sleep(0.8)  # past the air time
+    assert irc.said == []
+    with pytest.raises(asyncio.TimeoutError):
+        await relay.receive_json(timeout=0.3)  # the relay got nothing
+    await eventually(app, body["id"], "cancelled")
+    # a cancelled announce does not count as announced: no 409
+    again = await announce(client, show_id, 2)
+    assert again["delivery"] == "delivered"
+    await relay.close()
+
+
+async def test_next_announce_airs_after_the_pending_one(app_client: Any, irc: FakeIrc) -> None:
+    app, client, show_id = app_client
+    first = await announce(client, show_id, 1, delay=0.4)
+    second = await announce(client, show_id, 2, delay=0)
+    assert second["delivery"] == "queued" and second["airs_at"] >= first["airs_at"]
+    await eventually(app, second["id"], "delivered")
+    assert [text.split(":")[1] for _, text, _ in irc.said] == [" Song #1", " Song #2"]
+
+
+async def test_tonights_delay_is_kept_and_used(app_client: Any, irc: FakeIrc) -> None:
+    app, client, show_id = app_client
+    r = await client.put("/admin/delay", headers=BEARER, json={"seconds": 0.3})
+    assert (await r.json()) == {"seconds": 0.3, "default": 0.0}
+    assert await app[keys.DB].get_meta("announce_delay_seconds") == "0.3"
+    body = await announce(client, show_id, 3)
+    assert body["delivery"] == "queued" and body["airs_at"]
+    now = await announce(client, show_id, 1, delay=0)  # one announce's own delay
+    assert now["airs_at"] >= body["airs_at"]  # still in order behind the pending one
+    await eventually(app, now["id"], "delivered")
+    r = await client.put("/admin/delay", headers=BEARER, json={"seconds": None})
+    assert (await r.json())["seconds"] == 0.0
+    for bad in ({"seconds": -1}, {"seconds": 601}, {"seconds": "5"}, {}):
+        r = await client.put("/admin/delay", headers=BEARER, json=bad)
+        assert r.status == 422, bad
+    assert (await client.get("/admin/delay")).status == 401
+
+
+@pytest.mark.parametrize("delay", [-1, 601, "5", True])
+async def test_bad_delay_is_422(app_client: Any, delay: Any) -> None:
+    _app, client, show_id = app_client
+    r = await client.post("/admin/announce", headers=BEARER,
+                          json={"show_id": show_id, "position": 1, "delay": delay})
+    assert r.status == 422 and "delay" in (await r.json())["error"]
