@@ -340,7 +340,8 @@ class IrcClient(ServerEvents):
 
     async def _watchdog(self) -> None:
         """Client-side PING, dead-connection detection, nick reclaim and rejoin."""
-        step = max(0.05, min(1.0, self.ping_interval / 4, self.nick_retry_interval / 2))
+        step = max(0.05, min(1.0, self.ping_interval / 4, self.live_ping_interval / 4,
+                             self.nick_retry_interval / 2))
         last_nick_try = self._clock()
         while True:
             await asyncio.sleep(step)
@@ -353,7 +354,7 @@ class IrcClient(ServerEvents):
             if self._is_live():
                 interval = min(interval, self.live_ping_interval)
                 timeout = min(timeout, self.live_ping_timeout)
-            if idle >= interval + timeout:
+            if self._ping_sent is not None and now - self._ping_sent >= timeout:
                 self._set_error(f"no data from the server for {idle:.0f} s (ping timeout)")
                 log.warning("IRC %s; reconnecting", self.last_error)
                 self._drop_link(f"IRC link lost — no data for {idle:.0f} s (ping timeout); "

@@ -64,6 +64,23 @@ async def test_cap_ls_without_sasl_but_no_sasl_requested(fake, make_bot) -> None
     assert "sasl" not in bot.caps
 
 
+async def test_keepalive_is_tighter_while_the_show_is_live(fake, make_bot) -> None:
+    live = {"now": False}
+    bot = await make_bot(irc_settings(fake), ping_interval=60.0, ping_timeout=60.0,
+                         live_ping_interval=0.2, live_ping_timeout=0.4,
+                         is_live=lambda: live["now"])
+    await joined(bot)
+    await asyncio.sleep(0.6)
+    assert "PING" not in fake.commands(0)  # off air: the long idle interval
+    live["now"] = True
+    await fake.wait(lambda: "PING" in fake.commands(0))  # live: PING after 0.2 s idle
+    fake.mute = True
+    await fake.wait(lambda: len(fake.conns) >= 2)  # and a dead link is dropped soon
+    assert "ping timeout" in (bot.status()["last_error"] or "")
+    fake.mute = False
+    await joined(bot)
+
+
 async def test_ping_timeout_reconnects(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake), ping_interval=0.2, ping_timeout=0.4)
     await joined(bot)

@@ -1,0 +1,53 @@
+"""The real process on real ngircd with two announce channels: each an output of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.support.fake_soundcloud import FakeSoundCloud
+from tests.support.process import NtrbotProcess
+from tests.support.rawirc import RawIrc
+from tests.test_announce_support import announce_line, live_env, live_likes, wait_bot_ready
+
+pytestmark = pytest.mark.e2e
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSoundCloud]:
+    async with FakeSoundCloud() as sc:
+        sc.set_likes(live_likes())
+        yield sc
+
+
+async def test_each_channel_gets_the_line_and_its_own_delivery(
+        fake: FakeSoundCloud, ngircd_server: Any, tmp_path: Path) -> None:
+    env = live_env(fake, ngircd_server, NTR_IRC_CHANNELS="#sewerchat",
+                   NTR_ANNOUNCE_CHANNEL="#sewerchat,#second")
+    bot = await NtrbotProcess(tmp_path, env).start()
+    observer = await RawIrc.connect(ngircd_server.host, ngircd_server.port, "observer")
+    try:
+        await observer.join("#sewerchat")
+        await observer.join("#second")
+        await wait_bot_ready(bot.base_url, channel="#second")
+        async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
+            health = (await http.get("/health")).json()["irc"]
+            assert {"#sewerchat", "#second"} <= set(health["channels"])
+            show_id = (await http.get("/playlist")).json()["id"]
+            r = await http.post("/admin/announce", headers=AUTH,
+                                json={"show_id": show_id, "position": 1})
+            body = r.json()
+        assert [(d["output"], d["state"]) for d in body["deliveries"]] == [
+            ("irc:#sewerchat", "delivered"), ("irc:#second", "delivered")]
+        for channel in ("#sewerchat", "#second"):
+            await observer.wait_for(lambda m, c=channel: m.command == "PRIVMSG"
+                                    and m.params == (c, announce_line(1)), 20)
+    finally:
+        await observer.close()
+        await bot.stop()
