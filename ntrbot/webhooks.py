@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import json
@@ -182,9 +183,7 @@ class WebhookOutputs:
         except httpx.TimeoutException:
             return _Outcome("retry", "timeout")
         except httpx.ConnectError as exc:
-            refused = isinstance(exc.__cause__, ConnectionRefusedError) or \
-                "refused" in str(exc).lower()
-            return _Outcome("retry", "connection refused" if refused else "cannot connect")
+            return _Outcome("retry", "connection refused" if _refused(exc) else "cannot connect")
         except httpx.TransportError as exc:
             return _Outcome("retry", f"network error ({type(exc).__name__})")
         status = resp.status_code
@@ -206,6 +205,20 @@ class WebhookOutputs:
             if isinstance(data, dict) and isinstance(data.get("id"), str | int):
                 return f"message id {data['id']}"
         return f"HTTP {resp.status_code}"
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connect error was a refusal (port closed), anywhere in its causes."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        if isinstance(cur, OSError) and cur.errno == errno.ECONNREFUSED:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
