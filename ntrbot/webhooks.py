@@ -81,6 +81,8 @@ class WebhookOutputs:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  timeout: float = REQUEST_TIMEOUT) -> None:
+        if settings.webhook_urls and not settings.webhook_secret:
+            raise ValueError("NTR_WEBHOOK_URLS needs NTR_WEBHOOK_SECRET")  # never sign with ""
         self.http = http
         self.secret = settings.webhook_secret or ""
         self.timeout = timeout
@@ -118,8 +120,8 @@ class WebhookOutputs:
         deadline = self._clock() + max(fresh_for, 0.0)
         discord_body = json.dumps({"content": line, "allowed_mentions": {"parse": []}},
                                   ensure_ascii=False).encode("utf-8")
-        signed_body = json.dumps(message, ensure_ascii=False,
-                                 separators=(",", ":")).encode("utf-8")
+        signed_body = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
+                                 default=str).encode("utf-8")
         for target in self._targets:
             if target.discord:
                 body, headers = discord_body, {"Content-Type": "application/json"}

@@ -194,6 +194,12 @@ def test_names_discord_first_then_unique_webhooks(http: httpx.AsyncClient) -> No
     assert output_name("https://user:pw@h.example:8443/p?q=1") == "webhook:h.example:8443"
 
 
+def test_signed_webhooks_need_a_secret(http: httpx.AsyncClient) -> None:
+    with pytest.raises(ValueError, match="NTR_WEBHOOK_SECRET"):
+        WebhookOutputs(http, Settings(admin_token="test-admin-token-0123456789abcdef",
+                                      webhook_urls=("https://a.example/h",)))
+
+
 # --- Discord ---------------------------------------------------------------------
 
 async def test_discord_delivered_with_message_id(standin: StandIn,
