@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "NTR_"
@@ -18,7 +19,8 @@ ANNOUNCE_FIELDS = frozenset(
      "license", "liked_at", "id", "episode", "show_id"}
 )
 SECRET_FIELDS = frozenset({"admin_token", "relay_tokens", "web_password", "secret_key",
-                           "irc_sasl_password", "irc_password"})
+                           "irc_sasl_password", "irc_password", "discord_webhook_url",
+                           "webhook_urls", "webhook_secret"})
 MIN_TOKEN_LENGTH = 16
 
 
@@ -107,6 +109,15 @@ class Settings:
     announce_fresh_seconds: float = _meta(
         "an announce queued while IRC is down is still sent if IRC returns within this time",
         default=180)
+    discord_webhook_url: str | None = _meta(
+        "Discord execute-webhook URL (any http(s) URL): each announce line is posted there "
+        "(output `discord`)", default=None)
+    webhook_urls: tuple[str, ...] = _meta(
+        "http(s) URLs, comma separated, each sent every announce as signed JSON (output "
+        "`webhook:<host[:port]>`)", default=())
+    webhook_secret: str | None = _meta(
+        "16+ characters; the key of the webhooks' X-Ntrbot-Signature HMAC-SHA256 (required "
+        "with NTR_WEBHOOK_URLS)", default=None)
     log_level: str = _meta("DEBUG, INFO, WARNING or ERROR", default="INFO")
 
     @property
@@ -314,6 +325,7 @@ def validate(s: Settings) -> None:
     _check(bool(s.irc_sasl_user) == bool(s.irc_sasl_password), "irc_sasl_password"
            if s.irc_sasl_user else "irc_sasl_user", "SASL needs both user and password")
     check_irc_sasl(s)
+    check_webhooks(s)
     _check(s.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"}, "log_level",
            "must be DEBUG, INFO, WARNING or ERROR")
     check_announce_format(s.announce_format)
@@ -333,6 +345,34 @@ def check_tokens(s: Settings) -> None:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:
         raise ConfigError("trusted_proxies", str(exc)) from None
+
+
+def _is_http_url(url: str) -> bool:
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def check_webhooks(s: Settings) -> None:
+    """Webhook URLs are http(s) and signed with a long enough secret; never echoes a URL."""
+    if s.discord_webhook_url is not None:
+        _check(_is_http_url(s.discord_webhook_url), "discord_webhook_url",
+               "must be an http(s) URL")
+    for n, url in enumerate(s.webhook_urls, 1):
+        _check(_is_http_url(url), "webhook_urls",
+               f"entry {n} of {len(s.webhook_urls)} is not an http(s) URL")
+    if s.webhook_urls:
+        _check(bool(s.webhook_secret), "webhook_secret",
+               "required with NTR_WEBHOOK_URLS (`ntrbot gen-secret` makes one)")
+    if s.webhook_secret is not None:
+        _check(len(s.webhook_secret) >= MIN_TOKEN_LENGTH, "webhook_secret",
+               f"must be at least {MIN_TOKEN_LENGTH} characters "
+               "(`ntrbot gen-secret` makes one)")
 
 
 def check_announce_format(template: str) -> None:

@@ -1,0 +1,245 @@
+"""Discord and signed JSON webhooks as announce outputs: one task each, retried while fresh."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+log = logging.getLogger(__name__)
+
+#: The header carrying the HMAC-SHA256 of the raw body of a signed webhook.
+SIGNATURE_HEADER = "X-Ntrbot-Signature"
+#: One request never takes longer than this (nor longer than the announce stays fresh).
+REQUEST_TIMEOUT = 10.0
+#: Retry waits: BACKOFF_START, doubling, at most BACKOFF_MAX seconds (a 429 says its own).
+BACKOFF_START = 1.0
+BACKOFF_MAX = 30.0
+#: The shortest wait before a retry, even when a 429 says `retry_after: 0`.
+MIN_WAIT = 0.05
+
+Update = Callable[[str, str, str], None]
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Ntrbot-Signature value for `body`: `sha256=<hex HMAC-SHA256>`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def discord_execute_url(url: str) -> httpx.URL:
+    """The execute-webhook URL with `wait=true` (so Discord answers with the message)."""
+    return httpx.URL(url).copy_set_param("wait", "true")
+
+
+def output_name(url: str) -> str:
+    """`webhook:<host[:port]>`: what logs, deliveries and /health may say of a webhook URL."""
+    u = httpx.URL(url)
+    host = f"[{u.host}]" if ":" in u.host else u.host
+    return f"webhook:{host}" + (f":{u.port}" if u.port is not None else "")
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    url: httpx.URL
+    discord: bool
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One attempt: `state` "delivered", "failed" (final at once) or "retry" (after `wait`)."""
+
+    state: str
+    detail: str
+    wait: float | None = None  # a 429's own wait; None: the backoff's
+
+
+class WebhookOutputs:
+    """Discord and signed JSON webhooks as announce outputs; one task per output per announce.
+
+    `start` spawns the tasks and returns at once: a slow or dead webhook never delays IRC,
+    the relays, the answer, or another webhook. Each task reports `sent` when it makes a
+    request, then `delivered` (2xx), `failed` (4xx but 429: at once; the last status when
+    the announce had no freshness left to retry in) or `expired` (still retrying when
+    `fresh_for` seconds have passed). URLs are never logged nor put in a detail: they hold
+    the webhooks' secrets; only the output names are.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 timeout: float = REQUEST_TIMEOUT) -> None:
+        if settings.webhook_urls and not settings.webhook_secret:
+            raise ValueError("NTR_WEBHOOK_URLS needs NTR_WEBHOOK_SECRET")  # never sign with ""
+        self.http = http
+        self.secret = settings.webhook_secret or ""
+        self.timeout = timeout
+        self._clock = clock
+        self._sleep = sleep
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._targets: list[_Target] = []
+        if settings.discord_webhook_url:
+            self._targets.append(_Target("discord", discord_execute_url(
+                settings.discord_webhook_url), True))
+        taken = {t.name for t in self._targets}
+        for url in settings.webhook_urls:
+            base = name = output_name(url)
+            n = 1
+            while name in taken:
+                n += 1
+                name = f"{base}-{n}"
+            taken.add(name)
+            self._targets.append(_Target(name, httpx.URL(url), False))
+
+    @property
+    def names(self) -> list[str]:
+        """The output names, in order: `discord` first if configured, then each webhook."""
+        return [t.name for t in self._targets]
+
+    def start(self, message: dict[str, Any], line: str, fresh_for: float,
+              update: Update) -> None:
+        """Post `line` to Discord and `message` to each signed webhook, each in its own task.
+
+        Never awaits: returns as soon as the tasks exist. `update(output, state, detail)`
+        is called by the tasks as each delivery changes.
+        """
+        if not self._targets:
+            return
+        deadline = self._clock() + max(fresh_for, 0.0)
+        discord_body = json.dumps({"content": line, "allowed_mentions": {"parse": []}},
+                                  ensure_ascii=False).encode("utf-8")
+        signed_body = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
+                                 default=str).encode("utf-8")
+        for target in self._targets:
+            if target.discord:
+                body, headers = discord_body, {"Content-Type": "application/json"}
+            else:
+                body = signed_body
+                headers = {"Content-Type": "application/json",
+                           SIGNATURE_HEADER: sign(self.secret, signed_body)}
+            task = asyncio.create_task(
+                self._deliver(target, body, headers, deadline, fresh_for > 0, update),
+                name=f"ntrbot {target.name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel every running delivery (app shutdown)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _deliver(self, target: _Target, body: bytes, headers: dict[str, str],
+                       deadline: float, fresh: bool, update: Update) -> None:
+        backoff = BACKOFF_START
+        attempt = 0
+        last = ""
+        while True:
+            attempt += 1
+            remaining = deadline - self._clock()
+            if attempt > 1 and remaining <= 0:  # slept past the deadline
+                return self._end(target, update, "expired", last)
+            update(target.name, "sent", "posting" if attempt == 1
+                   else f"retry {attempt - 1} after {last}")
+            limit = min(self.timeout, remaining) if remaining > 0 else self.timeout
+            try:
+                outcome = await self._attempt(target, body, headers, limit)
+            except Exception as exc:  # a bug here must not kill silently, nor leak the URL
+                log.error("%s: cannot post (%s)", target.name, type(exc).__name__)
+                return self._end(target, update, "failed", "internal error")
+            if outcome.state != "retry":
+                return self._end(target, update, outcome.state, outcome.detail)
+            last = outcome.detail
+            wait = backoff if outcome.wait is None else max(outcome.wait, MIN_WAIT)
+            if outcome.wait is None:
+                backoff = min(backoff * 2, BACKOFF_MAX)
+            if wait >= deadline - self._clock():  # the next attempt would start too late
+                # no freshness at all (fresh_for 0): one attempt, and it did not land
+                return self._end(target, update, "expired" if fresh else "failed", last)
+            log.info("%s: %s; retry in %.1f s", target.name, last, wait)
+            await self._sleep(wait)
+
+    def _end(self, target: _Target, update: Update, state: str, detail: str) -> None:
+        log.debug("%s: %s (%s)", target.name, state, detail)  # the announcer logs it too
+        update(target.name, state, detail)
+
+    async def _attempt(self, target: _Target, body: bytes, headers: dict[str, str],
+                       seconds: float) -> _Outcome:
+        try:
+            resp = await self.http.post(target.url, content=body, headers=headers,
+                                        timeout=httpx.Timeout(seconds),
+                                        follow_redirects=False)
+        except httpx.TimeoutException:
+            return _Outcome("retry", "timeout")
+        except httpx.ConnectError as exc:
+            return _Outcome("retry", "connection refused" if _refused(exc) else "cannot connect")
+        except httpx.TransportError as exc:
+            return _Outcome("retry", f"network error ({type(exc).__name__})")
+        status = resp.status_code
+        if 200 <= status < 300:
+            return _Outcome("delivered", self._delivered_detail(target, resp))
+        if status == 429:
+            return _Outcome("retry", "HTTP 429", _retry_after(resp))
+        if status >= 500 or status == 408:
+            return _Outcome("retry", f"HTTP {status}")
+        return _Outcome("failed", f"HTTP {status}")
+
+    @staticmethod
+    def _delivered_detail(target: _Target, resp: httpx.Response) -> str:
+        if target.discord:
+            try:
+                data = resp.json()
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("id"), str | int):
+                return f"message id {data['id']}"
+        return f"HTTP {resp.status_code}"
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connect error was a refusal (port closed), anywhere in its causes."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        if isinstance(cur, OSError) and cur.errno == errno.ECONNREFUSED:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """A 429's wait in seconds: Discord's JSON `retry_after`, else the Retry-After header."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    candidates: list[Any] = []
+    if isinstance(data, dict):
+        candidates.append(data.get("retry_after"))
+    candidates.append(resp.headers.get("Retry-After"))
+    for value in candidates:
+        if isinstance(value, bool) or value is None:
+            continue
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            continue
+        if seconds == seconds and 0 <= seconds < float("inf"):
+            return seconds
+    return None

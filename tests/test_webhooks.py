@@ -1,0 +1,481 @@
+"""Webhook outputs against local stand-ins for Discord's execute-webhook and a signed receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.webhooks import BACKOFF_START, SIGNATURE_HEADER, WebhookOutputs, output_name
+
+SECRET = "whsec-0123456789abcdef"
+LINE = "Now Playing: Song #1: Rattle the Grates by The Rat Kings - https://example.com/t"
+MESSAGE: dict[str, Any] = {
+    "type": "announce", "id": 7, "message": LINE, "show_id": 2, "position": 1,
+    "track": {"position": 1, "id": 11, "title": "Rattle the Grates ünïcode",
+              "artist": "The Rat Kings", "permalink_url": "https://example.com/t"},
+    "announced_at": "2026-11-26T15:42:59.458317+00:00"}
+DISCORD_PATH = "/api/webhooks/1234567890/s3cr3t-discord-token"
+HOOK_PATH = "/hooks/s3cr3t-hook-path"
+
+
+@dataclass
+class StandIn:
+    """A Discord execute-webhook and a signed-JSON receiver, answering as scripted.
+
+    `script` is a list of answers taken one per request ("200", "429", "500", "400",
+    "hang"); when it is empty, "200". `requests` records each request seen.
+    """
+
+    script: list[str] = field(default_factory=list)
+    retry_after: float = 0.2
+    retry_after_in_body: bool = True
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    server: TestServer | None = None
+
+    def url(self, path: str) -> str:
+        assert self.server is not None
+        return str(self.server.make_url(path))
+
+    async def _scripted(self, request: web.Request) -> web.StreamResponse | None:
+        answer = self.script.pop(0) if self.script else "200"
+        if answer == "hang":
+            await self.release.wait()
+            return web.Response(status=504)
+        if answer == "429":
+            body: dict[str, Any] = {"message": "You are being rate limited.", "global": False}
+            if self.retry_after_in_body:
+                body["retry_after"] = self.retry_after
+            return web.json_response(body, status=429, headers={
+                "Retry-After": str(max(1, round(self.retry_after))),
+                "X-RateLimit-Scope": "user"})
+        if answer != "200":
+            return web.json_response({"message": "scripted", "code": 0}, status=int(answer))
+        return None
+
+    async def discord(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        self.requests.append({"kind": "discord", "query": dict(request.query), "raw": raw,
+                              "headers": dict(request.headers)})
+        scripted = await self._scripted(request)
+        if scripted is not None:
+            return scripted
+        data = json.loads(raw)
+        if request.query.get("wait") != "true":
+            return web.Response(status=204)
+        return web.json_response({
+            "id": "1311111111111111111", "type": 0, "content": data["content"],
+            "channel_id": "1300000000000000000", "webhook_id": "1234567890",
+            "author": {"id": "1234567890", "username": "ntrbot", "bot": True},
+            "attachments": [], "embeds": [], "mentions": [], "mention_roles": [],
+            "pinned": False, "mention_everyone": False, "tts": False,
+            "timestamp": "2026-11-26T15:42:59.500000+00:00", "flags": 0})
+
+    async def hook(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        self.requests.append({"kind": "hook", "raw": raw, "headers": dict(request.headers)})
+        scripted = await self._scripted(request)
+        if scripted is not None:
+            return scripted
+        expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER, "")):
+            return web.json_response({"error": "bad signature"}, status=401)
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    s = StandIn()
+    app = web.Application()
+    app.router.add_post(DISCORD_PATH, s.discord)
+    app.router.add_post(HOOK_PATH, s.hook)
+    s.server = TestServer(app, host="127.0.0.1")
+    await s.server.start_server()
+    yield s
+    s.release.set()
+    await s.server.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0),
+                                 follow_redirects=True) as client:
+        yield client
+
+
+class FakeTime:
+    """An injected clock and sleep: sleeping advances the clock at once and is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+class Updates:
+    """Records update(output, state, detail) calls; `final(output)` waits for a final one."""
+
+    FINAL = ("delivered", "failed", "expired")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, output: str, state: str, detail: str) -> None:
+        self.calls.append((output, state, detail))
+        self._changed.set()
+
+    def states(self, output: str) -> list[str]:
+        return [s for o, s, _ in self.calls if o == output]
+
+    async def final(self, output: str, within: float = 10.0) -> tuple[str, str]:
+        async def wait() -> tuple[str, str]:
+            while True:
+                for o, s, d in self.calls:
+                    if o == output and s in self.FINAL:
+                        return s, d
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(wait(), within)  # a safety net, not a time assertion
+
+
+def settings(**kw: Any) -> Settings:
+    values: dict[str, Any] = {"admin_token": "test-admin-token-0123456789abcdef"}
+    if "webhook_urls" in kw:
+        values["webhook_secret"] = SECRET
+    values.update(kw)
+    return Settings(**values)
+
+
+def make(http: httpx.AsyncClient, t: FakeTime, timeout: float = 5.0,
+         **kw: Any) -> WebhookOutputs:
+    return WebhookOutputs(http, settings(**kw), clock=t.clock, sleep=t.sleep, timeout=timeout)
+
+
+def refused_url(path: str = "/x") -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
+
+
+# --- names -----------------------------------------------------------------------
+
+def test_names_discord_first_then_unique_webhooks(http: httpx.AsyncClient) -> None:
+    out = WebhookOutputs(http, settings(
+        webhook_urls=("https://hooks.example/a?token=x", "http://127.0.0.1:8080/b",
+                      "https://hooks.example/c", "https://hooks.example:443/d",
+                      "http://[::1]:9000/e"),
+        discord_webhook_url="https://discord.com/api/webhooks/1/tok"))
+    assert out.names == ["discord", "webhook:hooks.example", "webhook:127.0.0.1:8080",
+                         "webhook:hooks.example-2", "webhook:hooks.example-3",
+                         "webhook:[::1]:9000"]
+    assert WebhookOutputs(http, settings()).names == []
+    assert output_name("https://user:pw@h.example:8443/p?q=1") == "webhook:h.example:8443"
+
+
+def test_signed_webhooks_need_a_secret(http: httpx.AsyncClient) -> None:
+    with pytest.raises(ValueError, match="NTR_WEBHOOK_SECRET"):
+        WebhookOutputs(http, Settings(admin_token="test-admin-token-0123456789abcdef",
+                                      webhook_urls=("https://a.example/h",)))
+
+
+# --- Discord ---------------------------------------------------------------------
+
+async def test_discord_delivered_with_message_id(standin: StandIn,
+                                                 http: httpx.AsyncClient) -> None:
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH) + "?thread_id=42")
+    updates = Updates()
+    out.start(MESSAGE, LINE, 30, updates)
+    assert updates.calls == []  # start() only spawns the tasks
+    assert await updates.final("discord") == ("delivered", "message id 1311111111111111111")
+    assert updates.states("discord") == ["sent", "delivered"]
+    (req,) = standin.requests
+    assert req["query"] == {"thread_id": "42", "wait": "true"}
+    assert json.loads(req["raw"]) == {"content": LINE, "allowed_mentions": {"parse": []}}
+    assert req["headers"]["Content-Type"] == "application/json"
+    assert t.sleeps == []
+
+
+@pytest.mark.parametrize(("retry_after", "in_body"), [(2.5, True), (0.2, True), (3.0, False)])
+async def test_discord_429_waits_retry_after(standin: StandIn, http: httpx.AsyncClient,
+                                             retry_after: float, in_body: bool) -> None:
+    standin.script = ["429"]
+    standin.retry_after, standin.retry_after_in_body = retry_after, in_body
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 30, updates)
+    assert (await updates.final("discord"))[0] == "delivered"
+    assert len(standin.requests) == 2
+    assert len(t.sleeps) == 1 and t.sleeps[0] >= retry_after
+    if in_body:  # the body's exact float, not the header's rounded-up seconds
+        assert t.sleeps[0] == pytest.approx(retry_after)
+    assert ("discord", "sent", "retry 1 after HTTP 429") in updates.calls
+
+
+async def test_discord_429_longer_than_freshness_expires(standin: StandIn,
+                                                         http: httpx.AsyncClient) -> None:
+    standin.script = ["429"]
+    standin.retry_after = 60.0
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 10, updates)
+    assert await updates.final("discord") == ("expired", "HTTP 429")
+    assert len(standin.requests) == 1 and t.sleeps == []
+
+
+async def test_discord_500_then_200_delivered_after_backoff(standin: StandIn,
+                                                            http: httpx.AsyncClient) -> None:
+    standin.script = ["500", "502", "503"]
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 60, updates)
+    assert (await updates.final("discord"))[0] == "delivered"
+    assert len(standin.requests) == 4
+    assert t.sleeps == [BACKOFF_START, 2 * BACKOFF_START, 4 * BACKOFF_START]
+    assert [d for o, s, d in updates.calls if s == "sent"] == [
+        "posting", "retry 1 after HTTP 500", "retry 2 after HTTP 502", "retry 3 after HTTP 503"]
+
+
+async def test_discord_400_fails_at_once(standin: StandIn, http: httpx.AsyncClient) -> None:
+    standin.script = ["400"]
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 60, updates)
+    assert await updates.final("discord") == ("failed", "HTTP 400")
+    assert len(standin.requests) == 1 and t.sleeps == []
+
+
+async def test_5xx_until_stale_expires_with_last_status(standin: StandIn,
+                                                        http: httpx.AsyncClient) -> None:
+    standin.script = ["500"] * 20
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 5, updates)
+    assert await updates.final("discord") == ("expired", "HTTP 500")
+    assert t.sleeps == [1.0, 2.0]  # a third wait (4 s) would start after the 5 s
+    assert len(standin.requests) == 3
+
+
+async def test_hanging_receiver_times_out_each_attempt_then_expires(
+        standin: StandIn, http: httpx.AsyncClient) -> None:
+    standin.script = ["hang"] * 20
+    t = FakeTime()
+    out = make(http, t, timeout=0.05, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 5, updates)
+    assert await updates.final("discord") == ("expired", "timeout")
+    assert len(standin.requests) == 3 and t.sleeps == [1.0, 2.0]
+
+
+async def test_hanging_receiver_attempt_is_cut_at_freshness(standin: StandIn,
+                                                            http: httpx.AsyncClient) -> None:
+    """With a real clock: the per-request timeout never outlasts the announce's freshness."""
+    standin.script = ["hang"]
+    out = WebhookOutputs(http, settings(discord_webhook_url=standin.url(DISCORD_PATH)),
+                         timeout=60)
+    updates = Updates()
+    out.start(MESSAGE, LINE, 0.2, updates)
+    assert await updates.final("discord") == ("expired", "timeout")
+    await out.close()
+
+
+async def test_refused_port_fails_or_expires(http: httpx.AsyncClient) -> None:
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=refused_url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 0, updates)  # no freshness: one attempt
+    assert await updates.final("discord") == ("failed", "connection refused")
+    updates = Updates()
+    out.start(MESSAGE, LINE, 10, updates)
+    assert await updates.final("discord") == ("expired", "connection refused")
+    assert t.sleeps == [1.0, 2.0, 4.0]
+
+
+async def test_one_hanging_output_does_not_hold_another(standin: StandIn,
+                                                        http: httpx.AsyncClient) -> None:
+    standin.script = ["hang"]  # the first request (Discord's) hangs
+    t = FakeTime()
+    out = make(http, t, timeout=30, discord_webhook_url=standin.url(DISCORD_PATH))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 60, updates)
+    while not standin.requests:
+        await asyncio.sleep(0.01)
+    hook = WebhookOutputs(http, settings(webhook_urls=(standin.url(HOOK_PATH),)),
+                          clock=t.clock, sleep=t.sleep)
+    hook.start(MESSAGE, LINE, 60, updates)
+    name = hook.names[0]
+    assert await updates.final(name) == ("delivered", "HTTP 204")
+    assert updates.states("discord") == ["sent"]  # still hanging
+    await out.close()  # cancels the hanging task (app shutdown)
+    assert updates.states("discord") == ["sent"] and not out._tasks
+
+
+async def test_two_outputs_of_one_announce_are_independent(
+        standin: StandIn, http: httpx.AsyncClient) -> None:
+    standin.script = ["hang"]  # whichever posts first hangs; the other is delivered
+    t = FakeTime()
+    out = make(http, t, timeout=30, discord_webhook_url=standin.url(DISCORD_PATH),
+               webhook_urls=(standin.url(HOOK_PATH),))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 60, updates)
+    waits = [asyncio.ensure_future(updates.final(n)) for n in out.names]
+    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    assert [w.result()[0] for w in done] == ["delivered"]
+    (hanging,) = [n for n in out.names if updates.states(n) == ["sent"]]
+    assert len(standin.requests) == 2
+    await out.close()
+    assert updates.states(hanging) == ["sent"]
+    for w in pending:
+        w.cancel()
+
+
+# --- signed webhooks -------------------------------------------------------------
+
+async def test_signed_webhook_signature_over_raw_bytes(standin: StandIn,
+                                                       http: httpx.AsyncClient) -> None:
+    t = FakeTime()
+    out = make(http, t, webhook_urls=(standin.url(HOOK_PATH),))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 30, updates)
+    name = out.names[0]
+    assert name == f"webhook:127.0.0.1:{standin.server.port}"  # type: ignore[union-attr]
+    assert await updates.final(name) == ("delivered", "HTTP 204")  # the receiver verified it
+    (req,) = standin.requests
+    assert json.loads(req["raw"]) == MESSAGE
+    assert req["headers"]["Content-Type"] == "application/json"
+    sig = req["headers"][SIGNATURE_HEADER]
+    assert sig == "sha256=" + hmac.new(SECRET.encode(), req["raw"], hashlib.sha256).hexdigest()
+    # the signature is over those exact bytes: re-encoding the same JSON another way breaks it
+    other = json.dumps(json.loads(req["raw"])).encode()
+    assert other != req["raw"]
+    assert sig != "sha256=" + hmac.new(SECRET.encode(), other, hashlib.sha256).hexdigest()
+
+
+async def test_signed_webhook_wrong_secret_fails_at_once(standin: StandIn,
+                                                         http: httpx.AsyncClient) -> None:
+    t = FakeTime()
+    out = make(http, t, webhook_urls=(standin.url(HOOK_PATH),),
+               webhook_secret="another-secret-0123456789")
+    updates = Updates()
+    out.start(MESSAGE, LINE, 30, updates)
+    assert await updates.final(out.names[0]) == ("failed", "HTTP 401")
+    assert len(standin.requests) == 1
+
+
+async def test_signed_webhook_retried_with_same_signed_body(standin: StandIn,
+                                                            http: httpx.AsyncClient) -> None:
+    standin.script = ["503"]
+    t = FakeTime()
+    out = make(http, t, webhook_urls=(standin.url(HOOK_PATH),))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 30, updates)
+    assert (await updates.final(out.names[0]))[0] == "delivered"
+    a, b = standin.requests
+    assert a["raw"] == b["raw"] and a["headers"][SIGNATURE_HEADER] == b["headers"][
+        SIGNATURE_HEADER]
+    assert t.sleeps == [BACKOFF_START]
+
+
+# --- secrets stay out of logs ----------------------------------------------------
+
+async def test_no_url_in_logs_or_details(standin: StandIn, http: httpx.AsyncClient,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ntrbot")
+    standin.script = ["500", "hang", "429"]
+    t = FakeTime()
+    out = make(http, t, timeout=0.05, discord_webhook_url=standin.url(DISCORD_PATH),
+               webhook_urls=(refused_url(HOOK_PATH),))
+    updates = Updates()
+    out.start(MESSAGE, LINE, 60, updates)
+    for name in out.names:
+        await updates.final(name)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("ntrbot")]
+    assert any("discord" in m for m in ours) and any("webhook:127.0.0.1" in m for m in ours)
+    text = "\n".join(ours + [d for _, _, d in updates.calls])
+    for secret in ("s3cr3t", "/api/webhooks", "/hooks/", SECRET):
+        assert secret not in text
+
+
+# --- settings ---------------------------------------------------------------------
+
+BASE = {"NTR_ADMIN_TOKEN": "tok-0123456789abcdef"}
+
+
+def test_webhook_settings_parse_and_mask() -> None:
+    s = load_settings({**BASE, "NTR_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/t",
+                       "NTR_WEBHOOK_URLS": " https://a.example/h , http://127.0.0.1:9/x,",
+                       "NTR_WEBHOOK_SECRET": SECRET})
+    assert s.webhook_urls == ("https://a.example/h", "http://127.0.0.1:9/x")
+    masked = s.masked()
+    assert masked["NTR_DISCORD_WEBHOOK_URL"] == masked["NTR_WEBHOOK_URLS"] == "***"
+    assert masked["NTR_WEBHOOK_SECRET"] == "***"
+    assert "a.example" not in repr(masked) and "discord.com" not in repr(masked)
+    d = load_settings(BASE)
+    assert (d.discord_webhook_url, d.webhook_urls, d.webhook_secret) == (None, (), None)
+    assert d.masked()["NTR_WEBHOOK_URLS"] == ""
+
+
+@pytest.mark.parametrize(("env", "setting", "words"), [
+    ({"NTR_DISCORD_WEBHOOK_URL": "ftp://discord.com/x"}, "NTR_DISCORD_WEBHOOK_URL", "http(s)"),
+    ({"NTR_DISCORD_WEBHOOK_URL": "discord.com/api/webhooks/1/t"}, "NTR_DISCORD_WEBHOOK_URL",
+     "http(s)"),
+    ({"NTR_DISCORD_WEBHOOK_URL": "https://"}, "NTR_DISCORD_WEBHOOK_URL", "http(s)"),
+    ({"NTR_WEBHOOK_URLS": "https://a.example/h,javascript:alert(1)",
+      "NTR_WEBHOOK_SECRET": SECRET}, "NTR_WEBHOOK_URLS", "entry 2"),
+    ({"NTR_WEBHOOK_URLS": "https://a.example:99999/h", "NTR_WEBHOOK_SECRET": SECRET},
+     "NTR_WEBHOOK_URLS", "entry 1"),
+    ({"NTR_WEBHOOK_URLS": "https://a.example/h"}, "NTR_WEBHOOK_SECRET", "NTR_WEBHOOK_URLS"),
+    ({"NTR_WEBHOOK_URLS": "https://a.example/h", "NTR_WEBHOOK_SECRET": "short"},
+     "NTR_WEBHOOK_SECRET", "16"),
+    ({"NTR_WEBHOOK_SECRET": "x" * 15}, "NTR_WEBHOOK_SECRET", "16"),
+])
+def test_bad_webhook_settings_are_one_line(env: dict[str, str], setting: str,
+                                           words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({**BASE, **env})
+    message = str(info.value)
+    assert message.startswith(setting + ":") and "\n" not in message and words in message
+    assert "a.example" not in message and "discord.com" not in message  # never the URL
+
+
+def test_check_config_masks_webhooks(capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     make_settings: Callable[..., Settings]) -> None:
+    from ntrbot import cli
+
+    env = {**BASE, "NTR_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/s3cr3t",
+           "NTR_WEBHOOK_URLS": "https://a.example/s3cr3t", "NTR_WEBHOOK_SECRET": SECRET}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    code = cli.main(["check-config"])
+    out = capsys.readouterr()
+    assert code == 0
+    assert "NTR_WEBHOOK_URLS" in out.out
+    assert "s3cr3t" not in out.out + out.err and SECRET not in out.out + out.err
