@@ -26,6 +26,7 @@ from .serve import StartupError
 from .services import ChannelServices
 from .soundcloud import SoundCloudClient
 from .tls import https_context
+from .webhooks import WebhookOutputs
 from .weeks import ShowClock, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,13 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.SOUNDCLOUD] = SoundCloudClient(
         http, api_base=settings.soundcloud_api_base, web_base=settings.soundcloud_web_base,
         client_id=settings.soundcloud_client_id)
+    webhooks = None
+    if settings.discord_webhook_url or settings.webhook_urls:
+        webhooks = app[keys.WEBHOOKS] = WebhookOutputs(http, settings)
+        log.info("webhook outputs: %s", ", ".join(webhooks.names))
     yield
+    if webhooks is not None:
+        await webhooks.close()
     await http.aclose()
 
 
