@@ -16,6 +16,8 @@ BENCHES = [
     ("http_playlist", []),
     ("process", []),
     ("login_burst", []),
+    ("dead_link", []),
+    ("outputs_latency", []),
 ]
 
 
@@ -29,7 +31,8 @@ def main() -> int:
     quick = {"announce_latency": ["--count", "30", "--warmup", "5"],
              "ws_fanout": ["--repeats", "10"], "poller": ["--likes", "1000"],
              "http_playlist": ["--seconds", "2"], "process": ["--runs", "2", "--idle", "1"],
-             "login_burst": ["--count", "60"]}
+             "login_burst": ["--count", "60"], "dead_link": ["--rounds", "1"],
+             "outputs_latency": ["--count", "20"]}
     profiled = {"announce_latency", "ws_fanout", "http_playlist"}
     print("== machine ==")
     print(machine())

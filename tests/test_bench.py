@@ -39,3 +39,22 @@ def test_login_burst_bench_smoke() -> None:
     judged = int(out.split("attempts judged (password checked): ")[1].split()[0])
     assert judged <= 5, out
     assert "let in past the limit: no" in out, out
+
+
+def test_dead_link_bench_smoke() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.dead_link", "--rounds", "1",
+                           "--ircd", "miniircd"],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-2000:] + proc.stderr[-2000:]
+    assert "unconfirmed announce -> /health says connected: false" in out, out
+    assert "outcomes: 1 delivered" in out, out
+
+
+def test_outputs_bench_smoke() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.outputs_latency", "--count", "5",
+                           "--gap", "0.05", "--ircd", "miniircd"],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-2000:] + proc.stderr[-2000:]
+    assert "+ slow, dead hook click -> line" in out and "ratio with webhooks" in out, out
