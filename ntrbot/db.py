@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from .models import Announcement, Show, ShowTrack, Track
+from .models import Announcement, ImportedShow, ImportResult, Show, ShowTrack, Track
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,10 @@ class Database:
         return self._generation
 
     async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]], *,
-                     shows: bool = True) -> T:
+                     shows: bool = True, dry_run: bool = False) -> T:
         """Run `fn` in one transaction; the only way anything is written. `shows=False`
-        says the write touches no show or track, so cached shows stay valid."""
+        says the write touches no show or track, so cached shows stay valid; `dry_run`
+        rolls the transaction back (to see what it would do)."""
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -102,6 +103,9 @@ class Database:
             except BaseException:
                 await self._conn.rollback()
                 raise
+            if dry_run:
+                await self._conn.rollback()
+                return result
             await self._conn.commit()
             if shows:
                 self._show_cache.clear()
@@ -224,6 +228,35 @@ class Database:
                 await _rewrite(c, await _create_show(c, start, end), items)
 
         await self._write(write)
+
+    async def import_shows(self, shows: Sequence[ImportedShow], *,
+                           dry_run: bool = False) -> ImportResult:
+        """One transaction: create missing weeks; add each week's missing tracks in order
+        after what is stored (stored order, removals and announcements stay). Tracks already
+        known keep their stored data. `dry_run` rolls it all back and only counts."""
+
+        async def write(c: aiosqlite.Connection) -> ImportResult:
+            res = ImportResult()
+            for start, end, episode, tracks in shows:
+                found = await _all(c, "SELECT id FROM shows WHERE week_start = ?", (_iso(start),))
+                show_id = found[0][0] if found else await _create_show(c, start, end)
+                res.shows_present += len(found)
+                if not found:
+                    res.shows_added += 1
+                    await c.execute("UPDATE shows SET episode = COALESCE(?, episode) WHERE "
+                                    "id = ?", (episode, show_id))
+                items = await _entries(c, show_id)
+                skip = {e[0] for e in items} | {r[0] for r in await _all(
+                    c, "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,))}
+                new = [(t, at) for t, at in tracks if t.id not in skip and not skip.add(t.id)]
+                await _upsert_tracks(c, [t for t, _ in new], keep=True)
+                if new:
+                    await _rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
+                res.tracks_added += len(new)
+                res.per_show.append(len(new))
+            return res
+
+        return await self._write(write, dry_run=dry_run)
 
     # --- host edits (kept by later polls) ------------------------------------------
 
@@ -362,13 +395,20 @@ async def _create_show(c: aiosqlite.Connection, start: datetime, end: datetime) 
     return int(row[0])
 
 
-async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track]) -> None:
+async def _all(c: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    async with c.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track], *,
+                         keep: bool = False) -> None:
+    """Insert or update `tracks`; with `keep`, a stored track keeps its stored data."""
     await c.executemany(
         "INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, duration_ms,"
-        " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-        "title=excluded.title, artist=excluded.artist, "
+        " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO " + ("NOTHING" if keep else
+        "UPDATE SET title=excluded.title, artist=excluded.artist, "
         "permalink_url=excluded.permalink_url, artwork_url=excluded.artwork_url, "
-        "duration_ms=excluded.duration_ms, license=excluded.license",
+        "duration_ms=excluded.duration_ms, license=excluded.license"),
         [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
           t.license) for t in tracks])
 
