@@ -162,6 +162,17 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup
+
+    settings = settings_or_exit(args)
+    try:
+        print(backup(settings.db_path, args.file, force=args.force))
+    except BackupError as exc:
+        return fail(str(exc), 1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ntrbot", description="Live 'now playing' announcer for the NtR show.")
@@ -192,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--dry-run", action="store_true",
                         help="print what would be imported, write nothing")
     legacy.set_defaults(func=cmd_import_legacy)
+    backup = sub.add_parser("backup", help="copy NTR_DB_PATH to FILE (safe while ntrbot runs)")
+    backup.add_argument("file", metavar="FILE", help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.set_defaults(func=cmd_backup)
     parser.set_defaults(func=cmd_run)
     return parser
 
