@@ -50,6 +50,7 @@ export function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); 
 
 let toastTimer = null;
 let toastAction = null;
+let countdownTimer = null;
 
 export function toast(text, kind, action) {
   const t = $('toast');
@@ -65,8 +66,22 @@ export function toast(text, kind, action) {
     btn.disabled = false;
   }
   clearTimeout(toastTimer);
+  clearInterval(countdownTimer);
   const ms = action ? action.ms : (kind === 'error' ? 9000 : 6000);
-  toastTimer = setTimeout(() => { t.hidden = true; toastAction = null; }, ms);
+  // The action's time left: ticking on screen (aria-hidden), said once in the live region.
+  const cd = $('toast-countdown');
+  cd.hidden = !action;
+  $('toast-sr').textContent = action ? ' ' + action.label + ' possible for ' +
+    Math.round(ms / 1000) + ' seconds.' : '';
+  if (action) {
+    const end = Date.now() + ms;
+    const tick = () => { cd.textContent = Math.max(0, Math.ceil((end - Date.now()) / 1000)) + ' s'; };
+    tick();
+    countdownTimer = setInterval(tick, 250);
+  }
+  toastTimer = setTimeout(() => {
+    t.hidden = true; toastAction = null; clearInterval(countdownTimer);
+  }, ms);
 }
 
 export function initToast() {
