@@ -49,7 +49,8 @@ def axe_source() -> str:
 
 @pytest.fixture
 async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[Any, Any]]:
-    """The app with the dashboard on, on loopback, with the demo's shows; two announces."""
+    """The app with the dashboard on, on loopback, with the demo's shows; two announces and
+    a retracted one."""
     clock = Clock()
     app = create_app(make_settings(web_user=WEB_USER, web_password=WEB_PASSWORD,
                                    secret_key=SECRET_KEY, cookie_secure="false"),
@@ -59,11 +60,15 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
     tracks, playlists = sample_playlists(app[keys.CLOCK], clock())
     await app[keys.DB].save_playlists(tracks, playlists)
     show = await (await client.get("/playlist")).json()
-    for position in (1, 2):
+    for position in (1, 2, 4):
         clock.now += timedelta(minutes=4)
         r = await client.post("/admin/announce", headers=AUTH,
                               json={"show_id": show["id"], "position": position})
         assert r.status == 200, await r.text()
+    # the last one is retracted: the history shows it struck through
+    r = await client.delete(f"/admin/announcements/{(await r.json())['announcement_id']}",
+                            headers=AUTH)
+    assert r.status == 200, await r.text()
     try:
         yield client
     finally:
@@ -107,8 +112,8 @@ async def focus_problems(page: Any, max_tabs: int = 400) -> list[str]:
             const e = document.activeElement;
             if (!e || e === document.body) return null;
             const s = getComputedStyle(e);
-            const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) ||
-                         (s.boxShadow && s.boxShadow !== 'none');
+            // a solid ring of 2px or more (Pico's own is a faint 35% pink shadow)
+            const ring = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
             return {id: e.dataset.a11yId || null, ring,
                     what: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' +
                           (e.textContent || e.value || '').trim().slice(0, 30)};
