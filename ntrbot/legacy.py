@@ -85,8 +85,11 @@ def _select(cols: dict[str, str], wanted: Sequence[str]) -> str:
 def _read(conn: sqlite3.Connection) -> list[LegacyShow]:
     cols = _columns(conn)
     shows: dict[int, LegacyShow] = {}
-    for sid, start, end, episode in conn.execute(
+    for raw_id, start, end, episode in conn.execute(
             _select(cols["shows"], ("id", "week_start", "week_end", "episode"))):
+        sid = _int(raw_id)
+        if sid is None:
+            continue
         show_start = _time(start, f"show {sid} week_start")
         shows[sid] = LegacyShow(sid, show_start, _time(end, f"show {sid} week_end"),
                                 _int(episode))
@@ -100,9 +103,11 @@ def _read(conn: sqlite3.Connection) -> list[LegacyShow]:
         track = Track(int(tid), str(title or ""), str(artist or ""), str(url or ""),
                       str(art) if art else None, _int(ms), str(lic) if lic else None)
         tracks[int(tid)] = (track, _time(liked, f"track {tid} liked_at") if liked else None)
-    links = conn.execute(_select(cols["show_tracks"], ("show_id", "track_id", "position")))
-    for sid, tid, _pos in sorted(links, key=lambda r: (r[0], _int(r[2]) or 0)):
-        show, found = shows.get(sid), tracks.get(_int(tid) or -1)
+    links = [(_int(sid), _int(tid), _int(pos) or 0) for sid, tid, pos in conn.execute(
+        _select(cols["show_tracks"], ("show_id", "track_id", "position")))]
+    for sid, tid, _pos in sorted(links, key=lambda r: (r[0] or 0, r[2])):
+        show = shows.get(sid) if sid is not None else None
+        found = tracks.get(tid) if tid is not None else None
         if show is None or found is None:
             continue
         track, liked = found

@@ -263,3 +263,32 @@ def test_not_such_a_database_is_one_line_and_exit_1(tmp_path: Path, kind: str) -
     assert expected in line
     if db.exists():  # nothing half-imported
         assert asyncio.run(playlists(db)) == {}
+
+
+def test_a_locked_ntrbot_database_is_one_line_and_nothing_half_written(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    asyncio.run(seed_w3(db))
+    holder = sqlite3.connect(db, isolation_level=None)  # another writer holds it
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    finally:
+        holder.close()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = one_line(proc.stderr)
+    assert line.startswith(f"ntrbot: cannot write database {db}: ") and "locked" in line
+    assert asyncio.run(playlists(db)) == {W3.isoformat(): [501, 108]}
+
+
+def test_odd_rows_are_skipped_not_fatal(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    with sqlite3.connect(legacy) as conn:  # dangling links, NULL ids, a bad position
+        conn.execute("INSERT INTO show_tracks (show_id, track_id, position) VALUES "
+                     "(7, 999, 5), (42, 101, 1), (NULL, 102, 1), (8, NULL, 9)")
+        conn.execute("UPDATE show_tracks SET position = 'x' WHERE show_id = 8 AND "
+                     "track_id = 107")  # not a number: sorts first
+    proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert one_line(proc.stdout) == "3 shows, 10 tracks imported, 0 shows already present"
