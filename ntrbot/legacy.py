@@ -66,7 +66,7 @@ def _columns(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
             raise LegacyError(f"no table {table!r}: not a database of the old ntr_fetcher "
                               "service")
         names = {r[1].lower(): r[1] for r in conn.execute(
-            f'PRAGMA table_info("{tables[table]}")')}
+            f"PRAGMA table_info({_q(tables[table])})")}
         missing = [c for c in required if c not in names]
         if missing:
             raise LegacyError(f"table {table!r} has no column {missing[0]!r}: not a database "
@@ -77,9 +77,14 @@ def _columns(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
     return found
 
 
+def _q(name: str) -> str:
+    """An SQL identifier from the file, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _select(cols: dict[str, str], wanted: Sequence[str]) -> str:
-    picked = ", ".join(f'"{cols[c]}"' if c in cols else "NULL" for c in wanted)
-    return f'SELECT {picked} FROM "{cols[""]}"'
+    picked = ", ".join(_q(cols[c]) if c in cols else "NULL" for c in wanted)
+    return f'SELECT {picked} FROM {_q(cols[""])}'
 
 
 def _read(conn: sqlite3.Connection) -> list[LegacyShow]:
