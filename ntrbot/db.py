@@ -253,7 +253,7 @@ class Database:
                 if new:
                     await _rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
                 res.tracks_added += len(new)
-                res.per_show.append(len(new))
+                res.per_show.append((bool(found), len(new)))
             return res
 
         return await self._write(write, dry_run=dry_run)

@@ -167,12 +167,13 @@ def summary(result: ImportResult, *, dry_run: bool = False) -> str:
 
 
 def describe(shows: Sequence[ImportedShow], result: ImportResult) -> list[str]:
-    """One line per show of a dry run: its week and the tracks it would gain."""
+    """One line per show of a dry run: its week, new or present, and the tracks it gains."""
     lines = []
-    for show, added in zip(shows, result.per_show, strict=True):
-        label = f"episode {show.episode}, " if show.episode is not None else ""
-        lines.append(f"week of {show.week_start.date().isoformat()} ({label}"
-                     f"{_n(len(show.tracks), 'track')}): {added} to add")
+    for show, (present, added) in zip(shows, result.per_show, strict=True):
+        label = f", episode {show.episode}" if show.episode is not None else ""
+        state = "already present" if present else "new show"
+        lines.append(f"week of {show.week_start.date().isoformat()}{label}: {state}, "
+                     f"{added} of {_n(len(show.tracks), 'track')} to add")
     return lines
 
 
@@ -197,7 +198,10 @@ def import_legacy(path: str, db_path: str, clock: ShowClock, *,
     planned = plan(read_legacy(path), clock)
     if dry_run and not Path(db_path).exists():
         # Nothing to merge with, and a dry run must not create the database.
-        per = [len({t.id for t, _ in s.tracks}) for s in planned]
-        starts = {s.week_start for s in planned}
-        return ImportResult(len(starts), sum(per), len(planned) - len(starts), per), planned
+        per, seen = [], set()
+        for s in planned:
+            per.append((s.week_start in seen, len({t.id for t, _ in s.tracks})))
+            seen.add(s.week_start)
+        return ImportResult(len(seen), sum(n for _, n in per), len(planned) - len(seen),
+                            per), planned
     return asyncio.run(_merge(planned, db_path, clock, dry_run)), planned

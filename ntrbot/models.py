@@ -106,9 +106,9 @@ class ImportedShow(NamedTuple):
 
 @dataclass
 class ImportResult:
-    """What a legacy import added: new shows, tracks, weeks already there; tracks per show."""
+    """What a legacy import added: new shows, tracks, weeks already there; and per show."""
 
     shows_added: int = 0
     tracks_added: int = 0
     shows_present: int = 0
-    per_show: list[int] = field(default_factory=list)
+    per_show: list[tuple[bool, int]] = field(default_factory=list)  # (was present, added)

@@ -133,7 +133,10 @@ def test_import_merges_old_shows_and_is_idempotent(tmp_path: Path) -> None:
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip().splitlines()[-1] == (
         "dry run: 2 shows, 9 tracks would be imported, 1 show already present; nothing written")
-    assert "week of 2026-02-25 (4 tracks): 4 to add" in dry.stdout
+    assert dry.stdout.strip().splitlines()[:-1] == [
+        "week of 2026-02-25: new show, 4 of 4 tracks to add",
+        "week of 2026-03-04: new show, 3 of 3 tracks to add",
+        "week of 2026-03-11: already present, 2 of 3 tracks to add"]
     assert asyncio.run(playlists(db)) == {W3.isoformat(): [501, 108]}  # nothing written
 
     proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
