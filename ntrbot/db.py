@@ -235,23 +235,25 @@ class Database:
         after what is stored (stored order, removals and announcements stay). Tracks already
         known keep their stored data. `dry_run` rolls it all back and only counts."""
 
-        async def write(c: aiosqlite.Connection) -> ImportResult:
+        async def write(c: aiosqlite.Connection) -> ImportResult:  # c is self._conn
             res = ImportResult()
             for start, end, episode, tracks in shows:
-                found = await _all(c, "SELECT id FROM shows WHERE week_start = ?", (_iso(start),))
-                show_id = found[0][0] if found else await _create_show(c, start, end)
-                res.shows_present += len(found)
+                found = await self._one("SELECT id FROM shows WHERE week_start = ?",
+                                        (_iso(start),))
+                show_id = found[0] if found else await _create_show(c, start, end)
                 if not found:
-                    res.shows_added += 1
                     await c.execute("UPDATE shows SET episode = COALESCE(?, episode) WHERE "
                                     "id = ?", (episode, show_id))
                 items = await _entries(c, show_id)
-                skip = {e[0] for e in items} | {r[0] for r in await _all(
-                    c, "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,))}
+                skip = {e[0] for e in items} | {r[0] for r in await self._all(
+                    "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,))}
                 new = [(t, at) for t, at in tracks if t.id not in skip and not skip.add(t.id)]
-                await _upsert_tracks(c, [t for t, _ in new], keep=True)
+                known = await self.tracks_by_id(t.id for t, _ in new)  # stored data wins
+                await _upsert_tracks(c, [t for t, _ in new if t.id not in known])
                 if new:
                     await _rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
+                res.shows_present, res.shows_added = (res.shows_present + bool(found),
+                                                      res.shows_added + (not found))
                 res.tracks_added += len(new)
                 res.per_show.append((bool(found), len(new)))
             return res
@@ -395,20 +397,13 @@ async def _create_show(c: aiosqlite.Connection, start: datetime, end: datetime) 
     return int(row[0])
 
 
-async def _all(c: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    async with c.execute(sql, params) as cur:
-        return list(await cur.fetchall())
-
-
-async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track], *,
-                         keep: bool = False) -> None:
-    """Insert or update `tracks`; with `keep`, a stored track keeps its stored data."""
+async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track]) -> None:
     await c.executemany(
         "INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, duration_ms,"
-        " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO " + ("NOTHING" if keep else
-        "UPDATE SET title=excluded.title, artist=excluded.artist, "
+        " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+        "title=excluded.title, artist=excluded.artist, "
         "permalink_url=excluded.permalink_url, artwork_url=excluded.artwork_url, "
-        "duration_ms=excluded.duration_ms, license=excluded.license"),
+        "duration_ms=excluded.duration_ms, license=excluded.license",
         [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
           t.license) for t in tracks])
 
