@@ -1,4 +1,4 @@
-"""The `ntrbot` command line: run, check-config, hash-password, gen-secret, poll, demo."""
+"""The `ntrbot` command line: run, check-config, hash-password, gen-secret, poll, demo, ..."""
 
 from __future__ import annotations
 
@@ -142,6 +142,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     show_token=args.show_token)
 
 
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .legacy import LegacyError, describe, import_legacy, summary
+    from .weeks import ShowClock
+
+    settings = settings_or_exit(args)
+    setup_logging(args.log_level or "WARNING")
+    clock = ShowClock(settings.show_day, settings.show_hour, settings.tz,
+                      timedelta(hours=settings.show_length_hours))
+    try:
+        result, shows = import_legacy(args.path, settings.db_path, clock, dry_run=args.dry_run)
+    except LegacyError as exc:
+        return fail(str(exc), 1)
+    if args.dry_run:
+        print("\n".join(describe(shows, result)))
+    print(summary(result, dry_run=args.dry_run))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup
+
+    settings = settings_or_exit(args)
+    try:
+        print(backup(settings.db_path, args.file, force=args.force))
+    except BackupError as exc:
+        return fail(str(exc), 1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ntrbot", description="Live 'now playing' announcer for the NtR show.")
@@ -166,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--show-token", action="store_true",
                       help="also print the generated admin token (for API and WebSocket tries)")
     demo.set_defaults(func=cmd_demo)
+    legacy = sub.add_parser("import-legacy", help="merge the old FastAPI service's SQLite "
+                            "playlists into NTR_DB_PATH")
+    legacy.add_argument("path", metavar="PATH", help="the old service's database file")
+    legacy.add_argument("--dry-run", action="store_true",
+                        help="print what would be imported, write nothing")
+    legacy.set_defaults(func=cmd_import_legacy)
+    backup = sub.add_parser("backup", help="copy NTR_DB_PATH to FILE (safe while ntrbot runs)")
+    backup.add_argument("file", metavar="FILE", help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.set_defaults(func=cmd_backup)
     parser.set_defaults(func=cmd_run)
     return parser
 

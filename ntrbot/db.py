@@ -11,7 +11,15 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from .models import Announcement, OutputDelivery, Show, ShowTrack, Track
+from .models import (
+    Announcement,
+    ImportedShow,
+    ImportResult,
+    OutputDelivery,
+    Show,
+    ShowTrack,
+    Track,
+)
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -93,9 +101,10 @@ class Database:
         return self._generation
 
     async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]], *,
-                     shows: bool = True) -> T:
+                     shows: bool = True, dry_run: bool = False) -> T:
         """Run `fn` in one transaction; the only way anything is written. `shows=False`
-        says the write touches no show or track, so cached shows stay valid."""
+        says the write touches no show or track, so cached shows stay valid; `dry_run`
+        rolls the transaction back (to see what it would do)."""
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -103,6 +112,9 @@ class Database:
             except BaseException:
                 await self._conn.rollback()
                 raise
+            if dry_run:
+                await self._conn.rollback()
+                return result
             await self._conn.commit()
             if shows:
                 self._show_cache.clear()
@@ -225,6 +237,37 @@ class Database:
                 await _rewrite(c, await _create_show(c, start, end), items)
 
         await self._write(write)
+
+    async def import_shows(self, shows: Sequence[ImportedShow], *,
+                           dry_run: bool = False) -> ImportResult:
+        """One transaction: create missing weeks; add each week's missing tracks in order
+        after what is stored (stored order, removals and announcements stay). Tracks already
+        known keep their stored data. `dry_run` rolls it all back and only counts."""
+
+        async def write(c: aiosqlite.Connection) -> ImportResult:  # c is self._conn
+            res = ImportResult()
+            for start, end, episode, tracks in shows:
+                found = await self._one("SELECT id FROM shows WHERE week_start = ?",
+                                        (_iso(start),))
+                show_id = found[0] if found else await _create_show(c, start, end)
+                if not found:
+                    await c.execute("UPDATE shows SET episode = COALESCE(?, episode) WHERE "
+                                    "id = ?", (episode, show_id))
+                items = await _entries(c, show_id)
+                skip = {e[0] for e in items} | {r[0] for r in await self._all(
+                    "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,))}
+                new = [(t, at) for t, at in tracks if t.id not in skip and not skip.add(t.id)]
+                known = await self.tracks_by_id(t.id for t, _ in new)  # stored data wins
+                await _upsert_tracks(c, [t for t, _ in new if t.id not in known])
+                if new:
+                    await _rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
+                res.shows_present, res.shows_added = (res.shows_present + bool(found),
+                                                      res.shows_added + (not found))
+                res.tracks_added += len(new)
+                res.per_show.append((bool(found), len(new)))
+            return res
+
+        return await self._write(write, dry_run=dry_run)
 
     # --- host edits (kept by later polls) ------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,22 @@ class Announcement:
         if private:
             out["who"] = self.who
         return out
+
+
+class ImportedShow(NamedTuple):
+    """A show week to merge in (legacy import): its tracks in order, with their like times."""
+
+    week_start: datetime
+    week_end: datetime
+    episode: int | None
+    tracks: list[tuple[Track, datetime]]
+
+
+@dataclass
+class ImportResult:
+    """What a legacy import added: new shows, tracks, weeks already there; and per show."""
+
+    shows_added: int = 0
+    tracks_added: int = 0
+    shows_present: int = 0
+    per_show: list[tuple[bool, int]] = field(default_factory=list)  # (was present, added)

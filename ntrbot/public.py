@@ -22,7 +22,38 @@ log = logging.getLogger(__name__)
 PUBLIC_FILES = {"public.js": "text/javascript", "public.css": "text/css",
                 "style.css": "text/css", "vendor/pico.min.css": "text/css",
                 "favicon.svg": "image/svg+xml"}
-PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "Vary": "Accept"}
+# SoundCloud's artwork hosts: the only image origins (besides 'self') the page may load.
+ARTWORK_HOSTS = ("i1.sndcdn.com", "i2.sndcdn.com", "i3.sndcdn.com", "i4.sndcdn.com")
+_ARTWORK = re.compile(r"https://(i[1-4]\.sndcdn\.com)/([A-Za-z0-9._~%/-]+?)"
+                      r"(-(?:large|crop|small|badge|tiny|mini|original|t\d+x\d+))?"
+                      r"\.(jpg|jpeg|png|gif|webp)(\?[A-Za-z0-9=&._-]*)?")
+
+
+def artwork_500(url: str | None) -> str | None:
+    """The 500×500 variant of a SoundCloud artwork URL (`-large`, `-t300x300` … become
+    `-t500x500`); None for anything not on SoundCloud's artwork hosts over https."""
+    m = _ARTWORK.fullmatch(url) if isinstance(url, str) else None
+    if m is None:
+        return None
+    host, path, size, ext, query = m.groups()
+    return f"https://{host}/{path}{'-t500x500' if size else ''}.{ext}{query or ''}"
+
+
+def _with_artwork_hosts(csp: str) -> str:
+    """`csp` with SoundCloud's artwork hosts added to its img-src (the public page only)."""
+    hosts = " ".join(f"https://{h}" for h in ARTWORK_HOSTS)
+    parts = [d.strip() for d in csp.split(";") if d.strip()]
+    at = next((i for i, d in enumerate(parts) if d.split()[0] == "img-src"), None)
+    if at is None:
+        parts.append(f"img-src 'self' {hosts}")
+    else:
+        parts[at] = f"{parts[at]} {hosts}"
+    return "; ".join(parts)
+
+
+PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "Vary": "Accept",
+                "Content-Security-Policy":
+                    _with_artwork_hosts(SECURITY_HEADERS["Content-Security-Policy"])}
 PAST_SHOWS = 20
 SETLIST_FORMATS = ("md", "txt", "csv", "json")
 _PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
@@ -102,13 +133,17 @@ def _track_rows(show: Show, announcements: list[Announcement]) -> str:
 
 def _now_card(show: Show, position: int | None) -> dict[str, str]:
     st = show.track_at(position) if position is not None else None
+    art = artwork_500(st.track.artwork_url) if st is not None else None
+    artwork = {"NOW_ART": "image" if art else "placeholder",
+               "NOW_ART_SRC": f'src="{_e(art)}" ' if art else "",
+               "NOW_ART_HIDDEN": "" if art else " hidden"}
     if st is None:
         return {"NOW_HIDDEN": " hidden", "NOW_POS": "", "NOW_HREF": "", "NOW_TITLE": "",
-                "NOW_ARTIST": ""}
+                "NOW_ARTIST": "", **artwork}
     url = _safe_url(st.track.permalink_url)
     return {"NOW_HIDDEN": "", "NOW_POS": f"#{st.position}",
             "NOW_HREF": f'href="{_e(url)}"' if url else "", "NOW_TITLE": _e(st.track.title),
-            "NOW_ARTIST": _e(st.track.artist)}
+            "NOW_ARTIST": _e(st.track.artist), **artwork}
 
 
 def _past_list(shows: list[Show], current_id: int) -> str:

@@ -28,6 +28,15 @@
     return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
   }
 
+  // The 500×500 variant of a SoundCloud artwork URL, else null: the rule of
+  // ntrbot/public.py artwork_500 (the page's CSP allows only these hosts for images).
+  const ARTWORK = /^https:\/\/(i[1-4]\.sndcdn\.com)\/([A-Za-z0-9._~%\/-]+?)(-(?:large|crop|small|badge|tiny|mini|original|t\d+x\d+))?\.(jpg|jpeg|png|gif|webp)(\?[A-Za-z0-9=&._-]*)?$/;
+  function artwork(url) {
+    const m = typeof url === "string" ? ARTWORK.exec(url) : null;
+    if (!m) return null;
+    return `https://${m[1]}/${m[2]}${m[3] ? "-t500x500" : ""}.${m[4]}${m[5] || ""}`;
+  }
+
   function duration(ms) {
     if (typeof ms !== "number" || ms <= 0) return "";
     const s = Math.floor(ms / 1000);
@@ -120,8 +129,24 @@
     const url = safeUrl(track.permalink_url);
     if (url) link.href = url; else link.removeAttribute("href");
     $("now-artist").textContent = track.artist;
+    showArt(artwork(track.artwork_url));
     card.hidden = false;
   }
+
+  // The artwork box keeps its size: an image, or the neutral placeholder when there is none
+  // (or it does not load).
+  function showArt(src) {
+    const img = $("now-art-img");
+    if (src) {
+      if (img.getAttribute("src") !== src) img.src = src;
+    } else {
+      img.removeAttribute("src");
+    }
+    img.hidden = !src;
+    $("now-art").dataset.art = src ? "image" : "placeholder";
+  }
+  // (A load that failed before this script ran leaves a transparent box: the placeholder.)
+  $("now-art-img").addEventListener("error", () => showArt(null));
 
   function renderHeading(show) {
     const title = showTitle(show);

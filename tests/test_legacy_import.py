@@ -1,0 +1,297 @@
+"""`ntrbot import-legacy`: the old FastAPI service's SQLite file, merged by the real command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ntrbot.db import Database
+from ntrbot.models import Track
+from tests.conftest import ADMIN_TOKEN
+
+REPO = Path(__file__).resolve().parents[1]
+TZ = ZoneInfo("America/New_York")
+# Show weeks as the old service stored them (Wed 22:00 New York, in UTC).
+W1 = datetime(2026, 2, 26, 3, 0, tzinfo=UTC)   # 22:00 EST
+W2 = W1 + timedelta(days=7)
+W3 = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)   # 22:00 EDT (after the DST change)
+W4 = W3 + timedelta(days=7)
+
+OLD_SCHEMA = """
+CREATE TABLE shows (id INTEGER PRIMARY KEY, week_start TEXT NOT NULL, week_end TEXT NOT NULL,
+                    created_at TEXT);
+CREATE TABLE tracks (id INTEGER PRIMARY KEY, title TEXT, artist TEXT, permalink_url TEXT,
+                     artwork_url TEXT, duration_ms INTEGER, license TEXT, liked_at TEXT,
+                     raw_json TEXT);
+CREATE TABLE show_tracks (show_id INTEGER, track_id INTEGER, position INTEGER,
+                          PRIMARY KEY (show_id, track_id));
+"""
+# A later release of the old service: other column order, more columns, more tables.
+NEWER_SCHEMA = """
+CREATE TABLE shows (ID INTEGER PRIMARY KEY, notes TEXT, Week_End TEXT, week_start TEXT,
+                    episode INTEGER, host TEXT);
+CREATE TABLE tracks (liked_at TEXT, id INTEGER PRIMARY KEY, genre TEXT, title TEXT,
+                     artist TEXT, permalink_url TEXT, artwork_url TEXT, duration_ms INTEGER,
+                     license TEXT, waveform_url TEXT);
+CREATE TABLE show_tracks (position INTEGER, track_id INTEGER, show_id INTEGER,
+                          added_by TEXT);
+CREATE TABLE announcements (id INTEGER PRIMARY KEY, show_id INTEGER, message TEXT);
+CREATE TABLE alembic_version (version_num TEXT);
+"""
+
+
+def make_legacy(path: Path, schema: str = OLD_SCHEMA) -> None:
+    """Three weeks of the old service: W1 (4 tracks), W2 (3 tracks), W3 (3 tracks, one of
+    them shared with W1), stored out of order so that only `position` gives the order."""
+    conn = sqlite3.connect(path)
+    conn.executescript(schema)
+    shows = [(7, W1, W2), (8, W2, W3), (9, W3, W4)]
+    for sid, start, end in shows:
+        conn.execute("INSERT INTO shows (id, week_start, week_end) VALUES (?, ?, ?)",
+                     (sid, start.isoformat(), end.isoformat()))
+    for tid in range(101, 111):
+        week = W1 if tid <= 104 else W2 if tid <= 107 else W3
+        conn.execute("INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, "
+                     "duration_ms, license, liked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (tid, f"Old Song {tid}", f"Old Artist {tid}",
+                      f"https://soundcloud.com/old/{tid}",
+                      f"https://i1.sndcdn.com/artworks-{tid}-large.jpg", 200_000 + tid,
+                      "cc-by", (week + timedelta(hours=tid % 10)).isoformat()))
+    links = [(7, 103, 1), (7, 101, 2), (7, 104, 3), (7, 102, 4),
+             (8, 107, 3), (8, 105, 1), (8, 106, 2),
+             (9, 110, 2), (9, 108, 1), (9, 101, 3)]
+    conn.executemany("INSERT INTO show_tracks (show_id, track_id, position) VALUES (?, ?, ?)",
+                     links)
+    conn.commit()
+    conn.close()
+
+
+def run(*args: str, db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NTR_")}
+    env.update({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_DB_PATH": str(db),
+                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH"))
+                                              if p)})
+    return subprocess.run([sys.executable, "-m", "ntrbot", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+async def playlists(db_path: Path) -> dict[str, list[int]]:
+    """{week_start (UTC ISO): track ids in order} of every show in the ntrbot database."""
+    db = await Database.open(str(db_path), TZ)
+    try:
+        shows, _ = await db.shows(100, 0)
+        out = {}
+        for s in shows:
+            full = await db.show(s.id)
+            assert full is not None
+            out[s.week_start.astimezone(UTC).isoformat()] = [t.track.id for t in full.tracks]
+        return out
+    finally:
+        await db.close()
+
+
+async def seed_w3(db_path: Path) -> int:
+    """ntrbot already has W3: its own like (501), one old track, a host edit, an announce."""
+    db = await Database.open(str(db_path), TZ)
+    try:
+        t = Track(501, "New Song", "New Artist", "https://soundcloud.com/new/501")
+        old = Track(108, "Renamed by SoundCloud", "Old Artist 108",
+                    "https://soundcloud.com/old/108")
+        await db.save_playlists([t, old], {(W3.astimezone(TZ), W4.astimezone(TZ)): [
+            (108, W3 + timedelta(hours=1), "like"), (501, W3 + timedelta(hours=2), "like")]})
+        sid = await db.show_id_at(W3 + timedelta(hours=1))
+        assert sid is not None
+        assert await db.move_track(sid, 2, 1)  # a host edit: 501 first
+        await db.record_announcement(sid, 1, 501, "Now Playing: Song #1", W3, "web:host",
+                                     "sent")
+        return sid
+    finally:
+        await db.close()
+
+
+def test_import_merges_old_shows_and_is_idempotent(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "ntr_fetcher.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    sid = asyncio.run(seed_w3(db))
+
+    dry = run("import-legacy", str(legacy), "--dry-run", db=db, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip().splitlines()[-1] == (
+        "dry run: 2 shows, 9 tracks would be imported, 1 show already present; nothing written")
+    assert dry.stdout.strip().splitlines()[:-1] == [
+        "week of 2026-02-25: new show, 4 of 4 tracks to add",
+        "week of 2026-03-04: new show, 3 of 3 tracks to add",
+        "week of 2026-03-11: already present, 2 of 3 tracks to add"]
+    assert asyncio.run(playlists(db)) == {W3.isoformat(): [501, 108]}  # nothing written
+
+    proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert one_line(proc.stdout) == "2 shows, 9 tracks imported, 1 show already present"
+    got = asyncio.run(playlists(db))
+    assert got == {
+        W1.isoformat(): [103, 101, 104, 102],      # the old position order
+        W2.isoformat(): [105, 106, 107],
+        W3.isoformat(): [501, 108, 110, 101],      # ntrbot's order kept, the rest appended
+    }
+
+    async def check_w3() -> None:
+        d = await Database.open(str(db), TZ)
+        try:
+            anns = await d.announcements(sid)
+            assert [(a.track_id, a.who) for a in anns] == [(501, "web:host")]
+            show = await d.show(sid)
+            assert show is not None
+            assert show.tracks[1].track.title == "Renamed by SoundCloud"  # stored data wins
+            w1 = await d.show_at(W1 + timedelta(days=1))
+            assert w1 is not None and w1.tracks[0].track.duration_ms == 200_103
+            assert w1.tracks[0].track.artwork_url == "https://i1.sndcdn.com/artworks-103-large.jpg"
+            assert w1.tracks[0].liked_at == W1 + timedelta(hours=3)
+            assert await d.integrity_ok()
+        finally:
+            await d.close()
+
+    asyncio.run(check_w3())
+
+    again = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert one_line(again.stdout) == "0 shows, 0 tracks imported, 3 shows already present"
+    assert asyncio.run(playlists(db)) == got
+
+
+def test_import_keeps_a_track_the_host_removed_out(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+
+    async def seed() -> None:
+        d = await Database.open(str(db), TZ)
+        try:
+            await d.save_playlists([Track(110, "T", "A", "https://soundcloud.com/x")],
+                                   {(W3.astimezone(TZ), W4.astimezone(TZ)): [
+                                       (110, W3 + timedelta(hours=1), "like")]})
+            sid = await d.show_id_at(W3)
+            assert sid is not None
+            await d.remove_track(sid, 1, W3 + timedelta(hours=2))
+        finally:
+            await d.close()
+
+    asyncio.run(seed())
+    proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert one_line(proc.stdout) == "2 shows, 9 tracks imported, 1 show already present"
+    assert asyncio.run(playlists(db))[W3.isoformat()] == [108, 101]
+
+
+def test_dry_run_without_a_database_creates_none(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    proc = run("import-legacy", str(legacy), "--dry-run", db=db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == (
+        "dry run: 3 shows, 10 tracks would be imported, 0 shows already present; "
+        "nothing written")
+    assert not db.exists()
+
+
+def test_a_newer_schema_is_read_by_column_name(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "newer.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy, NEWER_SCHEMA)
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("UPDATE shows SET episode = 40 + id, notes = 'x'")
+        conn.execute("INSERT INTO announcements (show_id, message) VALUES (7, 'hi')")
+    proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert one_line(proc.stdout) == "3 shows, 10 tracks imported, 0 shows already present"
+    got = asyncio.run(playlists(db))
+    assert got[W1.isoformat()] == [103, 101, 104, 102]
+    assert got[W3.isoformat()] == [108, 110, 101]
+
+    async def episodes() -> list[int | None]:
+        d = await Database.open(str(db), TZ)
+        try:
+            shows, _ = await d.shows(10, 0)
+            return [s.episode for s in shows]
+        finally:
+            await d.close()
+
+    assert asyncio.run(episodes()) == [49, 48, 47]
+
+
+@pytest.mark.parametrize("kind", ["garbage", "empty-sqlite", "missing-column", "missing-file",
+                                  "locked", "bad-time"])
+def test_not_such_a_database_is_one_line_and_exit_1(tmp_path: Path, kind: str) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    holder: sqlite3.Connection | None = None
+    if kind == "garbage":
+        legacy.write_bytes(b"this is not a database at all\n" * 200)
+    elif kind == "empty-sqlite":
+        sqlite3.connect(legacy).execute("CREATE TABLE other (x)").connection.close()
+    elif kind == "missing-column":
+        make_legacy(legacy)
+        with sqlite3.connect(legacy) as conn:
+            conn.execute("ALTER TABLE show_tracks RENAME COLUMN position TO pos")
+    elif kind == "locked":
+        make_legacy(legacy)
+        holder = sqlite3.connect(legacy, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+    elif kind == "bad-time":
+        make_legacy(legacy)
+        with sqlite3.connect(legacy) as conn:
+            conn.execute("UPDATE shows SET week_start = 'last tuesday' WHERE id = 8")
+    try:
+        proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    finally:
+        if holder is not None:
+            holder.close()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = one_line(proc.stderr)
+    assert line.startswith(f"ntrbot: {legacy}: "), line
+    assert proc.stdout == ""
+    expected = {"garbage": "not an SQLite database", "empty-sqlite": "no table 'shows'",
+                "missing-column": "has no column 'position'", "missing-file": "no such file",
+                "locked": "locked", "bad-time": "not an ISO-8601 time"}[kind]
+    assert expected in line
+    if db.exists():  # nothing half-imported
+        assert asyncio.run(playlists(db)) == {}
+
+
+def test_a_locked_ntrbot_database_is_one_line_and_nothing_half_written(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    asyncio.run(seed_w3(db))
+    holder = sqlite3.connect(db, isolation_level=None)  # another writer holds it
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    finally:
+        holder.close()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = one_line(proc.stderr)
+    assert line.startswith(f"ntrbot: cannot write database {db}: ") and "locked" in line
+    assert asyncio.run(playlists(db)) == {W3.isoformat(): [501, 108]}
+
+
+def test_odd_rows_are_skipped_not_fatal(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    with sqlite3.connect(legacy) as conn:  # dangling links, NULL ids, a bad position
+        conn.execute("INSERT INTO show_tracks (show_id, track_id, position) VALUES "
+                     "(7, 999, 5), (42, 101, 1), (NULL, 102, 1), (8, NULL, 9)")
+        conn.execute("UPDATE show_tracks SET position = 'x' WHERE show_id = 8 AND "
+                     "track_id = 107")  # not a number: sorts first
+    proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert one_line(proc.stdout) == "3 shows, 10 tracks imported, 0 shows already present"
