@@ -52,7 +52,11 @@ async def main(rounds: int, ircd_kind: str) -> None:
 
             async def joined() -> bool:
                 return CHANNEL in (await health())["channels"]
-            await wait_for(joined, 30, "ntrbot in the channel")
+
+            async def ready() -> bool:
+                async with http.get("/playlist") as r:
+                    return await joined() and len((await r.json())["tracks"]) == 30
+            await wait_for(ready, 30, "ntrbot in the channel with the playlist")
             async with http.get("/playlist") as r:
                 show_id = (await r.json())["id"]
             for i in range(rounds):

@@ -52,8 +52,10 @@ async def run(stack: Stack, fake: object, ircd: object, obs: IrcObserver, extra:
     async with aiohttp.ClientSession(bot.base_url) as http:
         async def ready() -> bool:
             async with http.get("/health") as r:
-                return CHANNEL in (await r.json())["irc"]["channels"]
-        await wait_for(ready, 30, "ntrbot in the channel")
+                joined = CHANNEL in (await r.json())["irc"]["channels"]
+            async with http.get("/playlist") as r:
+                return joined and len((await r.json())["tracks"]) == 30
+        await wait_for(ready, 30, "ntrbot in the channel with the playlist")
         async with http.get("/playlist") as r:
             show_id = (await r.json())["id"]
         for i in range(count + 10):
@@ -63,7 +65,9 @@ async def run(stack: Stack, fake: object, ircd: object, obs: IrcObserver, extra:
             t0 = time.perf_counter()
             async with http.post("/admin/announce", headers=headers, json={
                     "show_id": show_id, "position": position, "force": True}) as r:
-                await r.json()
+                body = await r.json()
+                if r.status != 200:
+                    raise RuntimeError(f"announce failed: {r.status} {body}")
             t_answer = time.perf_counter()
             at, _ = await obs.wait(lambda t, ln, tag=tag: tag in (privmsg_from(ln, "ntrbot")
                                                                    or ""), 10, since)

@@ -125,6 +125,7 @@ class Show:
     def __init__(self, bot: NtrbotProcess, ircd: IrcServer, gate: Gate) -> None:
         self.bot, self.ircd, self.gate = bot, ircd, gate
         self.http = httpx.AsyncClient(base_url=bot.base_url, timeout=10)
+        self.auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         self.observer: RawIrc | None = None
         self.lines: list[str] = []  # lines of earlier observers (each server life has one)
         self.show_id = 0
@@ -151,7 +152,8 @@ class Show:
         return resp.json()
 
     async def delivery(self, ann_id: int) -> str:
-        history = (await self.http.get(f"/shows/{self.show_id}/announcements")).json()
+        history = (await self.http.get(f"/shows/{self.show_id}/announcements",
+                                        headers=self.auth)).json()
         return next(a["delivery"] for a in history["announcements"] if a["id"] == ann_id)
 
     async def server_down(self) -> None:
