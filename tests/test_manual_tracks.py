@@ -125,17 +125,17 @@ async def test_soundcloud_url_with_title_is_manual_when_soundcloud_is_down(
     ({"title": "T"}, "artist"),
     ({"title": "T", "artist": ""}, "artist"),
     ({"title": "T", "artist": "a" * 201}, "artist"),
-    ({**JAM, "url": "javascript:alert(1)"}, "url"),
-    ({**JAM, "url": "JavaScript:alert(1)//https://x"}, "url"),
-    ({**JAM, "url": "data:text/html,<b>x</b>"}, "url"),
-    ({**JAM, "url": "ftp://example.com/x"}, "url"),
-    ({**JAM, "url": "/relative/path"}, "url"),
-    ({**JAM, "url": "https://"}, "url"),
-    ({**JAM, "url": "https://ex ample.com/"}, "url"),
-    ({**JAM, "url": "https://example.com/\nx"}, "url"),
-    ({**JAM, "url": "https://example.com:99999/"}, "url"),
-    ({**JAM, "url": "https://example.com/" + "x" * 2000}, "url"),
-    ({**JAM, "url": 7}, "url"),
+    ({**JAM, "url": "javascript:alert(1)"}, "http:// or https:// URL"),
+    ({**JAM, "url": "JavaScript:alert(1)//https://x"}, "http:// or https:// URL"),
+    ({**JAM, "url": "data:text/html,<b>x</b>"}, "http:// or https:// URL"),
+    ({**JAM, "url": "ftp://example.com/x"}, "http:// or https:// URL"),
+    ({**JAM, "url": "/relative/path"}, "http:// or https:// URL"),
+    ({**JAM, "url": "https://"}, "http:// or https:// URL"),
+    ({**JAM, "url": "https://ex ample.com/"}, "http:// or https:// URL"),
+    ({**JAM, "url": "https://example.com/\nx"}, "http:// or https:// URL"),
+    ({**JAM, "url": "https://example.com:99999/"}, "http:// or https:// URL"),
+    ({**JAM, "url": "https://example.com/" + "x" * 2000}, "2000 characters"),
+    ({**JAM, "url": 7}, "url must be a string"),
     ({**JAM, "position": 0}, "position"),
     ({**JAM, "position": -1}, "position"),
     ({**JAM, "position": "2"}, "position"),
@@ -262,3 +262,20 @@ async def test_setlists_and_public_page_contain_it(app_client: Any) -> None:
     assert 'href="https://guest.bandcamp.com/jam"' in page and "Live Jam" in page
     assert '<span class="title">No &lt;Link&gt;</span>' in page
     assert "The Guest" in page
+
+
+@pytest.mark.parametrize("path", ["compat/sopel/ntr_playlist.py",
+                                  "compat/limnoria/NtrPlaylist/ntrclient.py"])
+def test_compat_song_reply_without_url(path: str) -> None:
+    from pathlib import Path
+
+    from tests.compat.conftest import ROOT, load_module
+
+    pytest.importorskip("websocket")
+    if "sopel" in path:
+        pytest.importorskip("sopel")
+    module = load_module(Path(ROOT, path), "manual_under_test_" + Path(path).stem)
+    track = {"position": 3, "title": "Jam", "artist": "Guest", "permalink_url": ""}
+    assert module.format_track(track) == "Song #3: Jam by Guest"
+    assert module.format_track({**track, "permalink_url": "https://x/j"}) == \
+        "Song #3: Jam by Guest - https://x/j"
