@@ -27,14 +27,18 @@ async def _changed(request: web.Request, show_id: int) -> web.Response:
     return web.json_response({"status": "ok", "show": show.to_json()})
 
 
+_NOT_SOUNDCLOUD = ("url must be a SoundCloud track URL (or give a title and an artist to add "
+                   "a track by hand)")
+
+
 def _soundcloud_url(request: web.Request, url: Any) -> str:
     if not isinstance(url, str) or len(url) > 2000:
-        raise web.HTTPUnprocessableEntity(text="url must be a SoundCloud track URL")
+        raise web.HTTPUnprocessableEntity(text=_NOT_SOUNDCLOUD)
     parts = urlsplit(url.strip())
     allowed = {"soundcloud.com", "www.soundcloud.com", "m.soundcloud.com",
                urlsplit(request.app[keys.SETTINGS].soundcloud_web_base).hostname}
     if parts.scheme not in ("http", "https") or parts.hostname not in allowed:
-        raise web.HTTPUnprocessableEntity(text="url must be a SoundCloud track URL")
+        raise web.HTTPUnprocessableEntity(text=_NOT_SOUNDCLOUD)
     return url.strip()
 
 

@@ -102,6 +102,12 @@ async def test_soundcloud_url_alone_still_resolves(app_client: Any) -> None:
     assert fake.count("resolve") == 1
 
 
+async def test_other_url_alone_says_how_to_add_by_hand(app_client: Any) -> None:
+    resp = await add(app_client, {"url": JAM["url"]})
+    assert resp.status == 422
+    assert "by hand" in (await resp.json())["error"]
+
+
 async def test_soundcloud_url_with_title_is_manual_when_soundcloud_is_down(
         app_client: Any) -> None:
     fake = app_client.fake
