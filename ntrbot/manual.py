@@ -27,11 +27,6 @@ MAX_URL = 2000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
 
 
-def is_manual(track_id: int) -> bool:
-    """Whether a track id belongs to a manual track (see the id scheme above)."""
-    return track_id < 0
-
-
 def wants_manual(data: dict[str, Any]) -> bool:
     """A body with a title or an artist adds a manual track; a `url` alone resolves."""
     return data.get("title") is not None or data.get("artist") is not None
