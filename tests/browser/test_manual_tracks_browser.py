@@ -74,6 +74,13 @@ async def test_add_manual_track_in_edit_mode(browser: Any, fake: FakeSoundCloud,
         await page.locator(f"#track-{last}", has_text="Unreachable Track").wait_for()
         titles = [t["title"] for t in (await http.get("/playlist")).json()["tracks"]]
         assert titles[1] == "Guest Jam (live)" and titles[-1] == "Unreachable Track"
+
+        # on a phone the open form does not scroll sideways
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.click("#manual-add summary")
+        await page.wait_for_selector("#manual-form #manual-submit")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the manual form scrolls sideways on a phone ({width}px)"
         # Chromium logs the 424 this test provoked on purpose; nothing else
         assert [p for p in problems if "status of 424" not in p] == []
         await ctx.close()
