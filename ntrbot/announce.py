@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# `{permalink_url}` (with a conversion or format spec) and the separator before it.
+_URL_FIELD = re.compile(r"\s*(?:[-\u2013\u2014|:\u00b7]\s*)?"
+                        r"\{permalink_url(?:![rsa])?(?::[^{}]*)?\}")
 
 
 class AnnounceError(Exception):
@@ -73,7 +76,11 @@ def clean_line(text: str) -> str:
 
 
 def format_announce(template: str, show: Show, st: ShowTrack) -> str:
+    """The announce line. A track without a URL (a manual track may have none) drops the
+    `{permalink_url}` field together with the separator before it (" - ")."""
     t = st.track
+    if not t.permalink_url:
+        template = _URL_FIELD.sub("", template)
     values = {
         "position": st.position, "title": t.title, "artist": t.artist,
         "permalink_url": t.permalink_url, "artwork_url": t.artwork_url or "",

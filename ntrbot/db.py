@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from . import manual
 from .models import (
     Announcement,
     ImportedShow,
@@ -276,17 +278,18 @@ class Database:
         """Put `track` into the show at `position` (default: the end); returns its position.
         Raises ValueError when the track is already in the show."""
 
-        async def write(c: aiosqlite.Connection) -> int:
-            items = await _entries(c, show_id)
-            if any(tid == track.id for tid, _, _ in items):
-                raise ValueError(f"track {track.id} is already in show {show_id}")
-            await _upsert_tracks(c, [track])
-            at = len(items) if position is None else max(0, min(position - 1, len(items)))
-            items.insert(at, (track.id, liked_at, "manual"))
-            await c.execute("DELETE FROM removed_tracks WHERE show_id = ? AND track_id = ?",
-                            (show_id, track.id))
-            await _rewrite(c, show_id, items)
-            return at + 1
+        return await self._write(lambda c: _insert(c, show_id, track, liked_at, position))
+
+    async def add_manual_track(self, show_id: int, track: Track, liked_at: datetime,
+                               position: int | None = None) -> tuple[Track, int]:
+        """Like `add_track` for a track not from SoundCloud: it gets a new negative id
+        (`manual.next_id`; `track.id` is ignored). Raises ValueError for a duplicate."""
+
+        async def write(c: aiosqlite.Connection) -> tuple[Track, int]:
+            if await manual.duplicate_in_show(c, show_id, track):
+                raise ValueError(f"{track.title} by {track.artist} is already in show {show_id}")
+            added = replace(track, id=await manual.next_id(c))
+            return added, await _insert(c, show_id, added, liked_at, position)
 
         return await self._write(write)
 
@@ -479,6 +482,21 @@ async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track]) -> No
         "duration_ms=excluded.duration_ms, license=excluded.license",
         [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
           t.license) for t in tracks])
+
+
+async def _insert(c: aiosqlite.Connection, show_id: int, track: Track, liked_at: datetime,
+                  position: int | None) -> int:
+    """A hand-added track (source "manual": polls keep it) at `position` (default: last)."""
+    items = await _entries(c, show_id)
+    if any(tid == track.id for tid, _, _ in items):
+        raise ValueError(f"track {track.id} is already in show {show_id}")
+    await _upsert_tracks(c, [track])
+    at = len(items) if position is None else max(0, min(position - 1, len(items)))
+    items.insert(at, (track.id, liked_at, "manual"))
+    await c.execute("DELETE FROM removed_tracks WHERE show_id = ? AND track_id = ?",
+                    (show_id, track.id))
+    await _rewrite(c, show_id, items)
+    return at + 1
 
 
 async def _entries(c: aiosqlite.Connection, show_id: int) -> list[Entry]:

@@ -1,4 +1,4 @@
-"""Admin playlist editing: add by SoundCloud URL, remove, move, episode; retract announces."""
+"""Admin playlist edits: add (SoundCloud URL or by hand), remove, move, episode; retract."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import keys
+from . import keys, manual
 from .api import json_error, json_int, json_object, show_or_404, whole_number
 from .auth import admin_identity
 from .soundcloud import SoundCloudError, SoundCloudNotFound
@@ -27,23 +27,31 @@ async def _changed(request: web.Request, show_id: int) -> web.Response:
     return web.json_response({"status": "ok", "show": show.to_json()})
 
 
+_NOT_SOUNDCLOUD = ("url must be a SoundCloud track URL (or give a title and an artist to add "
+                   "a track by hand)")
+
+
 def _soundcloud_url(request: web.Request, url: Any) -> str:
     if not isinstance(url, str) or len(url) > 2000:
-        raise web.HTTPUnprocessableEntity(text="url must be a SoundCloud track URL")
+        raise web.HTTPUnprocessableEntity(text=_NOT_SOUNDCLOUD)
     parts = urlsplit(url.strip())
     allowed = {"soundcloud.com", "www.soundcloud.com", "m.soundcloud.com",
                urlsplit(request.app[keys.SETTINGS].soundcloud_web_base).hostname}
     if parts.scheme not in ("http", "https") or parts.hostname not in allowed:
-        raise web.HTTPUnprocessableEntity(text="url must be a SoundCloud track URL")
+        raise web.HTTPUnprocessableEntity(text=_NOT_SOUNDCLOUD)
     return url.strip()
 
 
 @routes.post("/admin/shows/{show_id}/tracks")
 async def add_track(request: web.Request) -> web.Response:
-    """Body {"url": "https://soundcloud.com/...", "position": int (optional, default last)}."""
+    """Body {"url": "https://soundcloud.com/...", "position": int (optional, default last)}
+    resolves the track on SoundCloud; {"title", "artist", "url" (any http(s), optional),
+    "position"} adds a manual track without asking SoundCloud (`manual.py`)."""
     who = await admin_identity(request)
     show = await show_or_404(request)
     data = await json_object(request)
+    if manual.wants_manual(data):
+        return await _add_manual(request, who, show.id, data)
     url = _soundcloud_url(request, data.get("url"))
     position = json_int(data, "position", maximum=MAX_POSITION, required=False)
     try:
@@ -59,6 +67,19 @@ async def add_track(request: web.Request) -> web.Response:
         return json_error(409, str(exc))
     log.info("%s added track %s to show %s at #%d", who, track.id, show.id, at)
     return await _changed(request, show.id)
+
+
+async def _add_manual(request: web.Request, who: str, show_id: int,
+                      data: dict[str, Any]) -> web.Response:
+    track = manual.manual_track(data)
+    position = json_int(data, "position", maximum=MAX_POSITION, required=False)
+    try:
+        added, at = await request.app[keys.DB].add_manual_track(
+            show_id, track, request.app[keys.NOW](), position)
+    except ValueError as exc:
+        return json_error(409, str(exc))
+    log.info("%s added manual track %s to show %s at #%d", who, added.id, show_id, at)
+    return await _changed(request, show_id)
 
 
 @routes.delete("/admin/shows/{show_id}/tracks/{position}")

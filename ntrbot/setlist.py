@@ -176,8 +176,9 @@ def render(show: Show, rows: list[SetlistRow], fmt: str) -> str:
         if heading:
             lines += ["", heading + ":"]
         for i, r in part:
-            lines.append(f"{i:>2}. {_time(r)}  {plain(r.title)} by {plain(r.artist)} - "
-                         f"{plain(r.permalink_url)}"
+            url = plain(r.permalink_url)
+            lines.append(f"{i:>2}. {_time(r)}  {plain(r.title)} by {plain(r.artist)}"
+                         + (f" - {url}" if url else "")
                          + (f" [{plain(r.license)}]" if r.license else ""))
     return "\n".join(lines) + "\n"
 

@@ -1,5 +1,5 @@
-// NtR live dashboard: the host's playlist edits (add by SoundCloud URL, move, remove) and the
-// episode number, through the admin API with the session cookie. Every edit is pushed to the
+// NtR live dashboard: the host's playlist edits (add by SoundCloud URL or by hand, move,
+// remove) and the episode number, through the admin API with the session cookie. Every edit is pushed to the
 // other dashboards and the public page by the server ("playlist" events).
 
 import { state, hooks, noteFresh } from './dashboard-state.js';
@@ -8,7 +8,7 @@ import { $, el, toast, sendJSON, errorText, ask } from './dashboard-util.js';
 let busy = false;
 
 // One edit request; on success the answer's show replaces the current one at once.
-async function edit(method, url, body, done) {
+async function edit(method, url, body, done, failed) {
   if (busy) return false;
   busy = true;
   document.body.classList.add('busy');
@@ -25,7 +25,7 @@ async function edit(method, url, body, done) {
       }
       return true;
     }
-    if (status !== 401) toast(errorText(status, data), 'error');
+    if (status !== 401 && !(failed && failed(status, data))) toast(errorText(status, data), 'error');
   } catch (e) {
     toast('Edit failed: ' + e.message, 'error');
   } finally {
@@ -82,6 +82,7 @@ export function renderEditPanel(show) {
   const ep = $('episode-input');
   if (document.activeElement !== ep) ep.value = show.episode == null ? '' : String(show.episode);
   $('move-from').max = $('move-to').max = $('add-position').max = String(show.tracks.length + 1);
+  if ($('manual-position')) $('manual-position').max = String(show.tracks.length + 1);
 }
 
 function whole(value) {
@@ -89,7 +90,56 @@ function whole(value) {
   return /^\d+$/.test(v) ? parseInt(v, 10) : null;
 }
 
+// "Not on SoundCloud?": title, artist, any http(s) URL (optional) and a position; built here
+// so the page's HTML stays as it is. Also the fallback when a SoundCloud URL cannot be resolved.
+function field(id, label, attrs, cls) {
+  return el('label', { htmlFor: id, class: cls || 'grow' }, label, el('input', { id, ...attrs }));
+}
+
+function manualForm() {
+  const form = el('form', { id: 'manual-form', class: 'edit-row', autocomplete: 'off' },
+    field('manual-title', 'Title', { type: 'text', required: true, maxLength: 200 }),
+    field('manual-artist', 'Artist', { type: 'text', required: true, maxLength: 200 }),
+    field('manual-url', 'Link (optional)', { type: 'url', inputMode: 'url', maxLength: 2000,
+      placeholder: 'https://… (Bandcamp, YouTube, anything)' }),
+    field('manual-position', 'at #', { type: 'number', min: 1, inputMode: 'numeric',
+      placeholder: 'end' }, 'narrow'),
+    el('button', { type: 'submit', id: 'manual-submit', text: 'Add by hand' }));
+  const box = el('details', { id: 'manual-add', class: 'manual-add' },
+    el('summary', { text: 'Not on SoundCloud? Add a track by hand' }), form);
+  $('add-form').after(box);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const show = state.current;
+    if (!show) return;
+    const body = { title: $('manual-title').value, artist: $('manual-artist').value };
+    const url = $('manual-url').value.trim();
+    if (url) body.url = url;
+    const pos = whole($('manual-position').value);
+    if ($('manual-position').value.trim() && !pos) { toast('Position must be a number', 'error'); return; }
+    if (pos) body.position = pos;
+    const ok = await edit('POST', tracksUrl(show), body, (s, added) => {
+      const t = added[0];
+      toast(t ? 'Added #' + t.position + ': ' + t.title + ' by ' + t.artist : 'Added', 'ok');
+    });
+    if (ok) {
+      for (const id of ['manual-title', 'manual-artist', 'manual-url', 'manual-position']) $(id).value = '';
+      box.open = false;
+    }
+  });
+}
+
+function offerManual(url, position) {
+  const box = $('manual-add');
+  box.open = true;
+  $('manual-url').value = url;
+  $('manual-position').value = position ? String(position) : '';
+  $('manual-title').focus();
+}
+
 export function initEdit() {
+  manualForm();
+
   $('edit-toggle').addEventListener('click', () => {
     state.editing = !state.editing;
     hooks.render();
@@ -110,6 +160,12 @@ export function initEdit() {
     const ok = await edit('POST', tracksUrl(show), body, (s, added) => {
       const t = added[0];
       toast(t ? 'Added #' + t.position + ': ' + t.title + ' by ' + t.artist : 'Added', 'ok');
+    }, (status, data) => {
+      // SoundCloud down (424) or not knowing the track (404): offer to add it by hand
+      if (status !== 424 && status !== 404) return false;
+      toast(errorText(status, data) + ' · add it by hand instead?', 'error',
+        { label: 'Add by hand', ms: 20000, run: () => offerManual(url, pos) });
+      return true;
     });
     $('add-submit').removeAttribute('aria-busy');
     if (ok) { $('add-url').value = ''; $('add-position').value = ''; }

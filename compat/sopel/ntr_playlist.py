@@ -125,9 +125,10 @@ def fetch_json(base_url: str, path: str, timeout: float = HTTP_TIMEOUT) -> Any:
 
 def format_track(track: dict[str, Any], label: str = "Song") -> str:
     """One track as an IRC reply line."""
+    url = track.get("permalink_url") or ""  # a manual track may have no URL
     return clean_line(
         f"{label} #{track.get('position', '?')}: {track.get('title', '?')} "
-        f"by {track.get('artist', '?')} - {track.get('permalink_url', '')}"
+        f"by {track.get('artist', '?')}" + (f" - {url}" if url else "")
     )
 
 

@@ -50,7 +50,8 @@ def ago(then: datetime, now: datetime) -> str:
 def track_text(st: ShowTrack) -> str:
     """`Song #3: Title by Artist - URL`."""
     t = st.track
-    return f"Song #{st.position}: {t.title} by {t.artist} - {t.permalink_url}"
+    url = f" - {t.permalink_url}" if t.permalink_url else ""  # manual tracks may have none
+    return f"Song #{st.position}: {t.title} by {t.artist}{url}"
 
 
 def parse_position(arg: str) -> int | None:
