@@ -29,7 +29,8 @@ function entry(show, a, nth, titles, retracted) {
     el('span', { class: 'h-pos', text: t ? '#' + t.position : '#' + a.position }),
     el('span', { class: 'h-what' }, what,
       !t && !retracted ? el('small', { class: 'muted', text: ' (removed from the show)' }) : null),
-    note(a, nth, t, retracted));
+    note(a, nth, t, retracted),
+    retracted ? null : outputBadges(a));
   li.dataset.id = a.id;
   return li;
 }
@@ -59,8 +60,7 @@ function note(a, nth, t, retracted) {
     again.addEventListener('click', () => hooks.announce(a.show_id, t.position, true));
   }
   return el('span', { class: 'h-note' },
-    meta ? el('span', { class: 'muted', text: meta + ' · ' }) : null, words, again,
-    outputBadges(a));
+    meta ? el('span', { class: 'muted', text: meta + ' · ' }) : null, words, again);
 }
 
 // Every announce of the show in time order (repeats counted), plus the ones retracted while

@@ -612,6 +612,53 @@ async def test_each_channel_is_shown(browser: Any, fake: FakeSoundCloud, miniirc
         both = r"in #sewerchat \d\d:\d\d:\d\d · in #backroom \d\d:\d\d:\d\d"
         assert re.fullmatch(f"#1 {LIVE_TRACKS[0][1]}: {both}", await page.inner_text("#toast-text"))
         assert re.fullmatch(both, (await page.inner_text("#track-1 .when-col .outcome")).strip())
+
+        # every output has its badge: each channel, the relay (by name)
+        async with Relay(bot.base_url, "sopel@testnet", acks=True):
+            await page.locator("#relay-status", has_text="1 relay").wait_for()
+            await page.keyboard.press("n")
+            await page.locator("#toast[data-kind=ok] #toast-text", has_text="1/1 relays").wait_for()
+            badges = page.locator("#toast-outputs .badge")
+            await badges.filter(has_text="sopel@testnet ✓").wait_for()
+            assert await badges.all_inner_texts() == ["#sewerchat ✓", "#backroom ✓",
+                                                      "sopel@testnet ✓"]
+            assert await page.get_attribute("#toast-outputs", "aria-hidden") == "true"
+            await page.click("#history summary")
+            item = page.locator("#history-list li").nth(1)
+            assert await item.locator(".badge").all_inner_texts() == [
+                "#sewerchat ✓", "#backroom ✓", "sopel@testnet ✓"]
+            title = await item.locator(".badge").nth(2).get_attribute("title")
+            assert title.startswith("relay:sopel@testnet: delivered")
+
+        # any other output kind (Discord, a webhook) by a short name, with its state
+        show_id = await page.evaluate(
+            "(async () => (await (await fetch('/playlist')).json()).id)()")
+        words = await page.evaluate("""async (showId) => {
+            const st = await import('/static/dashboard-state.js');
+            const at = new Date().toISOString();
+            st.addAnnouncement({id: 9001, show_id: showId, position: 3, track_id: 13,
+                announced_at: at, who: 'web:nick', delivery: 'delivered', airs_at: null,
+                deliveries: [
+                    {output: 'irc:#sewerchat', state: 'delivered', at, detail: ''},
+                    {output: 'discord', state: 'delivered', at, detail: 'message 1'},
+                    {output: 'webhook:hooks.example.net:8443', state: 'failed', at,
+                     detail: 'HTTP 500'}]});
+            st.addAnnouncement({id: 9002, show_id: showId, position: 4, track_id: 14,
+                announced_at: at, who: 'web:nick', delivery: 'failed', airs_at: null,
+                deliveries: [{output: 'discord', state: 'queued', at, detail: ''},
+                             {output: 'webhook:example.org', state: 'sent', at, detail: ''}]});
+            st.hooks.render();
+            return [3, 4].map((p) => document.querySelector(
+                '#track-' + p + ' .when-col .outcome').textContent);
+        }""", show_id)
+        assert re.fullmatch(r"in #sewerchat \d\d:\d\d:\d\d · Discord ✓ · "
+                            r"hooks\.example\.net:8443 failed: HTTP 500", words[0]), words
+        assert words[1] == "Discord sending… · example.org sending…", words
+        item = page.locator("#history-list li[data-id='9001']")
+        assert await item.locator(".badge").all_inner_texts() == [
+            "#sewerchat ✓", "Discord ✓", "hooks.example.net:8443 ✗"]
+        assert await item.locator(".badge").nth(2).get_attribute("data-state") == "failed"
+        await page.screenshot(path=str(tmp_path / "dashboard-outputs.png"), full_page=True)
         assert problems == []
         await ctx.close()
     finally:
