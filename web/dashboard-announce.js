@@ -83,7 +83,8 @@ function paint() {
 
 // Every second: the countdown toast counts on (unless another message took its place).
 export function tickToast() {
-  if (shown && shown.counting && $('toast-text').querySelector('.seen')) paint();
+  const counting = shown && shown.counting && toastVisible();
+  if (counting && $('toast-text').querySelector('.seen')) paint();
 }
 
 // Show (or update) the toast for announcement `a`.

@@ -18,8 +18,7 @@ export function renderDelay(d) {
   const b = $('delay-toggle');
   b.textContent = words(s);
   b.dataset.state = s > 0 ? 'ok' : 'off';
-  b.setAttribute('aria-label', 'Announce delay: ' + (s > 0 ? s + ' seconds' : 'none') +
-    '. Change it');
+  b.setAttribute('aria-label', 'Announce delay, ' + words(s) + ' (change)');
   b.title = (s > 0 ? 'Announces wait ' + s + ' s before they air (Cancel stops them)'
     : 'Announces go out at once') + '; the setting\'s default is ' + (d.default || 0) + ' s';
   for (const p of document.querySelectorAll('.delay-preset')) {

@@ -780,6 +780,10 @@ async def test_delay_countdown_cancel_and_queue(browser: Any, fake: FakeSoundClo
         await seen.filter(has_text="#2 airs in").wait_for()
         assert (await page.inner_text("#track-2 .when-inline .outcome")).startswith("airs in ")
         await page.wait_for_selector("#track-3.next")
+        # #1 airs while #2 still counts down: #2 keeps the toast (and its Cancel)
+        await outcome.filter(has_text="in #sewerchat").wait_for()
+        assert (await page.inner_text("#toast-text")).startswith("#2 "), \
+            await page.inner_text("#toast-text")
         await observer.wait_for(privmsg(announce_line(1)), 10, since)
         await observer.wait_for(privmsg(announce_line(2)), 10, since)
         said = [m.params[-1] for m in observer.messages(since) if m.command == "PRIVMSG"]
