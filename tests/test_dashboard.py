@@ -329,7 +329,7 @@ async def test_dashboard_modules_served_and_csp_clean(client: TestClient) -> Non
         todo += re.findall(r"from\s+'\./([\w.-]+\.js)'", text)
     assert {"dashboard-edit.js", "dashboard-history.js", "dashboard-render.js",
             "dashboard-state.js", "dashboard-util.js", "dashboard-announce.js",
-            "dashboard-delivery.js"} <= seen
+            "dashboard-delivery.js", "dashboard-delay.js", "dashboard-countdown.js"} <= seen
     # the toast is a polite live region (errors switch it to role="alert")
     assert re.search(r'id="toast"[^>]*role="status"[^>]*aria-live="polite"', page)
 

@@ -1,14 +1,17 @@
 // NtR live dashboard: announcing (POST /admin/announce with the session cookie) and the
-// toast that follows one announce as its deliveries change: "sending…", then "in #chan
-// 22:14:03" or "failed: <the server's reason>" with Send again. Undo stays for UNDO_MS.
+// toast that follows one announce as its deliveries change: with a delay first "#3 airs in
+// 12 s" with Cancel, then "sending…", "in #chan 22:14:03" or "failed: <the server's
+// reason>" with Send again. Without a delay Undo stays for UNDO_MS.
 
 import { state, hooks, addAnnouncement, findAnnouncement } from './dashboard-state.js';
-import { clock, toast, postJSON, errorText, ask } from './dashboard-util.js';
-import { outcome } from './dashboard-delivery.js';
-import { undoAction, UNDO_MS } from './dashboard-history.js';
+import { $, clock, toast, postJSON, errorText, ask } from './dashboard-util.js';
+import { outcome, outputBadges, secondsLeft, cancelledText } from './dashboard-delivery.js';
+import { undoAction, cancelAction, UNDO_MS } from './dashboard-history.js';
 
-// The announcement the toast is about: {id, undoUntil, by}.
+// The announcement the toast is about: {id, undoUntil, by, counting, spoken, spokeSoon}.
 let shown = null;
+// The countdown is read out by screen readers at its start and once more at SOON_S.
+const SOON_S = 5;
 
 // The track's position now (it may have moved since), or null when it left the show.
 function positionNow(a) {
@@ -42,20 +45,46 @@ export function retryAction(a) {
   };
 }
 
+// Before its air time: "#3 airs in 12 s · Title" with Cancel; the live region says it at
+// the start and at SOON_S seconds, not on every tick.
+function paintCountdown(a, title) {
+  const s = secondsLeft(a);
+  const visible = '#' + a.position + ' airs in ' + s + ' s' + (title ? ' · ' + title : '') +
+    (shown.by ? ' (announced by ' + shown.by + ')' : '');
+  if (!shown.spoken) {
+    shown.spoken = visible + '. Cancel stops it.';
+    shown.spokeSoon = s <= SOON_S;
+  } else if (s <= SOON_S && !shown.spokeSoon) {
+    shown.spokeSoon = true;
+    shown.spoken = '#' + a.position + ' airs in ' + s + ' s';
+  }
+  toast(visible, 'info', [cancelAction(a)], s * 1000 + 20000,
+    { spoken: shown.spoken, outputs: outputBadges(a) });
+}
+
 function paint() {
   const a = findAnnouncement(shown.id);
   if (!a) return;
   const o = outcome(a);
+  const title = trackTitle(a);
+  shown.counting = o.waiting;
+  if (o.waiting) { paintCountdown(a, title); return; }
+  if (o.state === 'cancelled') { toast(cancelledText(a), 'ok'); return; }
   const actions = [];
-  const left = shown.undoUntil - Date.now();
+  const left = a.airs_at ? 0 : shown.undoUntil - Date.now();  // with a delay: Cancel was it
   if (left > 0) actions.push(Object.assign(undoAction(a.id, a.position), { ms: left }));
   const retry = o.retry ? retryAction(a) : null;
   if (retry) actions.push(retry);
-  const title = trackTitle(a);
   const who = shown.by ? ' announced by ' + shown.by : '';
   const ms = o.kind === 'error' ? 20000 : o.pending ? 15000 : 6000;
   toast('#' + a.position + (title ? ' ' + title : '') + who + ': ' + o.text, o.kind, actions,
-    Math.max(ms, left));
+    Math.max(ms, left), { outputs: outputBadges(a) });
+}
+
+// Every second: the countdown toast counts on (unless another message took its place).
+export function tickToast() {
+  const counting = shown && shown.counting && toastVisible();
+  if (counting && $('toast-text').querySelector('.seen')) paint();
 }
 
 // Show (or update) the toast for announcement `a`.
@@ -76,6 +105,9 @@ function changed(a, before) {
   hooks.render();
   if (shown && shown.id === a.id && toastVisible()) { paint(); return; }
   const o = outcome(a);
+  // Another announce counting down keeps the toast (and its Cancel) unless this one failed;
+  // the mark and the history say what became of this one.
+  if (shown && shown.counting && toastVisible() && o.kind !== 'error') return;
   if (state.mine.has(a.id) && o.final && o.text !== before) showToast(a);
 }
 

@@ -1,9 +1,12 @@
-// NtR live dashboard: the show's announcement history, setlist downloads and Undo of an
-// announce (DELETE /admin/announcements/{id}: off the history; a line already out stays).
+// NtR live dashboard: the show's announcement history, setlist downloads, Cancel of an
+// announce before its air time and Undo of one already out (both DELETE
+// /admin/announcements/{id}: before airs_at nothing is sent; after, a line out stays).
 
-import { state, hooks, announcementsOf, removeAnnouncement } from './dashboard-state.js';
+import {
+  state, hooks, announcementsOf, removeAnnouncement, addAnnouncement, isCancelled,
+} from './dashboard-state.js';
 import { $, el, clock, offsetText, toast, sendJSON, errorText } from './dashboard-util.js';
-import { outcome } from './dashboard-delivery.js';
+import { outcome, outputBadges, cancelledText } from './dashboard-delivery.js';
 
 export const UNDO_MS = 8000;
 
@@ -26,7 +29,8 @@ function entry(show, a, nth, titles, retracted) {
     el('span', { class: 'h-pos', text: t ? '#' + t.position : '#' + a.position }),
     el('span', { class: 'h-what' }, what,
       !t && !retracted ? el('small', { class: 'muted', text: ' (removed from the show)' }) : null),
-    note(a, nth, t, retracted));
+    note(a, nth, t, retracted),
+    retracted ? null : outputBadges(a));
   li.dataset.id = a.id;
   return li;
 }
@@ -38,9 +42,17 @@ function note(a, nth, t, retracted) {
   const o = outcome(a);
   const meta = [nth > 1 ? 'repeat ×' + nth : '', a.who || ''].filter(Boolean).join(' · ');
   const words = el('span', { class: 'h-state', 'data-kind': o.kind, text: o.text });
+  words.dataset.delivery = o.state;
+  if (o.waiting) words.dataset.airsAt = a.airs_at;
   words.title = o.title;
   let again = null;
-  if (o.retry && t) {
+  if (o.waiting) {
+    again = el('button', {
+      type: 'button', class: 'cancel-air small', text: 'Cancel',
+      title: 'Cancel #' + a.position + ' before it airs: nothing is sent',
+    });
+    again.addEventListener('click', () => { again.disabled = true; cancelAnnounce(a.id, a.position); });
+  } else if (o.retry && t) {
     again = el('button', {
       type: 'button', class: 'retry secondary outline small', text: 'Send again',
       title: 'Announce #' + t.position + ' once more (this try did not reach the channel)',
@@ -58,7 +70,10 @@ export function renderHistory(show) {
   const items = announcementsOf(show);
   const titles = new Map(show.tracks.map((t) => [t.id, t]));
   const seen = new Map();
+  let counted = 0;
   const rows = items.map((a) => {
+    if (isCancelled(a)) return { at: a.announced_at, li: entry(show, a, 1, titles, false) };
+    counted += 1;
     const nth = (seen.get(a.track_id) || 0) + 1;
     seen.set(a.track_id, nth);
     return { at: a.announced_at, li: entry(show, a, nth, titles, false) };
@@ -70,8 +85,8 @@ export function renderHistory(show) {
   }
   rows.sort((x, y) => new Date(x.at) - new Date(y.at));
   const announcedTracks = seen.size;
-  $('history-count').textContent = items.length
-    ? items.length + ' announce' + (items.length === 1 ? '' : 's') + ' of ' + announcedTracks +
+  $('history-count').textContent = counted
+    ? counted + ' announce' + (counted === 1 ? '' : 's') + ' of ' + announcedTracks +
       ' track' + (announcedTracks === 1 ? '' : 's')
     : 'nothing announced yet';
   $('history-list').replaceChildren(...rows.map((r) => r.li));
@@ -102,6 +117,38 @@ export async function undo(annId, position) {
   } catch (e) {
     toast('Undo failed: ' + e.message, 'error');
   }
+}
+
+// Cancel an announce still waiting for its air time: nothing reaches any output. If it
+// aired meanwhile the server strikes it off the history instead (the line stays out).
+export async function cancelAnnounce(annId, position) {
+  state.undone.add(annId);  // a "retracted" answer needs no second toast
+  try {
+    const { status, data } = await sendJSON('DELETE', '/admin/announcements/' + annId);
+    if (status === 200 && data.status === 'cancelled') {
+      const a = addAnnouncement(data.announcement) || { position };
+      hooks.render();
+      toast(cancelledText(a), 'ok');
+    } else if (status === 200) {
+      removeAnnouncement(annId, state.current && state.current.id, position);
+      hooks.render();
+      toast('Too late to cancel: #' + position + ' had already aired. It is off the history; ' +
+        'a line already in the channel cannot be unsent.', 'warn');
+    } else if (status !== 401) {
+      toast('Cancel failed: ' + errorText(status, data), 'error');
+    }
+  } catch (e) {
+    toast('Cancel failed: ' + e.message, 'error');
+  }
+}
+
+// The toast's Cancel while an announce waits for its air time.
+export function cancelAction(a) {
+  return {
+    id: 'toast-cancel', label: 'Cancel', class: 'cancel-air',
+    title: 'Cancel #' + a.position + ' before it airs: nothing is sent',
+    run: () => cancelAnnounce(a.id, a.position),
+  };
 }
 
 // A "retracted" event from the dashboard socket (this tab, another tab or the bearer API).

@@ -1,16 +1,29 @@
 // NtR live dashboard: draws the shows (track tables, headings, "next") from the state.
 
-import { state, hooks, trackHistory, nextUnannounced, isFresh } from './dashboard-state.js';
+import {
+  state, hooks, trackHistory, latestByTrack, nextUnannounced, isFresh,
+} from './dashboard-state.js';
 import { $, el, clock, dateLabel, offsetText, plural } from './dashboard-util.js';
 import { editControls, renderEditPanel } from './dashboard-edit.js';
 import { outcome } from './dashboard-delivery.js';
 import { renderHistory, setlistLinks } from './dashboard-history.js';
 
 // ✓ first announce time · offset from the show start · ×repeats, then what became of the
-// latest announce ("in #sewerchat 22:14:03", "sending…", "failed: …"): outcome() words.
-function mark(show, h) {
-  if (!h) return el('span', { class: 'mark none', text: '—' });
-  const o = outcome(h.last);
+// latest announce ("in #sewerchat 22:14:03", "sending…", "failed: …", "airs in 12 s",
+// "cancelled"): outcome() words. A countdown carries data-airs-at (the ticker updates it).
+export function outcomeWords(a, o, cls) {
+  const words = el('small', { class: cls, text: o.text });
+  if (o.waiting) words.dataset.airsAt = a.airs_at;
+  return words;
+}
+
+function mark(show, h, latest) {
+  if (!h && !latest) return el('span', { class: 'mark none', text: '—' });
+  const o = outcome(latest);
+  if (!h) {  // only cancelled announces: nothing was sent
+    return el('span', { class: 'mark', 'data-delivery': o.state, 'data-kind': o.kind,
+      title: o.title }, outcomeWords(latest, o, 'outcome'));
+  }
   const sign = o.kind === 'error' ? '✗ ' : o.pending ? '… ' : '✓ ';
   return el('span', {
     class: 'mark', 'data-delivery': o.state, 'data-kind': o.kind,
@@ -20,7 +33,7 @@ function mark(show, h) {
   sign + clock(h.first.announced_at),
   el('span', { class: 'offset', text: ' ' + offsetText(show.week_start, h.first.announced_at) }),
   h.count > 1 ? el('span', { class: 'repeats', text: ' ×' + h.count }) : null,
-  el('small', { class: 'outcome', text: o.text }));
+  outcomeWords(latest, o, 'outcome'));
 }
 
 function announceButton(show, t, h) {
@@ -35,9 +48,9 @@ function announceButton(show, t, h) {
   return btn;
 }
 
-function trackRow(show, t, hist, isCurrent) {
+function trackRow(show, t, hist, latest, isCurrent) {
   const h = hist.get(t.id);
-  const when = mark(show, h);
+  const when = mark(show, h, latest.get(t.id));
   const title = el('div', { class: 'title' },
     /^https?:\/\//i.test(t.permalink_url || '')
       ? el('a', { href: t.permalink_url, target: '_blank', rel: 'noopener noreferrer', text: t.title })
@@ -60,8 +73,9 @@ function trackRow(show, t, hist, isCurrent) {
 
 function fillTable(table, show, isCurrent) {
   const hist = trackHistory(show);
+  const latest = latestByTrack(show);
   table.querySelector('tbody').replaceChildren(
-    ...show.tracks.map((t) => trackRow(show, t, hist, isCurrent)));
+    ...show.tracks.map((t) => trackRow(show, t, hist, latest, isCurrent)));
 }
 
 export function showTitle(show, fallback) {

@@ -23,7 +23,7 @@ export const state = {
 };
 
 // Hooks the entry module fills in, so the other modules need not import it.
-export const hooks = { render() {}, announce() {}, loadShows() {} };
+export const hooks = { render() {}, announce() {}, loadShows() {}, tickToast() {} };
 
 function showAnns(showId) {
   if (!state.anns.has(showId)) state.anns.set(showId, new Map());
@@ -92,10 +92,19 @@ export function announcementsOf(show) {
     new Date(x.announced_at) - new Date(y.announced_at) || x.id - y.id) : [];
 }
 
-// Per track id: {first, last, count} of its announcements in the show.
+// Cancelled before its air time: nothing was sent, so it does not count as announced.
+export function isCancelled(a) {
+  const ds = (a && a.deliveries) || [];
+  return !!a && (a.delivery === 'cancelled' ||
+    (ds.length > 0 && ds.every((d) => d.state === 'cancelled')));
+}
+
+// Per track id: {first, last, count} of its announcements in the show (cancelled ones
+// left out; one waiting for its air time counts).
 export function trackHistory(show) {
   const out = new Map();
   for (const a of announcementsOf(show)) {
+    if (isCancelled(a)) continue;
     const h = out.get(a.track_id);
     if (!h) out.set(a.track_id, { first: a, last: a, count: 1 });
     else { h.last = a; h.count += 1; }
@@ -103,8 +112,16 @@ export function trackHistory(show) {
   return out;
 }
 
+// Per track id: its latest announcement, cancelled ones included (the mark says so).
+export function latestByTrack(show) {
+  const out = new Map();
+  for (const a of announcementsOf(show)) out.set(a.track_id, a);
+  return out;
+}
+
 // "next" (what `n` announces): the first unannounced track after the last one announced
 // (the most recent announce of a track still in the show), else the first unannounced one.
+// One still waiting for its air time counts as announced, so `n` queues the one after it.
 export function nextUnannounced() {
   const cur = state.current;
   if (!cur || !cur.tracks.length) return null;
@@ -112,6 +129,7 @@ export function nextUnannounced() {
   const byId = new Map(cur.tracks.map((t) => [t.id, t]));
   let last = 0;
   for (const a of announcementsOf(cur)) {
+    if (isCancelled(a)) continue;
     const t = byId.get(a.track_id);
     if (t) last = t.position;
   }

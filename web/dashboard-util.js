@@ -61,12 +61,32 @@ export function hideToast() {
   $('toast-actions').replaceChildren();
 }
 
-// actions: [{id, label, title, ms (how long the button stays), run}]; ms: how long the
-// toast stays (default 6 s, errors 9 s, at least as long as its buttons).
-export function toast(text, kind, actions, ms) {
+// The toast's words. With `spoken` (a countdown) the visible words are hidden from screen
+// readers and `spoken` is what the live region says: it changes only when it should be
+// read out again (not on every tick).
+function toastWords(text, spoken) {
+  const box = $('toast-text');
+  if (spoken == null) { box.textContent = text; return; }
+  let shown = box.querySelector('.seen');
+  let said = box.querySelector('.sr-only');
+  if (!shown || !said) {
+    shown = el('span', { class: 'seen', 'aria-hidden': 'true' });
+    said = el('span', { class: 'sr-only' });
+    box.replaceChildren(shown, said);
+  }
+  if (shown.textContent !== text) shown.textContent = text;
+  if (said.textContent !== spoken) said.textContent = spoken;
+}
+
+// actions: [{id, label, title, class, ms (how long the button stays), run}]; ms: how long
+// the toast stays (default 6 s, errors 9 s, at least as long as its buttons); extra:
+// {spoken (see toastWords), outputs (a node of per-output badges)}.
+export function toast(text, kind, actions, ms, extra) {
   const t = $('toast');
   const list = [].concat(actions || []);
-  $('toast-text').textContent = text;
+  const x = extra || {};
+  toastWords(text, x.spoken);
+  $('toast-outputs').replaceChildren(...(x.outputs ? [x.outputs] : []));
   t.dataset.kind = kind || 'info';
   t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   t.setAttribute('aria-live', kind === 'error' ? 'assertive' : 'polite');
@@ -78,7 +98,7 @@ export function toast(text, kind, actions, ms) {
   for (const a of list) {
     let b = box.querySelector('#' + a.id);
     if (!b) {
-      b = el('button', { type: 'button', id: a.id, class: 'toast-action' });
+      b = el('button', { type: 'button', id: a.id, class: 'toast-action' + (a.class ? ' ' + a.class : '') });
       box.append(b);
     }
     b.textContent = a.label;

@@ -1,15 +1,19 @@
 // NtR live dashboard (entry module): shows from the public JSON routes, live state from
 // /ws/dashboard, announces through POST /admin/announce with the session cookie (never a
 // token), keyboard shortcuts and the status bar. Announcing and its toast, rendering,
-// history/undo and playlist editing live in dashboard-announce.js, dashboard-render.js,
-// dashboard-history.js and dashboard-edit.js; the delivery words in dashboard-delivery.js.
+// history/undo/cancel and playlist editing live in dashboard-announce.js,
+// dashboard-render.js, dashboard-history.js and dashboard-edit.js; the delivery words in
+// dashboard-delivery.js; the delay control in dashboard-delay.js; the countdown's tick in
+// dashboard-countdown.js.
 
 import { state, hooks, setAnnouncements, nextUnannounced, noteFresh } from './dashboard-state.js';
 import { $, ago, toast, getJSON, postJSON, errorText, initConfirm } from './dashboard-util.js';
 import { render } from './dashboard-render.js';
 import { onRetracted } from './dashboard-history.js';
-import { announce, onAnnouncement, onDelivery } from './dashboard-announce.js';
+import { announce, onAnnouncement, onDelivery, tickToast } from './dashboard-announce.js';
 import { initEdit } from './dashboard-edit.js';
+import { initDelay, renderDelay } from './dashboard-delay.js';
+import { startCountdown } from './dashboard-countdown.js';
 
 // --- shows --------------------------------------------------------------------------
 
@@ -169,11 +173,13 @@ function onEvent(ev) {
     case 'hello':
       state.user = ev.user || null;
       renderIrc(ev.irc); renderRelays(ev.subscribers || 0, ev.relays); renderPoller(ev.poller);
+      renderDelay(ev.delay);
       askMarks();
       break;
     case 'irc': renderIrc(ev.irc); break;
     case 'subscribers': renderRelays(ev.subscribers || 0, ev.relays); break;
     case 'poller': renderPoller(ev.poller); break;
+    case 'delay': renderDelay(ev.delay); break;
     case 'playlist': loadShows(); break;
     case 'announcements':
       setAnnouncements(ev.show_id, ev.items);
@@ -216,7 +222,10 @@ function connect() {
 hooks.render = render;
 hooks.announce = announce;
 hooks.loadShows = loadShows;
+hooks.tickToast = tickToast;
 initConfirm();
 initEdit();
+initDelay();
+startCountdown();
 loadShows();
 connect();

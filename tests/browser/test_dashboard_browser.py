@@ -612,7 +612,226 @@ async def test_each_channel_is_shown(browser: Any, fake: FakeSoundCloud, miniirc
         both = r"in #sewerchat \d\d:\d\d:\d\d · in #backroom \d\d:\d\d:\d\d"
         assert re.fullmatch(f"#1 {LIVE_TRACKS[0][1]}: {both}", await page.inner_text("#toast-text"))
         assert re.fullmatch(both, (await page.inner_text("#track-1 .when-col .outcome")).strip())
+
+        # every output has its badge: each channel, the relay (by name)
+        async with Relay(bot.base_url, "sopel@testnet", acks=True):
+            await page.locator("#relay-status", has_text="1 relay").wait_for()
+            await page.keyboard.press("n")
+            await page.locator("#toast[data-kind=ok] #toast-text", has_text="1/1 relays").wait_for()
+            badges = page.locator("#toast-outputs .badge")
+            await badges.filter(has_text="sopel@testnet ✓").wait_for()
+            assert await badges.all_inner_texts() == ["#sewerchat ✓", "#backroom ✓",
+                                                      "sopel@testnet ✓"]
+            assert await page.get_attribute("#toast-outputs", "aria-hidden") == "true"
+            await page.click("#history summary")
+            item = page.locator("#history-list li").nth(1)
+            assert await item.locator(".badge").all_inner_texts() == [
+                "#sewerchat ✓", "#backroom ✓", "sopel@testnet ✓"]
+            title = await item.locator(".badge").nth(2).get_attribute("title")
+            assert title.startswith("relay:sopel@testnet: delivered")
+
+        # any other output kind (Discord, a webhook) by a short name, with its state
+        show_id = await page.evaluate(
+            "(async () => (await (await fetch('/playlist')).json()).id)()")
+        words = await page.evaluate("""async (showId) => {
+            const st = await import('/static/dashboard-state.js');
+            const at = new Date().toISOString();
+            st.addAnnouncement({id: 9001, show_id: showId, position: 3, track_id: 13,
+                announced_at: at, who: 'web:nick', delivery: 'delivered', airs_at: null,
+                deliveries: [
+                    {output: 'irc:#sewerchat', state: 'delivered', at, detail: ''},
+                    {output: 'discord', state: 'delivered', at, detail: 'message 1'},
+                    {output: 'webhook:hooks.example.net:8443', state: 'failed', at,
+                     detail: 'HTTP 500'}]});
+            st.addAnnouncement({id: 9002, show_id: showId, position: 4, track_id: 14,
+                announced_at: at, who: 'web:nick', delivery: 'failed', airs_at: null,
+                deliveries: [{output: 'discord', state: 'queued', at, detail: ''},
+                             {output: 'webhook:example.org', state: 'sent', at, detail: ''}]});
+            st.hooks.render();
+            return [3, 4].map((p) => document.querySelector(
+                '#track-' + p + ' .when-col .outcome').textContent);
+        }""", show_id)
+        assert re.fullmatch(r"in #sewerchat \d\d:\d\d:\d\d · Discord ✓ · "
+                            r"hooks\.example\.net:8443 failed: HTTP 500", words[0]), words
+        assert words[1] == "Discord sending… · example.org sending…", words
+        item = page.locator("#history-list li[data-id='9001']")
+        assert await item.locator(".badge").all_inner_texts() == [
+            "#sewerchat ✓", "Discord ✓", "hooks.example.net:8443 ✗"]
+        assert await item.locator(".badge").nth(2).get_attribute("data-state") == "failed"
+        await page.screenshot(path=str(tmp_path / "dashboard-outputs.png"), full_page=True)
         assert problems == []
         await ctx.close()
     finally:
         await bot.stop(signal.SIGTERM)
+
+
+async def set_delay_from_ui(page: Any, seconds: int) -> None:
+    """The status bar's delay control: open it, type the seconds, Set."""
+    if await page.get_attribute("#delay-toggle", "aria-expanded") != "true":
+        await page.click("#delay-toggle")
+    await page.fill("#delay-input", str(seconds))
+    await page.click("#delay-set")
+
+
+async def countdown(page: Any) -> int:
+    import re
+
+    text = await page.inner_text("#toast-text .seen")
+    found = re.match(r"#\d+ airs in (\d+) s", text)
+    assert found, text
+    return int(found.group(1))
+
+
+async def test_delay_countdown_cancel_and_queue(browser: Any, fake: FakeSoundCloud,
+                                                miniircd: Any, tmp_path: Path) -> None:
+    """Tonight's delay from the status bar; an announce counts down with Cancel, which
+    really stops it (the channel never sees it); `n` meanwhile queues the next one."""
+    import asyncio
+    import re
+
+    import httpx
+
+    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd)).start()
+    observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
+    bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    http = httpx.AsyncClient(base_url=bot.base_url, timeout=10)
+    try:
+        await observer.join("#sewerchat")
+        await wait_bot_ready(bot.base_url)
+        show_id = (await http.get("/playlist")).json()["id"]
+        ctx, page, problems = await open_dashboard(
+            browser, bot.base_url, viewport={"width": 390, "height": 844},
+            device_scale_factor=2, is_mobile=True, has_touch=True)
+        toggle = page.locator("#delay-toggle")
+        await toggle.filter(has_text="no delay").wait_for()
+
+        # the delay control: keyboard reachable, labelled, presets and any number
+        await toggle.focus()
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#delay-panel:not([hidden])")
+        assert await toggle.get_attribute("aria-expanded") == "true"
+        assert "Announce delay" in await toggle.get_attribute("aria-label")
+        assert await page.locator("label[for=delay-input]").count() == 1
+        preset = page.locator(".delay-preset[data-seconds='10']")
+        box = await preset.bounding_box()
+        assert box is not None and box["height"] >= 44, box
+        await preset.click()
+        await toggle.filter(has_text="delay 10 s").wait_for()
+        assert await preset.get_attribute("aria-pressed") == "true"
+        assert await page.locator("#delay-panel").is_hidden()
+        assert (await http.get("/admin/delay", headers=bearer)).json()["seconds"] == 10
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the delay control scrolls sideways on a phone ({width}px)"
+        # set elsewhere (another tab, the API): this tab follows
+        r = await http.put("/admin/delay", json={"seconds": 20}, headers=bearer)
+        assert r.status_code == 200
+        await toggle.filter(has_text="delay 20 s").wait_for()
+        # out of range: the server's words in the toast, the delay unchanged
+        await set_delay_from_ui(page, 700)
+        await page.locator("#toast[data-kind=error]", has_text="0 to 600").wait_for()
+        assert (await toggle.inner_text()).strip() == "delay 20 s"
+        await set_delay_from_ui(page, 4)
+        await toggle.filter(has_text="delay 4 s").wait_for()
+        await page.screenshot(path=str(tmp_path / "delay-control.png"))
+
+        # `n`: the toast counts down with Cancel; the channel has not seen the line
+        since = observer.mark()
+        await page.keyboard.press("n")
+        seen = page.locator("#toast-text .seen")
+        await seen.filter(has_text="#1 airs in").wait_for()
+        assert re.fullmatch(rf"#1 airs in [1-4] s · {LIVE_TRACKS[0][1]}", await seen.inner_text())
+        assert await seen.get_attribute("aria-hidden") == "true"
+        spoken = await page.text_content("#toast-text .sr-only")
+        assert spoken.startswith("#1 airs in ") and "Cancel" in spoken
+        cancel = page.locator("#toast-cancel")
+        assert (await cancel.inner_text()).strip() == "Cancel"
+        outcome = page.locator("#track-1 .when-inline .outcome")
+        assert (await outcome.inner_text()).startswith("airs in ")
+        assert (await page.text_content("#history-list li .h-state")).startswith("airs in ")
+        await page.screenshot(path=str(SCREENSHOTS / "dashboard-countdown.png"))
+        await cancel.click()
+        await page.locator("#toast-text", has_text="#1 cancelled — nothing was sent").wait_for()
+        assert (await outcome.inner_text()).strip() == "cancelled"
+        await page.wait_for_selector("#track-1.next:not(.announced)")  # it does not count
+        assert (await page.text_content("#history-list li .h-state")).strip() == "cancelled"
+        assert "nothing announced yet" in await page.inner_text("#history-count")
+        await asyncio.sleep(5)  # past its air time: still nothing in the channel
+        assert not [m for m in observer.messages(since) if m.command == "PRIVMSG"]
+        ann = await announcements(page, 1)
+        assert ann["delivery"] == "cancelled"
+        assert {d["state"] for d in ann["deliveries"]} == {"cancelled"}
+
+        # again: it counts down (and only the start is read out), then it is in the channel
+        since = observer.mark()
+        await page.keyboard.press("n")
+        await seen.filter(has_text="#1 airs in").wait_for()
+        first = await countdown(page)
+        said = await page.text_content("#toast-text .sr-only")
+        await page.wait_for_function(
+            """(first) => {
+                const m = /airs in ([0-9]+) s/.exec(
+                    document.querySelector('#toast-text .seen')?.textContent || '');
+                return m && Number(m[1]) < first;
+            }""", arg=first, timeout=3000)
+        assert await page.text_content("#toast-text .sr-only") == said  # not every second
+        assert not [m for m in observer.messages(since) if m.command == "PRIVMSG"]
+        # `n` while #1 waits: #2 is queued after it (the server answers at once)
+        await page.keyboard.press("n")
+        await seen.filter(has_text="#2 airs in").wait_for()
+        assert (await page.inner_text("#track-2 .when-inline .outcome")).startswith("airs in ")
+        await page.wait_for_selector("#track-3.next")
+        # #1 airs while #2 still counts down: #2 keeps the toast (and its Cancel)
+        await outcome.filter(has_text="in #sewerchat").wait_for()
+        assert (await page.inner_text("#toast-text")).startswith("#2 "), \
+            await page.inner_text("#toast-text")
+        await observer.wait_for(privmsg(announce_line(1)), 10, since)
+        await observer.wait_for(privmsg(announce_line(2)), 10, since)
+        said = [m.params[-1] for m in observer.messages(since) if m.command == "PRIVMSG"]
+        assert said == [announce_line(1), announce_line(2)], said
+        await page.locator("#toast[data-kind=ok] #toast-text", has_text="in #sewerchat").wait_for()
+        ann1, ann2 = await announcements(page, 1), await announcements(page, 2)
+        assert ann1["airs_at"] <= ann2["airs_at"]
+        assert await page.inner_text("#toast-text") == (
+            f"#2 {LIVE_TRACKS[1][1]}: in #sewerchat "
+            + await local_time(page, ann2["delivered_at"]))
+        await outcome.filter(has_text="in #sewerchat").wait_for()
+        assert (await outcome.inner_text()).strip() == \
+            "in #sewerchat " + await local_time(page, ann1["delivered_at"])
+        assert await page.locator("#toast-cancel").count() == 0
+        # a repeat is still guarded
+        await page.click("#track-1 button.announce")
+        await page.wait_for_selector("#confirm[open]")
+        await page.click("#confirm-cancel")
+
+        # an announce from elsewhere with its own delay: counted down here too, read out
+        # at its start and at 5 s; Cancel works from this tab
+        r = await http.post("/admin/announce", headers=bearer,
+                            json={"show_id": show_id, "position": 3, "delay": 8})
+        assert r.status_code == 200 and r.json()["airs_at"]
+        await seen.filter(has_text="#3 airs in").wait_for()
+        assert "announced by token" in await seen.inner_text()
+        start = await page.text_content("#toast-text .sr-only")
+        assert start.startswith("#3 airs in ")
+        await page.wait_for_function(
+            "() => /^#3 airs in [45] s$/.test("
+            "document.querySelector('#toast-text .sr-only')?.textContent || '')", timeout=8000)
+        assert (await page.text_content("#toast-text .sr-only")) != start
+        await page.click("#toast-cancel")
+        await page.locator("#toast-text", has_text="#3 cancelled — nothing was sent").wait_for()
+
+        # the delay is kept server-side: it survives a reload
+        await page.reload()
+        await toggle.filter(has_text="delay 4 s").wait_for()
+        await page.wait_for_selector("#track-2.announced")
+        await page.wait_for_selector("#track-3:not(.announced)")
+        assert (await page.inner_text("#track-3 .when-inline .outcome")).strip() == "cancelled"
+        await asyncio.sleep(1)
+        assert [m.params[-1] for m in observer.messages(since) if m.command == "PRIVMSG"] == \
+            [announce_line(1), announce_line(2)]
+        assert [p for p in problems if "status of 4" not in p] == []
+        await ctx.close()
+    finally:
+        await http.aclose()
+        await observer.close()
+        code = await bot.stop(signal.SIGTERM)
+    assert code == 0
