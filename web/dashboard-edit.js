@@ -164,7 +164,7 @@ export function initEdit() {
       // SoundCloud down (424) or not knowing the track (404): offer to add it by hand
       if (status !== 424 && status !== 404) return false;
       toast(errorText(status, data) + ' · add it by hand instead?', 'error',
-        { label: 'Add by hand', ms: 20000, run: () => offerManual(url, pos) });
+        { id: 'toast-manual', label: 'Add by hand', ms: 20000, run: () => offerManual(url, pos) });
       return true;
     });
     $('add-submit').removeAttribute('aria-busy');

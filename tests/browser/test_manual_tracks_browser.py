@@ -61,7 +61,7 @@ async def test_add_manual_track_in_edit_mode(browser: Any, fake: FakeSoundCloud,
         url = f"{fake.web_base}/someone/unreachable-track"
         await page.fill("#add-url", url)
         await page.click("#add-submit")
-        offer = page.locator("#toast-action", has_text="Add by hand")
+        offer = page.locator("#toast-manual", has_text="Add by hand")
         await offer.wait_for(timeout=20_000)
         assert "SoundCloud" in await page.inner_text("#toast-text")
         await offer.click()
