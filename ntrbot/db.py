@@ -3,55 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from . import manual
-from .models import (
-    Announcement,
-    ImportedShow,
-    ImportResult,
-    OutputDelivery,
-    Show,
-    ShowTrack,
-    Track,
-)
-from .schema import MIGRATIONS
+from .db_announcements import AnnouncementMethods
+from .models import ImportedShow, ImportResult, Show, ShowTrack, Track
+from .schema import migrate
+from .schema import parse_iso as _dt
+from .schema import utc_iso as _iso
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SHOW_COLS = "id, week_start, week_end, episode"
 _TRACK_COLS = ("st.position, st.liked_at, t.id, t.title, t.artist, t.permalink_url, "
                "t.artwork_url, t.duration_ms, t.license")
-# Announcements follow their track: `position` is where the track is in the show now (after
-# the host's edits), or where it was when announced if it has been removed since.
-_ANN_SELECT = ("SELECT a.id, a.show_id, COALESCE(st.position, a.position), a.track_id, a.message, "
-               "a.announced_at, a.who, a.delivery, a.delivered_at, a.airs_at "
-               "FROM announcements a LEFT JOIN show_tracks st "
-               "ON st.show_id = a.show_id AND st.track_id = a.track_id "
-               "WHERE a.retracted_at IS NULL")
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000")
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat()
+class Database(AnnouncementMethods):
+    """All reads and writes of ntrbot's state. Writes go through `_write` (one at a time) on
+    the writer connection; other reads use a read-only connection of their own, so (WAL) they
+    see only committed data and never wait for a write."""
 
-
-def _dt(s: str) -> datetime:
-    return datetime.fromisoformat(s)
-
-
-class Database:
-    """All reads and writes of ntrbot's state. Writes go through `_write` (one at a time)."""
-
-    def __init__(self, conn: aiosqlite.Connection, tz: ZoneInfo) -> None:
-        self._conn = conn
+    def __init__(self, conn: aiosqlite.Connection, reader: aiosqlite.Connection,
+                 tz: ZoneInfo) -> None:
+        self._conn = conn  # the writer
+        self._reader = reader  # the writer itself only for ":memory:" (one connection's data)
         self._tz = tz
         self._lock = asyncio.Lock()
         self._show_cache: dict[int, Show] = {}
@@ -60,42 +43,18 @@ class Database:
 
     @classmethod
     async def open(cls, path: str, tz: ZoneInfo) -> Database:
-        conn = aiosqlite.connect(path)
+        conn = await _connect(path)
+        reader: aiosqlite.Connection | None = None
         try:
-            await conn
+            await migrate(conn)
+            reader = conn if path == ":memory:" else await _connect(path, reader=True)
         except BaseException:
-            # aiosqlite stops its worker thread without waiting for it; wait here, so the
-            # thread never calls back into an event loop that has closed meanwhile.
-            thread = getattr(conn, "_thread", None)
-            if thread is not None:
-                await asyncio.to_thread(thread.join, 5)
+            await _close(reader, conn)
             raise
-        try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            db = cls(conn, tz)
-            await db._migrate()
-        except BaseException:
-            await conn.close()
-            raise
-        return db
+        return cls(conn, reader, tz)
 
     async def close(self) -> None:
-        await self._conn.close()
-
-    async def _migrate(self) -> None:
-        async with self._conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = row[0] if row else 0
-        if version > len(MIGRATIONS):
-            raise RuntimeError(f"database schema {version} is newer than this ntrbot "
-                               f"({len(MIGRATIONS)})")
-        for i in range(version, len(MIGRATIONS)):
-            await self._conn.executescript(
-                f"BEGIN; {MIGRATIONS[i]}; PRAGMA user_version = {i + 1}; COMMIT;")
-            log.info("database schema migrated to version %d", i + 1)
+        await _close(self._reader, self._conn)
 
     @property
     def generation(self) -> int:
@@ -106,30 +65,36 @@ class Database:
                      shows: bool = True, dry_run: bool = False) -> T:
         """Run `fn` in one transaction; the only way anything is written. `shows=False`
         says the write touches no show or track, so cached shows stay valid; `dry_run`
-        rolls the transaction back (to see what it would do)."""
+        rolls the transaction back (to see what it would do). A rollback, like a commit of
+        a write to shows, drops the show cache and moves `generation`."""
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
+            committed = False
             try:
                 result = await fn(self._conn)
-            except BaseException:
-                await self._conn.rollback()
-                raise
-            if dry_run:
-                await self._conn.rollback()
-                return result
-            await self._conn.commit()
-            if shows:
-                self._show_cache.clear()
-                self._generation += 1
-            self.writes += 1
+                if not dry_run:
+                    await self._conn.commit()
+                    committed = True
+            finally:
+                try:
+                    if not committed:
+                        await self._conn.rollback()
+                finally:
+                    if shows or not committed:
+                        self._show_cache.clear()
+                        self._generation += 1
+            self.writes += committed
             return result
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._conn.execute(sql, params) as cur:
+    async def _all(self, sql: str, params: Sequence[Any] = (),
+                   conn: aiosqlite.Connection | None = None) -> list[tuple[Any, ...]]:
+        """Rows from the reader; inside a write, pass its `conn` to see its own changes."""
+        async with (conn or self._reader).execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        async with self._conn.execute(sql, params) as cur:
+    async def _one(self, sql: str, params: Sequence[Any] = (),
+                   conn: aiosqlite.Connection | None = None) -> tuple[Any, ...] | None:
+        async with (conn or self._reader).execute(sql, params) as cur:
             return await cur.fetchone()
 
     # --- shows -----------------------------------------------------------
@@ -217,7 +182,9 @@ class Database:
             out.setdefault(_dt(week_start), set()).add(track_id)
         return out
 
-    async def tracks_by_id(self, ids: Iterable[int]) -> dict[int, Track]:
+    async def tracks_by_id(self, ids: Iterable[int], *,
+                           conn: aiosqlite.Connection | None = None) -> dict[int, Track]:
+        """Stored tracks by id (`conn`: a write's connection, as for `_all`)."""
         ids = list(ids)
         out: dict[int, Track] = {}
         for i in range(0, len(ids), 500):
@@ -225,7 +192,7 @@ class Database:
             marks = ",".join("?" * len(chunk))
             for r in await self._all(
                     "SELECT id, title, artist, permalink_url, artwork_url, duration_ms, license "
-                    f"FROM tracks WHERE id IN ({marks})", chunk):
+                    f"FROM tracks WHERE id IN ({marks})", chunk, conn):
                 out[r[0]] = Track(*r)
         return out
 
@@ -246,20 +213,20 @@ class Database:
         after what is stored (stored order, removals and announcements stay). Tracks already
         known keep their stored data. `dry_run` rolls it all back and only counts."""
 
-        async def write(c: aiosqlite.Connection) -> ImportResult:  # c is self._conn
+        async def write(c: aiosqlite.Connection) -> ImportResult:  # reads on c see this write
             res = ImportResult()
             for start, end, episode, tracks in shows:
                 found = await self._one("SELECT id FROM shows WHERE week_start = ?",
-                                        (_iso(start),))
+                                        (_iso(start),), c)
                 show_id = found[0] if found else await _create_show(c, start, end)
                 if not found:
                     await c.execute("UPDATE shows SET episode = COALESCE(?, episode) WHERE "
                                     "id = ?", (episode, show_id))
                 items = await _entries(c, show_id)
                 skip = {e[0] for e in items} | {r[0] for r in await self._all(
-                    "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,))}
+                    "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,), c)}
                 new = [(t, at) for t, at in tracks if t.id not in skip and not skip.add(t.id)]
-                known = await self.tracks_by_id(t.id for t, _ in new)  # stored data wins
+                known = await self.tracks_by_id((t.id for t, _ in new), conn=c)  # stored wins
                 await _upsert_tracks(c, [t for t, _ in new if t.id not in known])
                 if new:
                     await _rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
@@ -336,129 +303,44 @@ class Database:
                             "DO UPDATE SET value = excluded.value", (key, value))
         await self._write(write, shows=False)
 
-    # --- announcements ---------------------------------------------------------
-
-    def _ann(self, r: Sequence[Any],
-             deliveries: Sequence[OutputDelivery] = ()) -> Announcement:
-        return Announcement(id=r[0], show_id=r[1], position=r[2], track_id=r[3], message=r[4],
-                            announced_at=_dt(r[5]), who=r[6], delivery=r[7],
-                            delivered_at=_dt(r[8]) if r[8] else None,
-                            airs_at=_dt(r[9]) if r[9] else None,
-                            deliveries=tuple(deliveries))
-
-    async def _with_deliveries(self, rows: Sequence[Sequence[Any]]) -> list[Announcement]:
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        by_id: dict[int, list[OutputDelivery]] = {i: [] for i in ids}
-        marks = ",".join("?" * len(ids))
-        for d in await self._all(
-                "SELECT announcement_id, output, state, detail, at FROM deliveries WHERE "
-                f"announcement_id IN ({marks}) ORDER BY announcement_id, ord", ids):
-            by_id[d[0]].append(OutputDelivery(d[1], d[2], d[3], _dt(d[4])))
-        return [self._ann(r, by_id[r[0]]) for r in rows]
-
-    async def next_announcement_id(self) -> int:
-        """The id the next recorded announcement may take (ids are never reused)."""
-        row = await self._one(
-            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = "
-            "'announcements'), 0), COALESCE((SELECT MAX(id) FROM announcements), 0))")
-        return int(row[0] if row else 0) + 1
-
-    async def record_announcement(self, show_id: int, position: int, track_id: int,
-                                  message: str, announced_at: datetime, who: str,
-                                  delivery: str, *, announcement_id: int | None = None,
-                                  deliveries: Sequence[OutputDelivery] = (),
-                                  delivered_at: datetime | None = None,
-                                  airs_at: datetime | None = None) -> int:
-        """Insert one announcement with its deliveries (one per output) in one transaction."""
-        async def write(c: aiosqlite.Connection) -> int:
-            cur = await c.execute(
-                "INSERT INTO announcements (id, show_id, position, track_id, message, "
-                "announced_at, who, delivery, delivered_at, airs_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (announcement_id, show_id, position, track_id, message, _iso(announced_at),
-                 who, delivery, _iso(delivered_at) if delivered_at else None,
-                 _iso(airs_at) if airs_at else None))
-            assert cur.lastrowid is not None
-            await c.executemany(
-                "INSERT INTO deliveries (announcement_id, output, ord, state, detail, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(cur.lastrowid, d.output, i, d.state, d.detail, _iso(d.at))
-                 for i, d in enumerate(deliveries)])
-            return cur.lastrowid
-        return await self._write(write, shows=False)
-
-    async def set_delivery(self, announcement_id: int, delivery: str | None = None, *,
-                           delivered_at: datetime | None = None,
-                           outputs: Sequence[OutputDelivery] = ()) -> None:
-        """Update the announcement's summary state and the given outputs' deliveries."""
-        async def write(c: aiosqlite.Connection) -> None:
-            if delivery is not None:
-                await c.execute(
-                    "UPDATE announcements SET delivery = ?, delivered_at = ? WHERE id = ?",
-                    (delivery, _iso(delivered_at) if delivered_at else None, announcement_id))
-            for d in outputs:
-                await c.execute(
-                    "INSERT INTO deliveries (announcement_id, output, ord, state, detail, at) "
-                    "VALUES (?, ?, (SELECT COUNT(*) FROM deliveries WHERE announcement_id = ?),"
-                    " ?, ?, ?) ON CONFLICT (announcement_id, output) DO UPDATE SET "
-                    "state = excluded.state, detail = excluded.detail, at = excluded.at",
-                    (announcement_id, d.output, announcement_id, d.state, d.detail,
-                     _iso(d.at)))
-        await self._write(write, shows=False)
-
-    async def announcements(self, show_id: int) -> list[Announcement]:
-        rows = await self._all(f"{_ANN_SELECT} AND a.show_id = ? ORDER BY a.announced_at, a.id",
-                               (show_id,))
-        return await self._with_deliveries(rows)
-
-    async def first_announcement(self, show_id: int, position: int) -> Announcement | None:
-        """The first announcement of the track now at `position` in the show."""
-        row = await self._one(
-            f"{_ANN_SELECT} AND a.delivery != 'cancelled' AND a.show_id = ? AND a.track_id = "
-            "(SELECT track_id FROM "
-            "show_tracks WHERE show_id = ? AND position = ?) ORDER BY a.announced_at, a.id "
-            "LIMIT 1", (show_id, show_id, position))
-        return (await self._with_deliveries([row]))[0] if row else None
-
-    async def last_announcement(self, *, aired: bool = False) -> Announcement | None:
-        """The latest announcement; with `aired`, the latest one an output confirmed."""
-        where = (" AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND "
-                 "d.state = 'delivered') OR (NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-                 "d.announcement_id = a.id) AND a.delivery NOT IN ('cancelled', 'expired', "
-                 "'queued')))"
-                 if aired else "")
-        row = await self._one(
-            f"{_ANN_SELECT}{where} ORDER BY a.announced_at DESC, a.id DESC LIMIT 1")
-        return (await self._with_deliveries([row]))[0] if row else None
-
-    async def announcement(self, announcement_id: int) -> Announcement | None:
-        row = await self._one(f"{_ANN_SELECT} AND a.id = ?", (announcement_id,))
-        return (await self._with_deliveries([row]))[0] if row else None
-
-    async def pending_announcements(self) -> list[Announcement]:
-        """Announces recorded with an air time that have not gone to any output yet."""
-        rows = await self._all(
-            f"{_ANN_SELECT} AND a.airs_at IS NOT NULL AND a.delivery = 'queued' AND NOT EXISTS "
-            "(SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND d.state != "
-            "'queued') ORDER BY a.airs_at, a.id")
-        return await self._with_deliveries(rows)
-
-    async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:
-        """Strike an announcement from the history (the IRC line itself stays sent)."""
-        async def write(c: aiosqlite.Connection) -> bool:
-            cur = await c.execute("UPDATE announcements SET retracted_at = ? WHERE id = ? AND "
-                                  "retracted_at IS NULL", (_iso(when), announcement_id))
-            return cur.rowcount == 1
-        return await self._write(write, shows=False)
-
     async def integrity_ok(self) -> bool:
         row = await self._one("PRAGMA integrity_check")
         return bool(row) and row[0] == "ok"
 
 
 Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manual")
+
+
+async def _connect(path: str, *, reader: bool = False) -> aiosqlite.Connection:
+    """An open connection with ntrbot's PRAGMAs; a `reader` is autocommit and query-only."""
+    conn = aiosqlite.connect(path, isolation_level=None) if reader else aiosqlite.connect(path)
+    try:
+        await conn
+    except BaseException:
+        # aiosqlite stops its worker thread without waiting for it; wait here, so the
+        # thread never calls back into an event loop that has closed meanwhile.
+        thread = getattr(conn, "_thread", None)
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5)
+        raise
+    try:
+        for pragma in _PRAGMAS + (("query_only=ON",) if reader else ()):
+            await conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _close(reader: aiosqlite.Connection | None, writer: aiosqlite.Connection) -> None:
+    """Close the reader, then the writer (last, so it checkpoints the WAL), even if the
+    reader fails to close."""
+    try:
+        if reader is not None and reader is not writer:
+            await reader.close()
+    finally:
+        await writer.close()
+
 
 
 async def _create_show(c: aiosqlite.Connection, start: datetime, end: datetime) -> int:

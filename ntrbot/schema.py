@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+
+def utc_iso(t: datetime) -> str:
+    """How a time is stored: UTC ISO-8601 text."""
+    return t.astimezone(UTC).isoformat()
+
+
+def parse_iso(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
 # Forward migrations: MIGRATIONS[i] takes the schema from user_version i to i + 1.
 MIGRATIONS: list[str] = [
     """
@@ -67,3 +84,16 @@ MIGRATIONS: list[str] = [
     );
     """,
 ]
+
+
+async def migrate(c: aiosqlite.Connection) -> None:
+    """Apply the migrations the database lacks, each in its own transaction."""
+    async with c.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = row[0] if row else 0
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database schema {version} is newer than this ntrbot "
+                           f"({len(MIGRATIONS)})")
+    for i in range(version, len(MIGRATIONS)):
+        await c.executescript(f"BEGIN; {MIGRATIONS[i]}; PRAGMA user_version = {i + 1}; COMMIT;")
+        log.info("database schema migrated to version %d", i + 1)

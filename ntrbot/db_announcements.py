@@ -1,0 +1,152 @@
+"""The announcement and delivery methods of `Database` (a mixin: still one database object)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiosqlite
+
+from .models import Announcement, OutputDelivery
+from .schema import parse_iso as _dt
+from .schema import utc_iso as _iso
+
+T = TypeVar("T")
+
+# Announcements follow their track: `position` is where the track is in the show now (after
+# the host's edits), or where it was when announced if it has been removed since.
+_ANN_SELECT = ("SELECT a.id, a.show_id, COALESCE(st.position, a.position), a.track_id, a.message, "
+               "a.announced_at, a.who, a.delivery, a.delivered_at, a.airs_at "
+               "FROM announcements a LEFT JOIN show_tracks st "
+               "ON st.show_id = a.show_id AND st.track_id = a.track_id "
+               "WHERE a.retracted_at IS NULL")
+
+
+class AnnouncementMethods:
+    """Announcements and their per-output deliveries; `Database` supplies the connections."""
+
+    if TYPE_CHECKING:
+        async def _all(self, sql: str, params: Sequence[Any] = (),
+                       conn: aiosqlite.Connection | None = None) -> list[tuple[Any, ...]]: ...
+
+        async def _one(self, sql: str, params: Sequence[Any] = (),
+                       conn: aiosqlite.Connection | None = None) -> tuple[Any, ...] | None: ...
+
+        async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]], *,
+                         shows: bool = True, dry_run: bool = False) -> T: ...
+
+    def _ann(self, r: Sequence[Any],
+             deliveries: Sequence[OutputDelivery] = ()) -> Announcement:
+        return Announcement(id=r[0], show_id=r[1], position=r[2], track_id=r[3], message=r[4],
+                            announced_at=_dt(r[5]), who=r[6], delivery=r[7],
+                            delivered_at=_dt(r[8]) if r[8] else None,
+                            airs_at=_dt(r[9]) if r[9] else None,
+                            deliveries=tuple(deliveries))
+
+    async def _with_deliveries(self, rows: Sequence[Sequence[Any]]) -> list[Announcement]:
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        by_id: dict[int, list[OutputDelivery]] = {i: [] for i in ids}
+        marks = ",".join("?" * len(ids))
+        for d in await self._all(
+                "SELECT announcement_id, output, state, detail, at FROM deliveries WHERE "
+                f"announcement_id IN ({marks}) ORDER BY announcement_id, ord", ids):
+            by_id[d[0]].append(OutputDelivery(d[1], d[2], d[3], _dt(d[4])))
+        return [self._ann(r, by_id[r[0]]) for r in rows]
+
+    async def next_announcement_id(self) -> int:
+        """The id the next recorded announcement may take (ids are never reused)."""
+        row = await self._one(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = "
+            "'announcements'), 0), COALESCE((SELECT MAX(id) FROM announcements), 0))")
+        return int(row[0] if row else 0) + 1
+
+    async def record_announcement(self, show_id: int, position: int, track_id: int,
+                                  message: str, announced_at: datetime, who: str,
+                                  delivery: str, *, announcement_id: int | None = None,
+                                  deliveries: Sequence[OutputDelivery] = (),
+                                  delivered_at: datetime | None = None,
+                                  airs_at: datetime | None = None) -> int:
+        """Insert one announcement with its deliveries (one per output) in one transaction."""
+        async def write(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO announcements (id, show_id, position, track_id, message, "
+                "announced_at, who, delivery, delivered_at, airs_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (announcement_id, show_id, position, track_id, message, _iso(announced_at),
+                 who, delivery, _iso(delivered_at) if delivered_at else None,
+                 _iso(airs_at) if airs_at else None))
+            assert cur.lastrowid is not None
+            await c.executemany(
+                "INSERT INTO deliveries (announcement_id, output, ord, state, detail, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(cur.lastrowid, d.output, i, d.state, d.detail, _iso(d.at))
+                 for i, d in enumerate(deliveries)])
+            return cur.lastrowid
+        return await self._write(write, shows=False)
+
+    async def set_delivery(self, announcement_id: int, delivery: str | None = None, *,
+                           delivered_at: datetime | None = None,
+                           outputs: Sequence[OutputDelivery] = ()) -> None:
+        """Update the announcement's summary state and the given outputs' deliveries."""
+        async def write(c: aiosqlite.Connection) -> None:
+            if delivery is not None:
+                await c.execute(
+                    "UPDATE announcements SET delivery = ?, delivered_at = ? WHERE id = ?",
+                    (delivery, _iso(delivered_at) if delivered_at else None, announcement_id))
+            for d in outputs:
+                await c.execute(
+                    "INSERT INTO deliveries (announcement_id, output, ord, state, detail, at) "
+                    "VALUES (?, ?, (SELECT COUNT(*) FROM deliveries WHERE announcement_id = ?),"
+                    " ?, ?, ?) ON CONFLICT (announcement_id, output) DO UPDATE SET "
+                    "state = excluded.state, detail = excluded.detail, at = excluded.at",
+                    (announcement_id, d.output, announcement_id, d.state, d.detail,
+                     _iso(d.at)))
+        await self._write(write, shows=False)
+
+    async def announcements(self, show_id: int) -> list[Announcement]:
+        rows = await self._all(f"{_ANN_SELECT} AND a.show_id = ? ORDER BY a.announced_at, a.id",
+                               (show_id,))
+        return await self._with_deliveries(rows)
+
+    async def first_announcement(self, show_id: int, position: int) -> Announcement | None:
+        """The first announcement of the track now at `position` in the show."""
+        row = await self._one(
+            f"{_ANN_SELECT} AND a.delivery != 'cancelled' AND a.show_id = ? AND a.track_id = "
+            "(SELECT track_id FROM "
+            "show_tracks WHERE show_id = ? AND position = ?) ORDER BY a.announced_at, a.id "
+            "LIMIT 1", (show_id, show_id, position))
+        return (await self._with_deliveries([row]))[0] if row else None
+
+    async def last_announcement(self, *, aired: bool = False) -> Announcement | None:
+        """The latest announcement; with `aired`, the latest one an output confirmed."""
+        where = (" AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND "
+                 "d.state = 'delivered') OR (NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+                 "d.announcement_id = a.id) AND a.delivery NOT IN ('cancelled', 'expired', "
+                 "'queued')))"
+                 if aired else "")
+        row = await self._one(
+            f"{_ANN_SELECT}{where} ORDER BY a.announced_at DESC, a.id DESC LIMIT 1")
+        return (await self._with_deliveries([row]))[0] if row else None
+
+    async def announcement(self, announcement_id: int) -> Announcement | None:
+        row = await self._one(f"{_ANN_SELECT} AND a.id = ?", (announcement_id,))
+        return (await self._with_deliveries([row]))[0] if row else None
+
+    async def pending_announcements(self) -> list[Announcement]:
+        """Announces recorded with an air time that have not gone to any output yet."""
+        rows = await self._all(
+            f"{_ANN_SELECT} AND a.airs_at IS NOT NULL AND a.delivery = 'queued' AND NOT EXISTS "
+            "(SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND d.state != "
+            "'queued') ORDER BY a.airs_at, a.id")
+        return await self._with_deliveries(rows)
+
+    async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:
+        """Strike an announcement from the history (the IRC line itself stays sent)."""
+        async def write(c: aiosqlite.Connection) -> bool:
+            cur = await c.execute("UPDATE announcements SET retracted_at = ? WHERE id = ? AND "
+                                  "retracted_at IS NULL", (_iso(when), announcement_id))
+            return cur.rowcount == 1
+        return await self._write(write, shows=False)
