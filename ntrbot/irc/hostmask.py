@@ -1,7 +1,7 @@
 """IRC hostmask matching (`nick!user@host` against patterns with * and ?), case-insensitive.
 
 Case folding is jaraco's `irc.strings.lower` (rfc1459: `[]\\` are the upper case of `{}|`,
-and `^`/`~` fold together); nick!user@host is split by `irc.client.NickMask`.
+and `^`/`~` fold together). Callers split nick!user@host with `irc.client.NickMask`.
 """
 
 from __future__ import annotations
