@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .irc.lines import clean
 from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, NOW, SETTINGS, WEBHOOKS
 from .models import Announcement
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # `{permalink_url}` (with a conversion or format spec) and the separator before it.
 _URL_FIELD = re.compile(r"\s*(?:[-\u2013\u2014|:\u00b7]\s*)?"
                         r"\{permalink_url(?:![rsa])?(?::[^{}]*)?\}")
@@ -70,14 +70,10 @@ class AnnounceResult:
         }
 
 
-def clean_line(text: str) -> str:
-    """One line: control characters (CR, LF, NUL, ...) become single spaces."""
-    return _CONTROL.sub(" ", text).strip()
-
-
 def format_announce(template: str, show: Show, st: ShowTrack) -> str:
     """The announce line. A track without a URL (a manual track may have none) drops the
-    `{permalink_url}` field together with the separator before it (" - ")."""
+    `{permalink_url}` field together with the separator before it (" - "). The line is
+    cleaned by the one line cleaner (`ntrbot.irc.lines.clean`)."""
     t = st.track
     if not t.permalink_url:
         template = _URL_FIELD.sub("", template)
@@ -88,7 +84,7 @@ def format_announce(template: str, show: Show, st: ShowTrack) -> str:
         "license": t.license or "", "liked_at": st.liked_at.isoformat(), "id": t.id,
         "episode": show.episode if show.episode is not None else "", "show_id": show.id,
     }
-    return clean_line(template.format_map(values))
+    return clean(template.format_map(values))
 
 
 def announcement_json(a: Announcement) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +9,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 from aiohttp import web
 
+from .irc.lines import clean
 from .models import Track
 
 # Id scheme. SoundCloud track ids are positive (soundcloud._as_id refuses anything else), so
@@ -23,8 +23,6 @@ NEXT_ID_SQL = ("SELECT MIN(0, COALESCE((SELECT MIN(id) FROM tracks), 0), "
                "COALESCE((SELECT MIN(track_id) FROM removed_tracks), 0)) - 1")
 MAX_TEXT = 200
 MAX_URL = 2000
-# Control characters (C0, DEL, C1) and the invisible bidi overrides/isolates.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
 
 
 def wants_manual(data: dict[str, Any]) -> bool:
@@ -37,11 +35,11 @@ def _unprocessable(message: str) -> web.HTTPUnprocessableEntity:
 
 
 def clean_text(value: Any, name: str) -> str:
-    """One line of text: control characters become spaces, runs of spaces one; 422 when it
-    is not a string, empty or longer than MAX_TEXT characters."""
+    """One line of text (`clean`, NFC, runs of white space one space); 422 when it is not a
+    string, empty or longer than MAX_TEXT characters."""
     if not isinstance(value, str):
         raise _unprocessable(f"{name} must be a string")
-    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value)).split())
+    text = " ".join(clean(unicodedata.normalize("NFC", value)).split())
     if not text:
         raise _unprocessable(f"{name} must not be empty")
     if len(text) > MAX_TEXT:
@@ -62,7 +60,7 @@ def clean_url(value: Any) -> str:
     if len(url) > MAX_URL:
         raise _unprocessable(f"url must be at most {MAX_URL} characters")
     bad = _unprocessable("url must be an http:// or https:// URL")
-    if _CONTROL.search(url) or any(c.isspace() for c in url):
+    if any(c.isspace() for c in url) or clean(url) != url:  # control/bidi characters
         raise bad
     try:
         parts = urlsplit(url)

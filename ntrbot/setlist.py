@@ -6,12 +6,12 @@ import csv
 import io
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from .irc.lines import clean
 from .models import Announcement, Show
 
 FORMATS = {"md": "text/markdown", "txt": "text/plain", "csv": "text/csv",
@@ -92,16 +92,11 @@ def build(show: Show, announcements: list[Announcement]) -> list[SetlistRow]:
 
 
 # --- making track data inert (titles are written by any SoundCloud uploader) -------------
+# One line per field: `clean`, the one line cleaner (ntrbot/irc/lines.py).
 
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-
-
-def plain(text: str) -> str:
-    """One line: control characters (newlines included) and bidi overrides become spaces."""
-    return "".join(" " if unicodedata.category(c) == "Cc" or c in _BIDI else c for c in text)
 
 
 def csv_cell(text: str) -> str:
@@ -113,13 +108,13 @@ def csv_cell(text: str) -> str:
 
 def md_text(text: str) -> str:
     """Inline Markdown text shown as written: HTML and Markdown specials escaped, one line."""
-    text = "".join(_HTML.get(c, c) for c in plain(text))
+    text = "".join(_HTML.get(c, c) for c in clean(text))
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def md_url(url: str) -> str | None:
     """An http(s) URL safe inside a Markdown link and a table cell, else None."""
-    url = plain(url).strip()
+    url = clean(url)
     if not url.lower().startswith(("http://", "https://")):
         return None
     return quote(url, safe=":/?#@!$&'*+,;=%~[]")
@@ -176,10 +171,10 @@ def render(show: Show, rows: list[SetlistRow], fmt: str) -> str:
         if heading:
             lines += ["", heading + ":"]
         for i, r in part:
-            url = plain(r.permalink_url)
-            lines.append(f"{i:>2}. {_time(r)}  {plain(r.title)} by {plain(r.artist)}"
+            url = clean(r.permalink_url)
+            lines.append(f"{i:>2}. {_time(r)}  {clean(r.title)} by {clean(r.artist)}"
                          + (f" - {url}" if url else "")
-                         + (f" [{plain(r.license)}]" if r.license else ""))
+                         + (f" [{clean(r.license)}]" if r.license else ""))
     return "\n".join(lines) + "\n"
 
 

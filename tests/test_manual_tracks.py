@@ -242,6 +242,16 @@ def test_announce_line_without_url(template: str, url: str, line: str) -> None:
     assert format_announce(template, show, st) == line
 
 
+def test_announce_line_is_cleaned_by_the_one_cleaner() -> None:
+    """format_announce used its own cleaner (controls became spaces, colour numbers and bidi
+    overrides stayed); now it is ntrbot.irc.lines.clean."""
+    st = ShowTrack(3, Track(-4, "\x0304,12Red\x03 J\x00am\u202e\r\nQUIT", "Guest",
+                            "https://x.example/j"), NOW)
+    show = Show(1, SHOW_START, SHOW_START + timedelta(days=7), 12, [st])
+    line = format_announce(DEFAULT_ANNOUNCE_FORMAT, show, st)
+    assert line == "Now Playing: Song #3: Red Jam QUIT by Guest - https://x.example/j"
+
+
 def test_irc_song_reply_without_url() -> None:
     assert track_text(_st("")[1]) == "Song #3: Jam by Guest"
     assert track_text(_st("https://x/j")[1]) == "Song #3: Jam by Guest - https://x/j"

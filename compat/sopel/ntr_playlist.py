@@ -43,17 +43,26 @@ ACK_DETAIL_MAX = 200  # characters of the reason in a failed ack
 RELAY_NAME_MAX = 100  # characters of the relay name sent in the subscribe
 ELLIPSIS = "\u2026"  # marks an announce shortened to fit one IRC line
 
-_LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\u0085\u2028\u2029]+")
+# The same rules as ntrbot's own line cleaner (ntrbot/irc/lines.py `clean`); a test runs
+# both over one hostile corpus and wants the same output.
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]")
 # IRC colour codes with their colour numbers (\x03NN,NN) and hex colours (\x04RRGGBB,RRGGBB)
-_COLOURS = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_COLOURS = re.compile(r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+                      r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
+# other control characters (C0, DEL, C1), the BOM, bidi embeddings/overrides/isolates
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r" {2,}")
 _TRAILING_URL = re.compile(r"\s+https?://\S+$")
 
 
 def clean_line(text: Any) -> str:
-    """Return ``text`` as one IRC-safe line: no CR/LF/NUL, CTCP \\x01, formatting or other
-    control characters."""
-    return _CONTROLS.sub("", _COLOURS.sub("", _LINE_BREAKS.sub(" ", str(text)))).strip()
+    """Return ``text`` as one IRC-safe line: line breaks and tabs become a space; colour
+    codes go with their numbers; CTCP \\x01, NUL, formatting and other control characters,
+    the BOM and bidi overrides are removed; runs of spaces become one; a lone surrogate
+    becomes U+FFFD."""
+    text = str(text).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    text = _INVISIBLE.sub("", _COLOURS.sub("", _LINE_BREAKS.sub(" ", text)))
+    return _SPACES.sub(" ", text).strip()
 
 
 def split_url(line: str) -> tuple[str, str]:

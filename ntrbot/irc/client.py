@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import irc.client
+import irc.strings
 
 from ntrbot.config import Settings
 from ntrbot.irc.backoff import Backoff
@@ -19,7 +20,6 @@ from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
 from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
-from ntrbot.irc.hostmask import irc_lower
 from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
@@ -31,10 +31,6 @@ __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
 log = logging.getLogger("ntrbot.irc")
 
 MAX_REPLY_QUEUE = 40
-
-
-def is_channel(name: str) -> bool:
-    return name[:1] in "#&+!"
 
 
 class IrcClient(ServerEvents):
@@ -62,7 +58,7 @@ class IrcClient(ServerEvents):
         self.wanted_nick = settings.irc_nick
         chans: dict[str, str] = {}
         for ch in (*settings.irc_channels, *settings.announce_channels):
-            chans.setdefault(irc_lower(ch), ch)
+            chans.setdefault(irc.strings.lower(ch), ch)
         self.channels = list(chans.values())
         self._connect_factory = connect_factory
         self.backoff = backoff or Backoff()
@@ -112,7 +108,7 @@ class IrcClient(ServerEvents):
         self.registered = False
         self.nick = self.wanted_nick
         self.userhost: str | None = None
-        self.joined: dict[str, str] = {}  # irc_lower(name) -> name
+        self.joined: dict[str, str] = {}  # irc.strings.lower(name) -> name
         self.last_error: str | None = None
         self._last_rx = 0.0
         self._connected_at = 0.0
@@ -211,10 +207,10 @@ class IrcClient(ServerEvents):
     def _ready_for(self, target: str) -> bool:
         if not self.registered or self._conn is None or not self._conn.is_connected():
             return False
-        key = irc_lower(target)
-        if is_channel(target) and key not in self.joined:
+        key = irc.strings.lower(target)
+        if irc.client.is_channel(target) and key not in self.joined:
             # Channels we are meant to be in: wait for the join. Others: just try.
-            return key not in {irc_lower(c) for c in self.channels}
+            return key not in {irc.strings.lower(c) for c in self.channels}
         return True
 
     def _write(self, item: Delivery) -> None:
@@ -373,8 +369,8 @@ class IrcClient(ServerEvents):
                 last_nick_try = now
                 self._send_raw(f"NICK {self.wanted_nick}")
             for ch in self.channels:
-                sent = self._join_sent.get(irc_lower(ch))
-                if irc_lower(ch) not in self.joined and (
+                sent = self._join_sent.get(irc.strings.lower(ch))
+                if irc.strings.lower(ch) not in self.joined and (
                         sent is None or now - sent >= self.join_retry_interval):
                     self._join(ch)
 
@@ -425,7 +421,7 @@ class IrcClient(ServerEvents):
         self._notify()
 
     def _join(self, channel: str) -> None:
-        self._join_sent[irc_lower(channel)] = self._clock()
+        self._join_sent[irc.strings.lower(channel)] = self._clock()
         self._send_raw(f"JOIN {channel}")
 
 

@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ntrbot.irc.hostmask import matches_any, nick_of
+from irc.client import NickMask
+
+from ntrbot.irc.hostmask import matches_any
 from ntrbot.models import Show, ShowTrack
 
 log = logging.getLogger(__name__)
@@ -106,7 +108,7 @@ class CommandHandler:
             if name in self._admin:
                 if not self.is_admin(source):
                     log.info("refused admin command %s from %s", name, source)
-                    return [f"Sorry {nick_of(source)}, !{name} is for admins only."]
+                    return [f"Sorry {NickMask(source).nick}, !{name} is for admins only."]
                 log.info("admin command %s %s from %s", name, " ".join(args), source)
                 return await self._admin[name](source, args)
         except Exception:
@@ -165,7 +167,7 @@ class CommandHandler:
         pos = parse_position(args[0]) if len(args) == 1 else None
         if pos is None:
             return [f"Usage: {self.prefix}announce N (track number in this week's show)"]
-        return [await self.services.announce(pos, nick_of(source))]
+        return [await self.services.announce(pos, NickMask(source).nick)]
 
     async def _refresh(self, source: str, args: list[str]) -> list[str]:
         return [await self.services.refresh()]

@@ -10,9 +10,9 @@ from datetime import datetime
 
 import irc.client
 import irc.events
+import irc.strings
 
 from ntrbot.irc.delivery import Delivery
-from ntrbot.irc.hostmask import irc_lower
 
 log = logging.getLogger("ntrbot.irc")
 
@@ -115,9 +115,9 @@ class Confirmer:
             return self._labels.get(label)
         if target is None:
             return None
-        key = irc_lower(target)
+        key = irc.strings.lower(target)
         for item in self._unconfirmed:
-            if irc_lower(item.target) == key and (text is None or item.line == text):
+            if irc.strings.lower(item.target) == key and (text is None or item.line == text):
                 return item
         return None
 

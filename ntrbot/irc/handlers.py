@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import irc.client
 import irc.events
+import irc.strings
 
 from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
-from ntrbot.irc.hostmask import irc_lower
 
 if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
@@ -88,7 +88,7 @@ class ServerEvents:
 
     def _user_allowed(self, source: str) -> bool:
         """Per-nick command limit, so that one user cannot hog the replies."""
-        who = irc_lower(source.split("!", 1)[0])
+        who = irc.strings.lower(irc.client.NickMask(source).nick)
         bucket = self._user_buckets.get(who)
         if bucket is None:
             if len(self._user_buckets) > 1000:
@@ -98,7 +98,7 @@ class ServerEvents:
         return bucket.try_take()
 
     def _is_me(self, nick: str | None) -> bool:
-        return nick is not None and irc_lower(nick) == irc_lower(self.nick)
+        return nick is not None and irc.strings.lower(nick) == irc.strings.lower(self.nick)
 
     def _on_welcome(self, event: irc.client.Event) -> None:
         self.registered = True
@@ -152,7 +152,7 @@ class ServerEvents:
         if not self._is_me(event.source.nick):
             return
         channel = event.target
-        self.joined[irc_lower(channel)] = channel
+        self.joined[irc.strings.lower(channel)] = channel
         if event.source.user and event.source.host:
             self.userhost = f"{event.source.user}@{event.source.host}"
         log.info("IRC joined %s", channel)
@@ -161,7 +161,7 @@ class ServerEvents:
 
     def _on_part(self, event: irc.client.Event) -> None:
         if self._is_me(event.source.nick):
-            self.joined.pop(irc_lower(event.target), None)
+            self.joined.pop(irc.strings.lower(event.target), None)
             log.info("IRC left %s", event.target)
             self._notify()
 
@@ -170,17 +170,17 @@ class ServerEvents:
         if not self._is_me(kicked):
             return
         channel = event.target
-        self.joined.pop(irc_lower(channel), None)
+        self.joined.pop(irc.strings.lower(channel), None)
         why = event.arguments[1] if len(event.arguments) > 1 else ""
         log.warning("IRC kicked from %s by %s (%s); rejoining in %.0f s", channel,
                     event.source.nick, why, self.rejoin_delay)
         self._set_error(f"kicked from {channel} by {event.source.nick}")
-        if irc_lower(channel) in {irc_lower(c) for c in self.channels}:
-            self._join_sent[irc_lower(channel)] = self._clock()
+        if irc.strings.lower(channel) in {irc.strings.lower(c) for c in self.channels}:
+            self._join_sent[irc.strings.lower(channel)] = self._clock()
             asyncio.get_running_loop().call_later(self.rejoin_delay, self._rejoin, channel)
 
     def _rejoin(self, channel: str) -> None:
-        if self.registered and irc_lower(channel) not in self.joined:
+        if self.registered and irc.strings.lower(channel) not in self.joined:
             self._join(channel)
 
     def _join_failed(self, event: irc.client.Event) -> None:
@@ -190,7 +190,7 @@ class ServerEvents:
         code = REFUSAL_CODES.get(event.type, event.type)
         # Announces waiting for this channel would wait in vain: the host is told now.
         self.queue.fail_target(channel, f"{code} cannot join {channel}: {text}",
-                               key=irc_lower)
+                               key=irc.strings.lower)
         self._set_error(f"cannot join {channel}: {text}")
 
     _on_inviteonlychan = _on_bannedfromchan = _on_badchannelkey = _join_failed
@@ -202,11 +202,11 @@ class ServerEvents:
             self.nick = new
             log.info("IRC nick is now %s", new)
             self._notify()
-        elif irc_lower(old) == irc_lower(self.wanted_nick):
+        elif irc.strings.lower(old) == irc.strings.lower(self.wanted_nick):
             self._reclaim()
 
     def _on_quit(self, event: irc.client.Event) -> None:
-        if irc_lower(event.source.nick) == irc_lower(self.wanted_nick):
+        if irc.strings.lower(event.source.nick) == irc.strings.lower(self.wanted_nick):
             self._reclaim()
 
     def _reclaim(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 #: RFC 1459/2812 limit for a whole line, CR LF included.
 MAX_LINE_BYTES = 512
@@ -11,29 +10,32 @@ MAX_LINE_BYTES = 512
 UNKNOWN_USERHOST_BYTES = 1 + 10 + 1 + 63
 ELLIPSIS = "…"
 
-_SPACE_LIKE = {"\r", "\n", "\t", "\v", "\f", "\u2028", "\u2029", "\x85"}
+# The one line cleaner's rules; the compat plugins' `clean_line` applies the same ones (a
+# test runs both over one hostile corpus). Line breaks, tabs and other space-like breaks:
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]")
+# IRC colour codes with their colour numbers (\x03NN,NN) and hex colours (\x04RRGGBB,RRGGBB):
+# a client shows neither the code nor its digits, so neither is part of the text.
+_COLOURS = re.compile(r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+                      r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
+# Every other control character (C0 incl. CTCP's \x01 and the formatting codes, DEL, C1),
+# the BOM, and the bidi embeddings/overrides/isolates that would reorder the rest of the line.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u202a-\u202e\u2066-\u2069]")
 _TRAILING_URL = re.compile(r"(?:^|\s)((?:https?|ftp)://\S+)$")
 _SPACES = re.compile(r" {2,}")
 
 
 def clean(text: str) -> str:
-    """Remove every control character; line breaks and tabs become one space.
+    """`text` as one IRC-safe line; every cleaner in ntrbot is this one.
 
-    IRC formatting codes (bold, colour, CTCP's \\x01) are control characters too, so data
-    can neither break the line nor dress up as a CTCP request. Lone surrogates become U+FFFD.
+    Line breaks and tabs become a space; IRC colour codes go with their colour numbers;
+    every other control character (formatting codes, CTCP's \\x01, NUL, DEL, C1), the BOM
+    and bidi overrides/isolates are removed; runs of spaces become one; the ends are
+    stripped. A lone surrogate becomes one U+FFFD (a split surrogate pair is rejoined), so
+    the line always encodes as UTF-8. Cleaning a clean line changes nothing.
     """
-    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    out = []
-    for ch in text:
-        if ch in _SPACE_LIKE:
-            out.append(" ")
-        elif unicodedata.category(ch) == "Cc":
-            continue
-        elif ch == "\ufeff":
-            continue
-        else:
-            out.append(ch)
-    return _SPACES.sub(" ", "".join(out)).strip()
+    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    text = _INVISIBLE.sub("", _COLOURS.sub("", _LINE_BREAKS.sub(" ", text)))
+    return _SPACES.sub(" ", text).strip()
 
 
 def cut_utf8(text: str, max_bytes: int) -> str:

@@ -553,6 +553,36 @@ def test_clean_line_drops_formatting_codes_with_their_colours(
     assert client_module.clean_line(raw) == clean
 
 
+# One hostile corpus for ntrbot's line cleaner and the compat copy: they must agree.
+HOSTILE = [
+    "", "plain", "Evil\r\nQUIT :x", "a\nPRIVMSG #x :pwned", "\r\n\r\n", "cr\ronly",
+    "nul\x00byte", "\x00\x00", "\x01ACTION dances\x01", "\x01VERSION\x01 reply",
+    "\x02bold\x02 \x0304red\x03 \x1funder\x1f \x0fplain \x16rev\x1d it\x1e strike",
+    "\x0304,12on blue\x03 \x039x \x0399,99y \x03,5z \x031234 \x0304,text",
+    "\x04ff0000hex\x04 \x04FF0000,00ff00two \x04abc short", "\x03\u0663 digits \x03\x00\x0312",
+    "tab\tsep\vvt\fff", "  spaces   squashed  ", "a \r\n b\t \t c", "del\x7fete c1\x85x\x9bz",
+    "u2028\u2028u2029\u2029end", "bom\ufeffhere\ufeff", "\ufeff",
+    "evil\u202eLTR\u202c \u2066iso\u2069 \u2067\u2068\u202a\u202b\u202d",
+    "rtl \u05e9\u05dc\u05d5\u05dd", "lm\u200e rm\u200f zw\u200d j", "🎵 emoji ✓",
+    "bad \ud800 surrogate", "\udfff\ud83c\udfb5\ud83c",
+    "\u3000ideographic\xa0nbsp ", "esc\x1b[31mred\x1b[0m bell\x07",
+    "T" * 2000, ("Title\r\n\x01\x0304,05 " * 200)[:2000] + " - https://sc.example/t",
+    "é" * 1000 + "\u202e" + "日本" * 500, "\x03" * 2000,
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE, ids=range(len(HOSTILE)))
+def test_clean_line_agrees_with_ntrbot_s_cleaner(client_module: ModuleType, raw: str) -> None:
+    from ntrbot.irc.lines import clean
+
+    out = client_module.clean_line(raw)
+    assert out == clean(raw)
+    out.encode("utf-8")  # no lone surrogate left
+    assert not [c for c in out if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+    assert not set(out) & set("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "  " not in out and out == out.strip()
+
+
 @pytest.mark.parametrize(
     ("line", "head", "tail"),
     [

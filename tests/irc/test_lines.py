@@ -29,7 +29,11 @@ def wire(line: str, nick: str = NICK, userhost: str | None = None) -> bytes:
     ("a\nPRIVMSG #x :pwned", "a PRIVMSG #x :pwned"),
     ("nul\x00byte", "nulbyte"),
     ("\x01ACTION dances\x01", "ACTION dances"),
-    ("\x02bold\x02 \x0304red\x03 \x1funder\x1f \x0fplain", "bold 04red under plain"),
+    ("\x02bold\x02 \x0304red\x03 \x1funder\x1f \x0fplain", "bold red under plain"),
+    ("\x0304,12on blue\x03 \x039x \x04ff0000,00ff00hex\x04 end", "on blue x hex end"),
+    ("\x0304,text", ",text"),  # a comma without a background number is text
+    ("\x03\u0663\u0664 arabic digits", "\u0663\u0664 arabic digits"),  # colours are ASCII
+    ("evil\u202eLTR\u202c \u2066iso\u2069 \u202a\u202b\u202d", "evilLTR iso"),
     ("tab\tsep", "tab sep"),
     ("bell\x07 esc\x1b[31m", "bell esc[31m"),
     ("c1\x85line\x9bnext", "c1 linenext"),
@@ -48,7 +52,17 @@ def test_clean_removes_control_characters(hostile: str, expected: str) -> None:
 def test_clean_replaces_lone_surrogates() -> None:
     out = clean("bad \ud800 surrogate")
     out.encode("utf-8")  # does not raise
-    assert out.startswith("bad ") and out.endswith(" surrogate")
+    assert out == "bad \ufffd surrogate"  # one replacement character per lone surrogate
+    assert clean("\udfff\ud83c\udfb5\ud83c") == "\ufffd\U0001f3b5\ufffd"  # pair rejoined
+
+
+@pytest.mark.parametrize("text", [
+    "\x0304\x03" + "12", "a \x00 b", "\u202e\u202e x", "T" * 2000 + "\r\n\x01" * 50,
+    "\ufeff\ufeffbom", " \u3000 ideographic \xa0 spaces ",
+])
+def test_clean_is_idempotent(text: str) -> None:
+    once = clean(text)
+    assert clean(once) == once
 
 
 @pytest.mark.parametrize("text, limit", [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import irc.client
+import irc.strings
 import pytest
 
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.flood import TokenBucket
-from ntrbot.irc.hostmask import irc_lower, match, matches_any
+from ntrbot.irc.hostmask import match, matches_any
 
 
 class Clock:
@@ -141,5 +143,29 @@ def test_regex_characters_are_literal() -> None:
     assert not match("a+b!*@*", "aab!x@h")
 
 
-def test_irc_lower() -> None:
-    assert irc_lower("NiCk[]\\~") == "nick{}|^"
+def test_irc_strings_lower_folds_like_rfc1459() -> None:
+    """jaraco's folding replaced a hand-written one: the same nicks and channels compare
+    equal (the folded form of ^ and ~ differs, which nothing shows or stores)."""
+    old = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
+    chars = "AZaz09[]\\~{}|^-_`ÄäİıΣσς#&"
+    for a in chars:
+        for b in chars:
+            same_old = a.translate(old).lower() == b.translate(old).lower()
+            assert (irc.strings.lower(a) == irc.strings.lower(b)) is same_old, (a, b)
+    assert irc.strings.lower("NiCk[]\\") == "nick{}|"
+    assert irc.strings.lower("#Chan^~") == irc.strings.lower("#chan~^")
+
+
+@pytest.mark.parametrize("pattern, mask", [
+    ("Nick^!*@*", "nick~!u@h"), ("nick~!*@*", "NICK^!u@h"), ("a\\b!*@*", "A|B!u@h"),
+])
+def test_hostmask_folds_tilde_caret_and_backslash_pipe(pattern: str, mask: str) -> None:
+    assert match(pattern, mask)
+
+
+@pytest.mark.parametrize("name, channel", [
+    ("#chan", True), ("&local", True), ("+modeless", True), ("!ABCDEsafe", True),
+    ("nick", False), ("", False), ("[nick]", False),
+])
+def test_is_channel_is_jaraco_s(name: str, channel: bool) -> None:
+    assert bool(irc.client.is_channel(name)) is channel
