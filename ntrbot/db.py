@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -45,6 +45,9 @@ def _iso(t: datetime) -> str:
 
 def _dt(s: str) -> datetime:
     return datetime.fromisoformat(s)
+
+
+Row = tuple[Any, ...]  # one result row
 
 
 class Database:
@@ -124,13 +127,16 @@ class Database:
             self.writes += 1
             return result
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    # The connection keeps sqlite3's default row factory, so a row is a plain tuple;
+    # aiosqlite's types say sqlite3.Row, which covers any factory.
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+            return list(cast(Iterable[Row], await cur.fetchall()))
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            return cast(Row | None, await cur.fetchone())
 
     # --- shows -----------------------------------------------------------
 
@@ -258,7 +264,11 @@ class Database:
                 items = await _entries(c, show_id)
                 skip = {e[0] for e in items} | {r[0] for r in await self._all(
                     "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,))}
-                new = [(t, at) for t, at in tracks if t.id not in skip and not skip.add(t.id)]
+                new: list[tuple[Track, datetime]] = []
+                for t, at in tracks:
+                    if t.id not in skip:
+                        skip.add(t.id)
+                        new.append((t, at))
                 known = await self.tracks_by_id(t.id for t, _ in new)  # stored data wins
                 await _upsert_tracks(c, [t for t, _ in new if t.id not in known])
                 if new:
@@ -455,7 +465,7 @@ class Database:
 
     async def integrity_ok(self) -> bool:
         row = await self._one("PRAGMA integrity_check")
-        return bool(row) and row[0] == "ok"
+        return row is not None and row[0] == "ok"
 
 
 Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manual")
