@@ -102,8 +102,7 @@ def setup_announcer(app: web.Application) -> None:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         if ANNOUNCER not in app:
             app[ANNOUNCER] = Announcer(app[DB], app.get(IRC), app.get(HUB), app.get(EVENTS),
-                                       app[SETTINGS], **({"clock": app[NOW]} if NOW in app
-                                                         else {}),
+                                       app[SETTINGS], clock=app.get(NOW),
                                        webhooks=app.get(WEBHOOKS))
         await app[ANNOUNCER].start()
         yield

@@ -13,6 +13,7 @@ from .announce import MAX_DELAY, AlreadyAnnounced, AnnounceResult, NotFound, for
 from .irc.delivery import Delivery, finished
 from .models import Announcement, OutputDelivery
 from .tracking import DeliveryTracker
+from .weeks import utcnow
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -58,11 +59,11 @@ class Announcer:
 
     def __init__(self, db: Database, irc: IrcSender | None, hub: AnnounceHub | None,
                  events: EventBus | None, settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 clock: Callable[[], datetime] | None = None,
                  confirm_wait: float = 2.0, webhooks: Outputs | None = None) -> None:
         self.db, self.irc, self.hub, self.events, self.settings = db, irc, hub, events, settings
         self.webhooks = webhooks
-        self._clock = clock
+        self._clock = clock or utcnow
         self.confirm_wait = confirm_wait
         self._lock = asyncio.Lock()
         self._watchers: set[asyncio.Task[None]] = set()
@@ -234,7 +235,10 @@ class Announcer:
             tracker.lines.append(d)
             name = f"irc:{channel}"
             tracker.update(name, d.state, d.detail or "waiting for IRC", d.at)
-            d.on_change(lambda d, name=name: tracker.update(name, d.state, d.detail, d.at))
+
+            def follow(d: Delivery, name: str = name) -> None:
+                tracker.update(name, d.state, d.detail, d.at)
+            d.on_change(follow)
         message = {"type": "announce", "id": base.id, "message": base.message,
                    "show_id": base.show_id, "position": st.position if st else base.position,
                    "track": track, "announced_at": base.announced_at.isoformat()}

@@ -89,7 +89,7 @@ def poller_ctx(run_loop: bool) -> Callable[[web.Application], AsyncIterator[None
 async def irc_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     if not settings.irc_enabled:
-        app[keys.IRC] = DisabledIrc(settings)  # type: ignore[assignment]
+        app[keys.IRC] = DisabledIrc(settings)
         yield
         return
     services = ChannelServices(app[keys.DB], app[keys.CLOCK], app[keys.NOW],

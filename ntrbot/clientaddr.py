@@ -43,7 +43,8 @@ def parse_address(text: str) -> Address | None:
 
 
 def _trusted(request: web.BaseRequest) -> tuple[Network, ...]:
-    settings = request.app.get(SETTINGS) if isinstance(request.app, web.Application) else None
+    app = request.app if isinstance(request, web.Request) else None
+    settings = app.get(SETTINGS) if isinstance(app, web.Application) else None
     specs = getattr(settings, "trusted_proxies", DEFAULT_TRUSTED_PROXIES)
     if not isinstance(specs, tuple):  # no settings (a bare app or a test double)
         specs = DEFAULT_TRUSTED_PROXIES

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,18 +107,19 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         log.warning("login throttled for %s", client)
         return _login_error(request, "Too many failed logins. Try again in "
                             f"{math.ceil(wait)} seconds.", 429, retry_header(wait))
+    form: Mapping[str, object]
     try:
         form = await request.post()
     except (ValueError, web.HTTPException):
-        form = {}  # type: ignore[assignment]
+        form = {}
     username, password = form.get("username"), form.get("password")
+    user = username if isinstance(username, str) else ""  # a login is only ever a string
     settings = request.app[SETTINGS]
     if not await check_login(settings, username, password):  # scrypt off the event loop
         log.info("failed login from %s", client)
-        return _login_page("Invalid username or password.",
-                           username=username if isinstance(username, str) else "")
+        return _login_page("Invalid username or password.", username=user)
     throttle.succeeded(client)
-    start_session(await new_session(request), settings, username)  # type: ignore[arg-type]
+    start_session(await new_session(request), settings, user)
     log.info("dashboard login from %s", client)
     return _redirect("/dashboard")
 
@@ -247,7 +249,8 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    await asyncio.gather(*(_close(ws, 1001, b"server shutdown") for ws in list(app[SOCKETS])))
+    sockets = list(app[SOCKETS].keys())
+    await asyncio.gather(*(_close(ws, 1001, b"server shutdown") for ws in sockets))
 
 
 async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
@@ -262,7 +265,7 @@ async def _listen_irc(app: web.Application) -> None:
     client exists by then whatever the order of setup.
     """
     irc = app.get(IRC)
-    if irc is not None and hasattr(irc, "add_listener"):
+    if irc is not None:
         events = app[EVENTS]
         irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -24,6 +24,9 @@ _SHOW_COLS = "id, week_start, week_end, episode"
 _TRACK_COLS = ("st.position, st.liked_at, t.id, t.title, t.artist, t.permalink_url, "
                "t.artwork_url, t.duration_ms, t.license")
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000")
+
+
+Row = tuple[Any, ...]  # one result row
 
 
 class Database(AnnouncementMethods):
@@ -86,16 +89,19 @@ class Database(AnnouncementMethods):
             self.writes += committed
             return result
 
+    # The connections keep sqlite3's default row factory, so a row is a plain tuple;
+    # aiosqlite's types say sqlite3.Row, which covers any factory.
+
     async def _all(self, sql: str, params: Sequence[Any] = (),
-                   conn: aiosqlite.Connection | None = None) -> list[tuple[Any, ...]]:
+                   conn: aiosqlite.Connection | None = None) -> list[Row]:
         """Rows from the reader; inside a write, pass its `conn` to see its own changes."""
         async with (conn or self._reader).execute(sql, params) as cur:
-            return list(await cur.fetchall())
+            return list(cast(Iterable[Row], await cur.fetchall()))
 
     async def _one(self, sql: str, params: Sequence[Any] = (),
-                   conn: aiosqlite.Connection | None = None) -> tuple[Any, ...] | None:
+                   conn: aiosqlite.Connection | None = None) -> Row | None:
         async with (conn or self._reader).execute(sql, params) as cur:
-            return await cur.fetchone()
+            return cast(Row | None, await cur.fetchone())
 
     # --- shows -----------------------------------------------------------
 
@@ -225,7 +231,11 @@ class Database(AnnouncementMethods):
                 items = await _entries(c, show_id)
                 skip = {e[0] for e in items} | {r[0] for r in await self._all(
                     "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,), c)}
-                new = [(t, at) for t, at in tracks if t.id not in skip and not skip.add(t.id)]
+                new: list[tuple[Track, datetime]] = []
+                for t, at in tracks:
+                    if t.id not in skip:
+                        skip.add(t.id)
+                        new.append((t, at))
                 known = await self.tracks_by_id((t.id for t, _ in new), conn=c)  # stored wins
                 await _upsert_tracks(c, [t for t, _ in new if t.id not in known])
                 if new:
@@ -305,7 +315,7 @@ class Database(AnnouncementMethods):
 
     async def integrity_ok(self) -> bool:
         row = await self._one("PRAGMA integrity_check")
-        return bool(row) and row[0] == "ok"
+        return row is not None and row[0] == "ok"
 
 
 Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manual")

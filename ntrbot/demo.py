@@ -89,7 +89,7 @@ async def seed(app: web.Application) -> None:
     from .app import make_poller
 
     sample = SampleSoundCloud(app[keys.CLOCK], app[keys.NOW])
-    app[keys.SOUNDCLOUD] = sample  # type: ignore[assignment]
+    app[keys.SOUNDCLOUD] = sample
     app[keys.POLLER] = poller = make_poller(app)
     result = await poller.poll_now()
     db = app[keys.DB]
@@ -98,7 +98,7 @@ async def seed(app: web.Application) -> None:
         show_id = await db.show_id_at(start)
         show = await db.show(show_id) if show_id is not None else None
         if show is not None and show.episode is None:
-            await db.set_episode(show_id, episode)  # type: ignore[arg-type]
+            await db.set_episode(show.id, episode)
     log.info("demo data: %s", result.summary())
 
 

@@ -89,5 +89,6 @@ class GuardedAppRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         server.__class__ = _GuardedServer  # same state, our handler class
-        server.header_timeout = self.header_timeout  # type: ignore[attr-defined]
+        assert isinstance(server, _GuardedServer)
+        server.header_timeout = self.header_timeout
         return server

@@ -89,7 +89,7 @@ class _Subscriber:
             return None
         if transport.get_write_buffer_size() >= FAST_SEND:
             return None
-        return transport  # type: ignore[return-value]
+        return transport
 
     def put(self, text: str) -> bool:
         """Queue one message; False when the queue is full."""

@@ -18,18 +18,18 @@ if TYPE_CHECKING:
     from .db import Database
     from .events import EventBus
     from .hub import AnnounceHub
-    from .irc.client import IrcClient
+    from .irc.api import IrcBackend
     from .poller import Poller
-    from .soundcloud import SoundCloudClient
+    from .soundcloud import SoundCloudApi
     from .weeks import ShowClock
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
 EVENTS: web.AppKey[EventBus] = web.AppKey("events")
 HTTP: web.AppKey[httpx.AsyncClient] = web.AppKey("http")
-SOUNDCLOUD: web.AppKey[SoundCloudClient] = web.AppKey("soundcloud")
+SOUNDCLOUD: web.AppKey[SoundCloudApi] = web.AppKey("soundcloud")
 POLLER: web.AppKey[Poller] = web.AppKey("poller")
-IRC: web.AppKey[IrcClient] = web.AppKey("irc")
+IRC: web.AppKey[IrcBackend] = web.AppKey("irc")
 HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
 ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
 WEBHOOKS: web.AppKey[Outputs] = web.AppKey("webhooks")

@@ -15,7 +15,7 @@ from .models import Like, Track
 from .weeks import ShowClock, utcnow
 
 if TYPE_CHECKING:
-    from .soundcloud import SoundCloudClient
+    from .soundcloud import SoundCloudApi
 
 log = logging.getLogger(__name__)
 SYNCED_KEY = "synced_week_start"
@@ -48,7 +48,7 @@ class PollResult:
 class Poller:
     """Polls on a schedule (faster while the show is live) and on demand."""
 
-    def __init__(self, db: Database, soundcloud: SoundCloudClient, clock: ShowClock, *,
+    def __init__(self, db: Database, soundcloud: SoundCloudApi, clock: ShowClock, *,
                  username: str, backfill_weeks: int, interval: float, live_interval: float,
                  events: EventBus | None = None,
                  now: Callable[[], datetime] = utcnow) -> None:
@@ -73,7 +73,9 @@ class Poller:
 
     def state(self) -> dict[str, Any]:
         """JSON-able poller state for /health and the dashboard."""
-        iso = lambda t: t.isoformat() if t else None  # noqa: E731
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
         return {
             "last_success": iso(self.last_success), "last_error": self.last_error,
             "next_poll": iso(self.next_poll), "running": self._lock.locked(),

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from . import keys
 from .api import current_show, json_error, whole_number
-from .auth import SECURITY_HEADERS
 from .dashboard import web_dir
+from .headers import SECURITY_HEADERS
 from .models import Announcement, Show
 
 log = logging.getLogger(__name__)

@@ -77,14 +77,16 @@ def build(show: Show, announcements: list[Announcement]) -> list[SetlistRow]:
     tz = show.week_start.tzinfo
     rows = []
     for st in show.tracks:
-        at = first.get(st.track.id)
+        first_at = first.get(st.track.id)
         rows.append(SetlistRow(
             position=st.position, track_id=st.track.id, title=st.track.title,
             artist=st.track.artist, permalink_url=st.track.permalink_url,
-            license=st.track.license, first_announced_at=at.astimezone(tz) if at else None,
-            offset_seconds=int((at - show.week_start).total_seconds()) if at else None,
+            license=st.track.license,
+            first_announced_at=first_at.astimezone(tz) if first_at else None,
+            offset_seconds=(int((first_at - show.week_start).total_seconds())
+                            if first_at else None),
             announce_count=count.get(st.track.id, 0),
-            never_aired=missed.get(st.track.id) if at is None else None))
+            never_aired=missed.get(st.track.id) if first_at is None else None))
     announced = sorted((r for r in rows if r.first_announced_at),
                        key=lambda r: (r.first_announced_at, r.position))
     return (announced + [r for r in rows if not r.played and r.never_aired]

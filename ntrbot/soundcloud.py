@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -46,6 +46,20 @@ class SoundCloudError(Exception):
 
 class SoundCloudNotFound(SoundCloudError):
     """SoundCloud answered 404: no such user, track or URL."""
+
+
+class SoundCloudApi(Protocol):
+    """What the poller and the playlist editor need of SoundCloud (`SoundCloudClient`, or the
+    demo's `sample_data.SampleSoundCloud`)."""
+
+    requests_made: int
+
+    async def resolve_user(self, username: str) -> int: ...
+
+    def iter_like_pages(self, user_id: int,
+                        page_size: int = ...) -> AsyncIterator[list[Like]]: ...
+
+    async def resolve_track(self, url: str) -> Track: ...
 
 
 class SoundCloudClient:
@@ -340,7 +354,9 @@ def parse_track(obj: Any) -> Track:
     permalink = _http_url(obj.get("permalink_url"))
     if permalink is None:
         raise SoundCloudError(f"track {track_id} has no permalink_url")
-    user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
+    user = obj.get("user")
+    if not isinstance(user, dict):
+        user = {}
     publisher = obj.get("publisher_metadata")
     artist = _text(publisher.get("artist")) if isinstance(publisher, dict) else None
     duration = obj.get("duration")

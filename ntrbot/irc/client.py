@@ -125,7 +125,7 @@ class IrcClient(ServerEvents):
             return
         reactor = Reactor(loop=asyncio.get_running_loop())
         reactor.add_global_handler("all_events", self._dispatch, 0)
-        self._conn = reactor.server()  # type: ignore[assignment]
+        self._conn = reactor.server()
         self._main = asyncio.create_task(self._run(), name="irc-connect")
         self._sender = asyncio.create_task(self.queue.run(self._ready_for, self._write),
                                            name="irc-send")

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 import irc.client
@@ -53,7 +54,7 @@ class Confirmer:
     A line unconfirmed after `timeout` seconds makes `on_dead` run: the link is presumed dead.
     """
 
-    def __init__(self, send_raw: Callable[[str], None], caps: Callable[[], set[str]],
+    def __init__(self, send_raw: Callable[[str], None], caps: Callable[[], AbstractSet[str]],
                  on_dead: Callable[[Delivery], None], *, timeout: float = 5.0) -> None:
         self._send_raw = send_raw
         self._caps = caps

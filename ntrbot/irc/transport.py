@@ -8,7 +8,7 @@ import logging
 import re
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import irc.client_aio
 import irc.connection
@@ -39,12 +39,18 @@ for _name in ("irc.client", "irc.client_aio"):
     logging.getLogger(_name).addFilter(RedactSecrets())
 
 
+# jaraco `irc` ships no type information (no py.typed, no stubs), so its classes are `Any`
+# to mypy. The subclasses below declare, under TYPE_CHECKING, the signatures of the parts
+# ntrbot calls, so that the code using them is checked.
+
 class Protocol(irc.client_aio.IrcProtocol):
     """Ignores callbacks from an old transport once the connection object has moved on."""
 
     transport: asyncio.BaseTransport | None = None
+    if TYPE_CHECKING:
+        connection: Connection
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def _current(self) -> bool:
@@ -65,7 +71,17 @@ class Connection(irc.client_aio.AioConnection):
 
     protocol_class = Protocol
     buffer_class = jaraco.stream.buffer.LenientDecodingLineBuffer
-    transport: Any = None
+    transport: asyncio.Transport | None = None
+
+    if TYPE_CHECKING:
+        async def connect(self, server: str, port: int, nickname: str,
+                          password: str | None = None, username: str | None = None,
+                          ircname: str | None = None,
+                          connect_factory: Callable[..., Any] = ...) -> Connection: ...
+        def is_connected(self) -> bool: ...
+        def disconnect(self, message: str = "") -> None: ...
+        def send_raw(self, string: str) -> None: ...
+        def privmsg(self, target: str, text: str) -> None: ...
 
     def _process_line(self, line: str) -> None:
         # A malformed line (e.g. "PRIVMSG" without arguments) must not kill the link.
@@ -77,6 +93,12 @@ class Connection(irc.client_aio.AioConnection):
 
 class Reactor(irc.client_aio.AioReactor):
     connection_class = Connection
+
+    def server(self) -> Connection:
+        """A new Connection (jaraco makes it of `connection_class`)."""
+        conn = super().server()
+        assert isinstance(conn, Connection)
+        return conn
 
 
 def _no_passphrase() -> bytes:
