@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ntrbot.announce")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
+ACK_WAIT = "sent to the relay; waiting for its ack"
 __all__ = ["MAX_DELAY", "Announcer", "IrcSender", "Outputs"]
 
 
@@ -94,6 +95,7 @@ class Announcer:
         with contextlib.suppress(ValueError):
             self._delay = float(stored) if stored else None
         now = self._clock()
+        await self._finish_cut_off()
         for ann in await self.db.pending_announcements():
             assert ann.airs_at is not None
             late = (now - ann.airs_at).total_seconds()
@@ -112,6 +114,41 @@ class Announcer:
                      ann.id, ann.airs_at.isoformat())
             self._start_follow(tracker, False)
             self._schedule(tracker, max(ann.airs_at, now))
+
+    async def _finish_cut_off(self) -> None:
+        """What a stop or a crash left unfinished ends now, truthfully: a line written but
+        never confirmed is `failed`, one never sent `expired`, a relay's missing ack `failed`
+        (no ack). A relay that does not ack stays `sent`; announces still waiting for their
+        air time are taken over by start()."""
+        for ann in await self.db.unfinished_announcements():
+            if ann.airs_at is not None and all(d.state == "queued" for d in ann.deliveries):
+                continue
+            now = self._clock()
+            done: list[OutputDelivery] = []
+            for d in ann.deliveries:
+                if d.final or (d.output.startswith("relay:") and d.detail != ACK_WAIT
+                               and d.state == "sent"):
+                    continue
+                if d.output.startswith("relay:"):
+                    done.append(OutputDelivery(d.output, "failed", "no ack", now))
+                elif d.state == "sent":
+                    done.append(OutputDelivery(d.output, "failed", "not confirmed: ntrbot "
+                                               "stopped before the confirmation came", now))
+                else:
+                    done.append(OutputDelivery(d.output, "expired", "not sent: ntrbot stopped "
+                                               "before it went out", now))
+            if not done:
+                continue
+            states = {d.output: d.state for d in ann.deliveries} | {
+                d.output: d.state for d in done}
+            irc = [o for o in states if o.startswith("irc:")]
+            summary = states[irc[0]] if irc else ann.delivery
+            if summary == "queued":
+                summary = "expired"
+            log.warning("announcement %s was cut off by a stop: %s", ann.id,
+                        ", ".join(f"{d.output} {d.state}" for d in done))
+            await self.db.set_delivery(ann.id, summary, delivered_at=ann.delivered_at,
+                                       outputs=done)
 
     # --- announcing --------------------------------------------------------------
 
@@ -244,7 +281,8 @@ class Announcer:
                    "track": track, "announced_at": base.announced_at.isoformat()}
         reached = self.hub.relay(message) if self.hub is not None else []
         for name, acks in reached:
-            tracker.update(f"relay:{name}", "sent", "sent to the relay")
+            tracker.update(f"relay:{name}", "sent", ACK_WAIT if acks else "sent to the relay "
+                           "(it does not ack)")
             if acks:
                 tracker.expect_ack(f"relay:{name}")
         gone = {n for n in tracker.outputs if n.startswith("relay:")} - {
@@ -307,7 +345,7 @@ class Announcer:
         if tracker is None:
             return
         output = f"relay:{name}"
-        if output not in tracker.outputs:
+        if output not in tracker.acking:  # only a relay this announce went to, asked to ack
             return
         if ok:
             tracker.update(output, "delivered", detail or "posted by the relay")

@@ -192,9 +192,10 @@ async def session_user(request: web.Request) -> str | None:
 # --- login throttling and checking, off the event loop ------------------------
 
 class LoginThrottle(Throttle):
-    """Logins allowed per client and overall within a sliding window (reserved on arrival)."""
+    """Logins allowed per client within a sliding window (reserved on arrival). No overall
+    cap by default: strangers failing from a few addresses must not lock the host out."""
 
-    def __init__(self, per_client: int = 5, overall: int | None = 20, window: float = 60.0,
+    def __init__(self, per_client: int = 5, overall: int | None = None, window: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(per_client, overall, window, clock)
 

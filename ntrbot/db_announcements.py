@@ -121,15 +121,14 @@ class AnnouncementMethods:
         return (await self._with_deliveries([row]))[0] if row else None
 
     async def last_announcement(self, *, aired: bool = False) -> Announcement | None:
-        """The latest announcement; with `aired`, the latest one an output confirmed."""
-        where = (" AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND "
-                 "d.state = 'delivered') OR (NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-                 "d.announcement_id = a.id) AND a.delivery NOT IN ('cancelled', 'expired', "
-                 "'queued')))"
-                 if aired else "")
-        row = await self._one(
-            f"{_ANN_SELECT}{where} ORDER BY a.announced_at DESC, a.id DESC LIMIT 1")
-        return (await self._with_deliveries([row]))[0] if row else None
+        """The latest announcement; with `aired`, the latest one that aired
+        (`Announcement.aired`: confirmed somewhere), looking back 100 announces."""
+        rows = await self._all(f"{_ANN_SELECT} ORDER BY a.announced_at DESC, a.id DESC "
+                               f"LIMIT {100 if aired else 1}")
+        for ann in await self._with_deliveries(rows):
+            if ann.aired or not aired:
+                return ann
+        return None
 
     async def announcement(self, announcement_id: int) -> Announcement | None:
         row = await self._one(f"{_ANN_SELECT} AND a.id = ?", (announcement_id,))
@@ -141,6 +140,14 @@ class AnnouncementMethods:
             f"{_ANN_SELECT} AND a.airs_at IS NOT NULL AND a.delivery = 'queued' AND NOT EXISTS "
             "(SELECT 1 FROM deliveries d WHERE d.announcement_id = a.id AND d.state != "
             "'queued') ORDER BY a.airs_at, a.id")
+        return await self._with_deliveries(rows)
+
+    async def unfinished_announcements(self) -> list[Announcement]:
+        """Announces with an output still queued or sent (those waiting for an air time
+        included): what a stop or a crash cut off."""
+        rows = await self._all(
+            f"{_ANN_SELECT} AND EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = "
+            "a.id AND d.state IN ('queued', 'sent')) ORDER BY a.announced_at, a.id")
         return await self._with_deliveries(rows)
 
     async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:

@@ -130,6 +130,10 @@ async def retract(request: web.Request) -> web.Response:
     ann = await db.announcement(ann_id)
     if ann is None:
         return json_error(404, f"no announcement {ann_id}")
+    if ann.delivery == "cancelled":
+        return web.json_response({"status": "cancelled", "id": ann_id,
+                                  "announcement": ann.to_json(),
+                                  "note": "already cancelled before it aired: nothing was sent"})
     announcer = request.app[keys.ANNOUNCER]
     if announcer.is_pending(ann_id):  # before its air time: a real Undo
         cancelled = await announcer.cancel(ann_id)
@@ -147,8 +151,8 @@ async def retract(request: web.Request) -> web.Response:
     request.app[keys.EVENTS].publish("retracted", {"id": ann_id, "show_id": ann.show_id,
                                                    "position": ann.position})
     return web.json_response({"status": "retracted", "id": ann_id,
-                              "note": "removed from the history; the IRC line was already "
-                                      "sent and cannot be unsent"})
+                              "note": "removed from the history; what already went out "
+                                      "cannot be unsent"})
 
 
 @routes.get("/admin/delay")

@@ -38,8 +38,12 @@ async def setlist_export(request: web.Request) -> web.Response:
     if fmt not in setlist.FORMATS:
         return json_error(404, "setlist formats: " + ", ".join(setlist.FORMATS))
     show = await show_or_404(request)
-    rows = setlist.build(show, await request.app[keys.DB].announcements(show.id))
+    items = await request.app[keys.DB].announcements(show.id)
+    if not await is_admin_caller(request):
+        items = [a for a in items if a.aired]  # listeners see only what aired
+    rows = setlist.build(show, items)
     name = f"ntr-setlist-{show.week_start.date().isoformat()}.{fmt}"
     return web.Response(text=setlist.render(show, rows, fmt),
                         content_type=setlist.FORMATS[fmt], charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "Vary": "Authorization, Cookie"})

@@ -122,11 +122,17 @@ class Announcement:
 
     @property
     def aired(self) -> bool:
-        """Confirmed on at least one output. With no output at all (IRC off and no relay,
-        or a record older than outputs) the announce itself is what aired, unless it was
-        cancelled, expired or still waiting for its air time."""
+        """Confirmed on at least one output; with IRC off, also a relay that took it (one
+        without acks says no more). With no output at all (IRC off and no relay, or a record
+        older than outputs) the announce itself is what aired, unless it was cancelled,
+        expired or still waiting for its air time."""
+        if any(d.state == "delivered" for d in self.deliveries):
+            return True
         if self.deliveries:
-            return any(d.state == "delivered" for d in self.deliveries)
+            # IRC off: a relay without acks (an older plugin) is the only word there is
+            return (not any(d.output.startswith("irc:") for d in self.deliveries)
+                    and any(d.output.startswith("relay:") and d.state == "sent"
+                            for d in self.deliveries))
         return self.delivery not in ("cancelled", "expired", "queued")
 
     @property

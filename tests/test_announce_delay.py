@@ -125,3 +125,43 @@ async def test_bad_delay_is_422(app_client: Any, delay: Any) -> None:
     r = await client.post("/admin/announce", headers=BEARER,
                           json={"show_id": show_id, "position": 1, "delay": delay})
     assert r.status == 422 and "delay" in (await r.json())["error"]
+
+
+async def test_an_ack_for_an_announce_the_relay_never_got_is_ignored(app_client: Any,
+                                                                    irc: FakeIrc) -> None:
+    app, client, show_id = app_client
+    relay = await client.ws_connect("/ws/announce")
+    await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN, "name": "evil",
+                           "acks": True})
+    await relay.receive_json(timeout=5)  # status
+    body = await announce(client, show_id, 3, delay=5)
+    await relay.send_json({"type": "ack", "id": body["id"], "ok": True})  # forged, early
+    await asyncio.sleep(0.2)
+    r = await client.delete(f"/admin/announcements/{body['id']}", headers=BEARER)
+    answer = await r.json()
+    assert {d["state"] for d in answer["announcement"]["deliveries"]} == {"cancelled"}
+    await eventually(app, body["id"], "cancelled")
+    ann = await app[keys.DB].announcement(body["id"])
+    assert ann is not None and not ann.aired
+    # and a second DELETE says so, truthfully
+    again = await (await client.delete(f"/admin/announcements/{body['id']}",
+                                       headers=BEARER)).json()
+    assert again["status"] == "cancelled" and "nothing was sent" in again["note"]
+    await relay.close()
+
+
+async def test_relay_only_announces_air_for_listeners(make_settings: Callable[..., Settings],
+                                                      make_client: Any) -> None:
+    app = build_app(dashboard_settings(make_settings), None, now=_real_now)  # IRC off
+    client = await make_client(app)
+    show_id, _ = await seed_app(app)
+    relay = await client.ws_connect("/ws/announce")
+    await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN})  # an older plugin
+    await relay.receive_json(timeout=5)
+    body = await announce(client, show_id, 1)
+    assert [(d["output"], d["state"]) for d in body["deliveries"]] == [("relay:relay-1", "sent")]
+    ann = await app[keys.DB].announcement(body["id"])
+    assert ann is not None and ann.aired  # the relay is the only word there is
+    now = await (await client.get("/nowplaying")).json()
+    assert now["track"]["position"] == 1
+    await relay.close()

@@ -57,6 +57,15 @@ def test_fernet_key_is_44_urlsafe_chars_and_stable() -> None:
     assert Fernet(key).decrypt(token) == b"hi"
 
 
+def test_failures_from_other_addresses_never_lock_the_host_out() -> None:
+    t = LoginThrottle(window=60, clock=lambda: 1000.0)
+    for client in (f"10.0.0.{i}" for i in range(40)):  # 200 wrong passwords, 40 addresses
+        for _ in range(5):
+            assert t.reserve(client) == 0
+    assert t.retry_after("10.0.0.1") > 0  # each of them waits
+    assert t.reserve("192.0.2.7") == 0  # the host, from its own address, gets in
+
+
 def test_throttle_per_client_and_overall() -> None:
     now = [1000.0]
     t = LoginThrottle(per_client=5, overall=8, window=60, clock=lambda: now[0])

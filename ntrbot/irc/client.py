@@ -257,7 +257,8 @@ class IrcClient(ServerEvents):
         now = self._clock()
         for item in reversed(self.confirmer.take_unconfirmed()):
             if item.attempts >= 2:
-                item.set("failed", "not confirmed: sent twice, the server answered neither")
+                item.set("failed", "not confirmed: written twice, the server confirmed "
+                         "neither in time (it may still have reached the channel)")
             elif now >= item.fresh_until:
                 item.set("expired", "not confirmed before the link was lost; too old to "
                          "send again")

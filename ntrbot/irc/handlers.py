@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ntrbot.irc")
 
+#: last_error texts about the link itself, cleared once registered again
+_LINK_ERRORS = ("IRC link lost", "not registered after", "connect to", "disconnected",
+                "no data from the server")
 #: Numeric codes of the JOIN refusals, by jaraco event name.
 REFUSAL_CODES = {name: code for code, name in irc.events.numeric.items() if code in {
     "403", "405", "471", "473", "474", "475", "477", "489"}}
@@ -103,6 +106,8 @@ class ServerEvents:
 
     def _on_welcome(self, event: irc.client.Event) -> None:
         self.registered = True
+        if self.last_error and self.last_error.startswith(_LINK_ERRORS):
+            self.last_error = None  # the link is back: an old link error is not news
         self.bot_mode = None
         self._replay.reset()
         self._replay.live(event.tags)

@@ -77,6 +77,7 @@ class Sasl:
         self.state = "idle"
         self.mechanism = None
         self._todo = []
+        self._unsupported = False  # a 908 said the mechanism being tried is not offered
 
     @property
     def active(self) -> bool:
@@ -184,6 +185,8 @@ class Sasl:
     def on_mechanisms(self, mechanisms: list[str]) -> None:
         """908 RPL_SASLMECHS: what the server really supports (comes before the 904)."""
         self._todo = self._narrow(self._todo, mechanisms)
+        self._unsupported = self.mechanism is not None and self.mechanism.upper() not in {
+            m.upper() for m in mechanisms}
 
     def on_success(self) -> None:
         if not self.active:
@@ -198,6 +201,11 @@ class Sasl:
     def on_failure(self, why: str) -> None:
         if not self.active:
             return
+        if self.mechanism == "SCRAM-SHA-256" and not self._unsupported:
+            # The account refused these credentials: PLAIN would only hand the same
+            # password over in the clear to a server that just refused it (no downgrade).
+            self._todo = [m for m in self._todo if m != "PLAIN"]
+        self._unsupported = False
         if self._todo:
             log.warning("IRC SASL %s login as %s refused (%s); trying %s", self.mechanism,
                         self.who, why, self._todo[0])

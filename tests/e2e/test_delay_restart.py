@@ -107,3 +107,38 @@ async def test_pending_announce_too_old_after_a_restart_is_expired(
 
 async def _is(value: Any, want: str) -> bool:
     return (await value) == want
+
+
+async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(
+        fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
+    import os
+
+    from tests.support.process import free_port
+    env = live_env(fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="120",
+                   NTR_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/down",
+                   NTR_WEBHOOK_SECRET="webhook-secret-0123456789")
+    bot = await NtrbotProcess(tmp_path, env).start()
+    await wait_bot_ready(bot.base_url)
+    assert miniircd.proc is not None
+    os.kill(miniircd.proc.pid, signal.SIGSTOP)  # the server freezes: nothing confirms
+    try:
+        cut = await announce(bot.base_url, 4)
+        assert cut["delivery"] == "sent"  # written, not confirmed (and never said delivered)
+        assert await bot.stop(signal.SIGKILL) != 0
+    finally:
+        os.kill(miniircd.proc.pid, signal.SIGCONT)
+    bot = await NtrbotProcess(tmp_path, env, port=bot.port).start()
+    try:
+        async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
+            items = (await http.get(f"/shows/{cut['show_id']}/announcements",
+                                    headers=AUTH)).json()["announcements"]
+        a = next(a for a in items if a["id"] == cut["id"])
+        states = {d["output"]: (d["state"], d["detail"]) for d in a["deliveries"]}
+        assert a["delivery"] == "failed" and a["delivered_at"] is None
+        assert states["irc:#sewerchat"][0] == "failed"
+        assert "ntrbot stopped" in states["irc:#sewerchat"][1]
+        assert {s for o, (s, _) in states.items() if o.startswith("webhook:")} <= {
+            "failed", "expired"}
+        assert "cut off by a stop" in bot.log()
+    finally:
+        await bot.stop(signal.SIGTERM)

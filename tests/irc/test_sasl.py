@@ -140,14 +140,16 @@ async def test_scram_wrong_server_signature_is_a_failure(fake, make_bot, caplog)
     assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 
-async def test_scram_wrong_password_then_plain_also_refused(fake, make_bot) -> None:
-    fake.caps = "sasl"  # mechanisms unlisted: try the strongest first, then the next
+async def test_scram_refused_never_falls_back_to_plain(fake, make_bot) -> None:
+    fake.caps = "sasl"  # mechanisms unlisted: the strongest first
     fake.sasl_mechs = ["SCRAM-SHA-256", "PLAIN"]
     settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="wrong")
     bot = await make_bot(settings)
     await joined(bot)
-    assert fake.conns[0].sasl.outcomes == ["SCRAM-SHA-256 failed", "PLAIN failed"]
-    assert bot.status()["last_error"].startswith("SASL failed: PLAIN")
+    # the password is never sent in the clear to a server that refused it over SCRAM
+    assert fake.conns[0].sasl.outcomes == ["SCRAM-SHA-256 failed"]
+    assert "PLAIN" not in authenticates(fake)
+    assert bot.status()["last_error"].startswith("SASL failed: SCRAM-SHA-256")
 
 
 async def test_unlisted_mechanisms_fall_back_after_908(fake, make_bot) -> None:
