@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .db import Database
+from .irc.lines import clean
 from .models import ImportedShow, ImportResult, Track
 from .weeks import ShowClock
 
@@ -105,8 +106,9 @@ def _read(conn: sqlite3.Connection) -> list[LegacyShow]:
             _select(cols["tracks"], wanted)):
         if _int(tid) is None:
             continue
-        track = Track(int(tid), str(title or ""), str(artist or ""), str(url or ""),
-                      str(art) if art else None, _int(ms), str(lic) if lic else None)
+        track = Track(int(tid), clean(str(title or "")), clean(str(artist or "")),
+                      _http(url), _http(art) or None, _int(ms),
+                      clean(str(lic)) if lic else None)
         tracks[int(tid)] = (track, _time(liked, f"track {tid} liked_at") if liked else None)
     links = [(_int(sid), _int(tid), _int(pos) or 0) for sid, tid, pos in conn.execute(
         _select(cols["show_tracks"], ("show_id", "track_id", "position")))]
@@ -118,6 +120,12 @@ def _read(conn: sqlite3.Connection) -> list[LegacyShow]:
         track, liked = found
         show.tracks.append((track, liked or show.week_start))
     return sorted(shows.values(), key=lambda s: s.week_start)
+
+
+def _http(value: object) -> str:
+    """An http(s) URL from the old file, else "" (a `javascript:` link never gets in)."""
+    text = clean(str(value or ""))
+    return text if text.lower().startswith(("http://", "https://")) and " " not in text else ""
 
 
 def read_legacy(path: str) -> list[LegacyShow]:

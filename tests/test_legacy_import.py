@@ -295,3 +295,21 @@ def test_odd_rows_are_skipped_not_fatal(tmp_path: Path) -> None:
     proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert one_line(proc.stdout) == "3 shows, 10 tracks imported, 0 shows already present"
+
+
+async def test_old_data_cannot_smuggle_links_or_control_characters(tmp_path: Path) -> None:
+    old = tmp_path / "ntr_fetcher.db"
+    make_legacy(old)
+    conn = sqlite3.connect(old)
+    conn.execute("UPDATE tracks SET permalink_url = 'javascript:alert(1)', "
+                 "title = 'Evil' || char(13) || char(10) || 'QUIT' WHERE id = 101")
+    conn.commit()
+    conn.close()
+    db_path = tmp_path / "ntrbot.db"
+    assert run("import-legacy", str(old), db=db_path, cwd=tmp_path).returncode == 0
+    db = await Database.open(str(db_path), TZ)
+    try:
+        track = (await db.tracks_by_id([101]))[101]
+    finally:
+        await db.close()
+    assert track.permalink_url == "" and track.title == "Evil QUIT"
