@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,10 @@ from tests.conftest import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.process import NtrbotProcess, wait_until
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, live_likes, wait_bot_ready
+from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
 
 
 async def announce(base: str, position: int, **extra: Any) -> dict[str, Any]:
@@ -50,8 +42,8 @@ def said(observer: RawIrc, text: str) -> int:
 
 
 async def test_pending_announce_airs_after_a_restart_and_a_cancel_sends_nothing(
-        fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
-    env = live_env(fake, miniircd, NTR_ANNOUNCE_DELAY_SECONDS="3",
+        live_fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
+    env = live_env(live_fake, miniircd, NTR_ANNOUNCE_DELAY_SECONDS="3",
                    NTR_ANNOUNCE_FRESH_SECONDS="120")
     bot = await NtrbotProcess(tmp_path, env).start()
     observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
@@ -84,8 +76,8 @@ async def test_pending_announce_airs_after_a_restart_and_a_cancel_sends_nothing(
 
 
 async def test_pending_announce_too_old_after_a_restart_is_expired(
-        fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
-    env = live_env(fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="1")
+        live_fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
+    env = live_env(live_fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="1")
     bot = await NtrbotProcess(tmp_path, env).start()
     observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
     try:
@@ -110,11 +102,11 @@ async def _is(value: Any, want: str) -> bool:
 
 
 async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(
-        fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
+        live_fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
     import os
 
     from tests.support.process import free_port
-    env = live_env(fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="120",
+    env = live_env(live_fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="120",
                    NTR_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/down",
                    NTR_WEBHOOK_SECRET="webhook-secret-0123456789")
     bot = await NtrbotProcess(tmp_path, env).start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,15 @@ from tests.conftest import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, live_likes, wait_bot_ready
+from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
-
-
 async def test_each_channel_gets_the_line_and_its_own_delivery(
-        fake: FakeSoundCloud, ngircd_server: Any, tmp_path: Path) -> None:
-    env = live_env(fake, ngircd_server, NTR_IRC_CHANNELS="#sewerchat",
+        live_fake: FakeSoundCloud, ngircd_server: Any, tmp_path: Path) -> None:
+    env = live_env(live_fake, ngircd_server, NTR_IRC_CHANNELS="#sewerchat",
                    NTR_ANNOUNCE_CHANNEL="#sewerchat,#second")
     bot = await NtrbotProcess(tmp_path, env).start()
     observer = await RawIrc.connect(ngircd_server.host, ngircd_server.port, "observer")

@@ -17,18 +17,11 @@ from tests.conftest import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.process import NtrbotProcess, free_port, wait_until
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, live_likes, wait_bot_ready
+from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 from tests.test_webhooks import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
 
 
 @pytest.fixture
@@ -62,10 +55,10 @@ async def outputs(http: httpx.AsyncClient, show_id: int, ann_id: int) -> dict[st
 
 
 async def test_irc_does_not_wait_for_webhooks_and_each_ends_on_its_own(
-        fake: FakeSoundCloud, miniircd: Any, receivers: Any, tmp_path: Path) -> None:
+        live_fake: FakeSoundCloud, miniircd: Any, receivers: Any, tmp_path: Path) -> None:
     standin, slow = receivers
     down = f"http://127.0.0.1:{free_port()}/down"
-    env = live_env(fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="5",
+    env = live_env(live_fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="5",
                    NTR_DISCORD_WEBHOOK_URL=standin.url(DISCORD_PATH),
                    NTR_WEBHOOK_URLS=",".join([standin.url(HOOK_PATH),
                                               str(slow.make_url("/slow")), down]),
