@@ -87,11 +87,6 @@ def format_announce(template: str, show: Show, st: ShowTrack) -> str:
     return clean(template.format_map(values))
 
 
-def announcement_json(a: Announcement) -> dict[str, Any]:
-    """An Announcement as JSON for the dashboard (the one model's own form)."""
-    return a.to_json()
-
-
 def setup_announcer(app: web.Application) -> None:
     """Create app[ANNOUNCER] at startup from DB, IRC, HUB, EVENTS and SETTINGS.
 

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+import irc.strings
+
 from .announce import MAX_DELAY, AlreadyAnnounced, AnnounceResult, NotFound, format_announce
 from .irc.delivery import Delivery, finished
-from .models import Announcement, OutputDelivery
+from .models import Announcement, OutputDelivery, ShowTrack
 from .tracking import DeliveryTracker
 from .weeks import utcnow
 
@@ -204,7 +206,7 @@ class Announcer:
             if pending and tracker.primary is None:
                 tracker.override = "queued"  # no IRC output to say it waits
             if not pending:
-                await self._air(tracker)
+                await self._air(tracker, st)
             tracker.take()  # what changed so far is in the record below
             first = tracker.snapshot()
             try:
@@ -259,12 +261,15 @@ class Announcer:
         task = asyncio.create_task(wait_then_air(), name=f"announce-{ann_id}")
         self._pending[ann_id] = self._chain = task
 
-    async def _air(self, tracker: DeliveryTracker) -> None:
-        """Send the announce to every output now; the tracker follows each."""
+    async def _air(self, tracker: DeliveryTracker, st: ShowTrack | None = None) -> None:
+        """Send the announce to every output now; the tracker follows each. `st` is the
+        track when the caller has it (an announce without delay), else it is looked up."""
         base = tracker.base
         tracker.override = None
-        show = await self.db.show(base.show_id)
-        st = next((t for t in show.tracks if t.track.id == base.track_id), None) if show else None
+        if st is None:
+            show = await self.db.show(base.show_id)
+            st = next((t for t in show.tracks if t.track.id == base.track_id),
+                      None) if show else None
         track = st.to_json() if st else {}
         fresh = self.settings.announce_fresh_seconds
         for channel in self._channels():
@@ -313,8 +318,8 @@ class Announcer:
             return True
         assert self.irc is not None
         st = self.irc.status()
-        return bool(st.get("connected")) and line.target.lower() in {
-            c.lower() for c in st.get("channels") or ()}
+        return bool(st.get("connected")) and irc.strings.lower(line.target) in {
+            irc.strings.lower(c) for c in st.get("channels") or ()}
 
     # --- cancelling ----------------------------------------------------------------
 

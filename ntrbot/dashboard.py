@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp_session import get_session, new_session, session_middleware
 
-from .announce import announcement_json
 from .auth import (
     REVOKED,
     SESSION_ID,
@@ -181,7 +180,7 @@ async def _reply(app: web.Application, data: Any) -> dict[str, Any] | None:
             return {"type": "error", "error": "show_id must be a positive integer"}
         items = await app[DB].announcements(show_id)
         return {"type": "announcements", "show_id": show_id,
-                "items": [announcement_json(a) for a in items]}
+                "items": [a.to_json() for a in items]}
     if kind == "ping":
         return {"type": "pong"}
     return None
