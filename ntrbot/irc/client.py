@@ -17,7 +17,9 @@ from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
+from ntrbot.irc.deadlink import DeadLink
 from ntrbot.irc.delivery import Delivery, finished
+from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
 from ntrbot.irc.lines import clean, safe_line
@@ -33,7 +35,7 @@ log = logging.getLogger("ntrbot.irc")
 MAX_REPLY_QUEUE = 40
 
 
-class IrcClient(ServerEvents):
+class IrcClient(DeadLink, ServerEvents):
     """One IRC connection for the whole process; reconnects until stop()."""
 
     def __init__(self, settings: Settings, commands: CommandHandler | None = None, *,
@@ -228,46 +230,6 @@ class IrcClient(ServerEvents):
             raise ConnectionError("not connected")
         self._conn.send_raw(line)
 
-    # --- a dead link ----------------------------------------------------------
-
-    def _link_dead(self, item: Delivery) -> None:
-        """A line stayed unconfirmed too long: drop the link and reconnect at once."""
-        conn = self._conn
-        if conn is None or not conn.is_connected() or self._stopping:
-            return
-        log.warning("IRC link presumed dead: no confirmation of the line to %s within %g s;"
-                    " reconnecting now", item.target, self.confirmer.timeout)
-        self._drop_link("IRC link lost — reconnecting")
-
-    def _drop_link(self, reason: str) -> None:
-        """Close the connection at once (a dead link would never flush a QUIT)."""
-        conn = self._conn
-        if conn is None:
-            return
-        self._reconnect_now = True
-        self.last_error = reason
-        transport = conn.transport
-        self._safe(conn.disconnect, reason)
-        if transport is not None:
-            with contextlib.suppress(Exception):
-                transport.abort()
-
-    def _link_down(self) -> None:
-        """The connection is gone: lines not yet confirmed go back to the queue once."""
-        now = self._clock()
-        for item in reversed(self.confirmer.take_unconfirmed()):
-            if item.attempts >= 2:
-                item.set("failed", "not confirmed: written twice, the server confirmed "
-                         "neither in time (it may still have reached the channel)")
-            elif now >= item.fresh_until:
-                item.set("expired", "not confirmed before the link was lost; too old to "
-                         "send again")
-            else:
-                item.set("queued", "the IRC link was lost before the server confirmed it; "
-                         "re-sending after the rejoin")
-                if self.queue.put(item, front=True) is None:
-                    item.set("failed", "send queue full")
-
     def _send_raw(self, line: str) -> None:
         if self._conn is not None:
             self._safe(self._conn.send_raw, line)
@@ -424,27 +386,3 @@ class IrcClient(ServerEvents):
     def _join(self, channel: str) -> None:
         self._join_sent[irc.strings.lower(channel)] = self._clock()
         self._send_raw(f"JOIN {channel}")
-
-
-class DisabledIrc:
-    """Stands in for IrcClient when NTR_IRC_SERVER is unset."""
-
-    def __init__(self, settings: Settings | None = None, *args: Any, **kwargs: Any) -> None:
-        self.settings = settings
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self, message: str = "ntrbot shutting down") -> None:
-        return None
-
-    async def say(self, target: str, text: str, *, priority: bool = False,
-                  fresh_for: float | None = None, confirm: bool = False) -> Delivery:
-        return finished(target, clean(text), "failed", "IRC is off")
-
-    def status(self) -> dict[str, Any]:
-        return {"enabled": False, "connected": False, "server": None, "nick": None,
-                "channels": [], "last_error": None, "queued": 0, "caps": []}
-
-    def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
-        return None
