@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess
+from tests.support.process import NtrbotProcess, wait_until
 from tests.support.rawirc import RawIrc
 from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
@@ -35,8 +35,16 @@ async def test_each_channel_gets_the_line_and_its_own_delivery(
             r = await http.post("/admin/announce", headers=AUTH,
                                 json={"show_id": show_id, "position": 1})
             body = r.json()
-        assert [(d["output"], d["state"]) for d in body["deliveries"]] == [
-            ("irc:#sewerchat", "delivered"), ("irc:#second", "delivered")]
+            # the answer waits for the first channel; the second confirms on its own
+            assert body["delivery"] == "delivered"
+            assert [d["output"] for d in body["deliveries"]] == ["irc:#sewerchat",
+                                                                  "irc:#second"]
+
+            async def both() -> bool:
+                items = (await http.get(f"/shows/{show_id}/announcements",
+                                        headers=AUTH)).json()["announcements"]
+                return [d["state"] for d in items[-1]["deliveries"]] == ["delivered"] * 2
+            assert await wait_until(both, timeout=10)
         for channel in ("#sewerchat", "#second"):
             await observer.wait_for(lambda m, c=channel: m.command == "PRIVMSG"
                                     and m.params == (c, announce_line(1)), 20)
