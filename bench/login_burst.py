@@ -20,7 +20,7 @@ from bench.common import (
     verdict,
     week_likes,
 )
-from ntrbot.auth import hash_password
+from ntrbot.http.auth import hash_password
 
 PER_CLIENT_LIMIT = 5  # ntrbot's logins per client address a minute (dashboard.THROTTLE)
 HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"

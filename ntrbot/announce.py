@@ -1,18 +1,13 @@
-"""Announcing a track: the message format, refusals, the answer, POST /admin/announce."""
+"""Announcing a track: the message format, the refusals, what one announce did."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from .irc.lines import clean
-from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, NOW, SETTINGS, WEBHOOKS
 from .models import Announcement
 
 if TYPE_CHECKING:
@@ -26,9 +21,7 @@ _URL_FIELD = re.compile(r"\s*(?:[-\u2013\u2014|:\u00b7]\s*)?"
 
 
 class AnnounceError(Exception):
-    """A refused announce; `status` is the HTTP status, `extra` goes into the JSON body."""
-
-    status = 400
+    """A refused announce; `extra` says more (it goes into the JSON body of the answer)."""
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -37,11 +30,11 @@ class AnnounceError(Exception):
 
 
 class NotFound(AnnounceError):
-    status = 404
+    """No such show, or no such position in it."""
 
 
 class AlreadyAnnounced(AnnounceError):
-    status = 409
+    """The track was announced already (`force` announces it again)."""
 
 
 @dataclass
@@ -87,73 +80,4 @@ def format_announce(template: str, show: Show, st: ShowTrack) -> str:
     return clean(template.format_map(values))
 
 
-def setup_announcer(app: web.Application) -> None:
-    """Create app[ANNOUNCER] at startup from DB, IRC, HUB, EVENTS and SETTINGS.
-
-    Append after the cleanup contexts that provide DB and IRC (and after `setup_hub`).
-    """
-    from .announcer import Announcer
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        if ANNOUNCER not in app:
-            app[ANNOUNCER] = Announcer(app[DB], app.get(IRC), app.get(HUB), app.get(EVENTS),
-                                       app[SETTINGS], clock=app.get(NOW),
-                                       webhooks=app.get(WEBHOOKS))
-        await app[ANNOUNCER].start()
-        yield
-        await app[ANNOUNCER].close()
-
-    app.cleanup_ctx.append(ctx)
-
-
-# --- POST /admin/announce ---------------------------------------------------------
-
-MAX_ID = 2**63 - 1
-MAX_DELAY = 600
-MAX_POSITION = 2**31 - 1
-
-
-def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
-
-
-def parse_announce_body(raw: bytes) -> tuple[int, int, bool, float | None] | web.Response:
-    """(show_id, position, force, delay) from the request body, or the 400/422 JSON error."""
-    try:
-        data = json.loads(raw.decode("utf-8"))  # JSON is UTF-8 (no UTF-16 guessing)
-    except (ValueError, RecursionError):
-        return _error(400, "body must be JSON")
-    if not isinstance(data, dict):
-        return _error(400, "body must be a JSON object")
-    values: list[int] = []
-    for name, top in (("show_id", MAX_ID), ("position", MAX_POSITION)):
-        if name not in data:
-            return _error(422, f"{name} is required")
-        value = data[name]
-        if type(value) is not int:  # bool is an int subclass: refused here too
-            return _error(422, f"{name} must be an integer")
-        if not 1 <= value <= top:
-            return _error(422, f"{name} must be from 1 to {top}")
-        values.append(value)
-    force = data.get("force", False)
-    if type(force) is not bool:
-        return _error(422, "force must be true or false")
-    delay = data.get("delay")
-    if delay is not None and (type(delay) not in (int, float) or not 0 <= delay <= MAX_DELAY):
-        return _error(422, f"delay must be a number of seconds from 0 to {MAX_DELAY}")
-    return values[0], values[1], force, None if delay is None else float(delay)
-
-
-async def handle_announce(request: web.Request, who: str) -> web.Response:
-    """The body of POST /admin/announce once `who` is authenticated."""
-    raw = await request.read()  # over client_max_size: 413 from aiohttp
-    parsed = parse_announce_body(raw)
-    if isinstance(parsed, web.Response):
-        return parsed
-    show_id, position, force, delay = parsed
-    try:
-        result = await request.app[ANNOUNCER].announce(show_id, position, force=force, who=who,
-                                                       delay=delay)
-    except AnnounceError as exc:
-        return _error(exc.status, exc.message, **exc.extra)
-    return web.json_response(result.to_json())
+MAX_DELAY = 600  # seconds an announce may wait (the stream delay, or one announce's)

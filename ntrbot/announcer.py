@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .db import Database
     from .events import EventBus
-    from .hub import AnnounceHub
+    from .http.hub import AnnounceHub
 
 log = logging.getLogger("ntrbot.announce")
 

@@ -11,20 +11,23 @@ from datetime import datetime, timedelta
 import httpx
 from aiohttp import web
 
-from . import __version__, admin, api, editing, history, keys
-from .announce import setup_announcer
+from . import __version__, keys
+from .announcer import Announcer
 from .config import Settings
-from .dashboard import setup_dashboard
 from .db import Database
 from .events import EventBus
-from .hub import setup_hub
-from .irc.client import DisabledIrc, IrcClient
+from .http.dashboard import setup_dashboard
+from .http.helpers import error_middleware
+from .http.hub import setup_hub
+from .http.public_feed import setup_public_feed
+from .http.routes import add_routes
+from .irc.api import IrcBackend
 from .irc.commands import CommandHandler
+from .irc.disabled import DisabledIrc
 from .poller import Poller
-from .public import setup_public
 from .serve import StartupError
 from .services import ChannelServices
-from .soundcloud import SoundCloudClient
+from .soundcloud import SoundCloudApi, SoundCloudClient
 from .tls import https_context
 from .webhooks import WebhookOutputs
 from .weeks import ShowClock, utcnow
@@ -32,6 +35,22 @@ from .weeks import ShowClock, utcnow
 log = logging.getLogger(__name__)
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               f"Chrome/126.0 Safari/537.36 ntrbot/{__version__}")
+
+
+def show_clock(settings: Settings) -> ShowClock:
+    """The weekly show clock of `settings` (show day, hour, length, time zone)."""
+    return ShowClock(settings.show_day, settings.show_hour, settings.tz,
+                     timedelta(hours=settings.show_length_hours))
+
+
+def make_irc(settings: Settings, clock: ShowClock,
+             now: Callable[[], datetime]) -> IrcBackend:
+    """The IRC client of `settings`, or the stand-in that fails every line when IRC is off."""
+    if not settings.irc_enabled:
+        return DisabledIrc(settings)
+    from .irc.client import IrcClient
+
+    return IrcClient(settings, is_live=lambda: clock.is_live(now()))
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -46,36 +65,39 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("database closed")
 
 
-async def http_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0), verify=https_context(),
-                             headers={"User-Agent": USER_AGENT}, follow_redirects=True)
-    app[keys.HTTP] = http
-    app[keys.SOUNDCLOUD] = SoundCloudClient(
-        http, api_base=settings.soundcloud_api_base, web_base=settings.soundcloud_web_base,
-        client_id=settings.soundcloud_client_id)
-    webhooks = None
-    if settings.discord_webhook_url or settings.webhook_urls:
-        webhooks = app[keys.WEBHOOKS] = WebhookOutputs(http, settings)
-        log.info("webhook outputs: %s", ", ".join(webhooks.names))
-    yield
-    if webhooks is not None:
-        await webhooks.close()
-    await http.aclose()
-
-
-def make_poller(app: web.Application) -> Poller:
-    settings = app[keys.SETTINGS]
-    return Poller(app[keys.DB], app[keys.SOUNDCLOUD], app[keys.CLOCK],
-                  username=settings.soundcloud_user, backfill_weeks=settings.backfill_weeks,
-                  interval=settings.poll_interval_seconds,
-                  live_interval=settings.live_poll_interval_seconds,
-                  events=app[keys.EVENTS], now=app[keys.NOW])
+def http_ctx(soundcloud: SoundCloudApi | None) -> Callable[[web.Application],
+                                                            AsyncIterator[None]]:
+    """The outgoing HTTP client, with SoundCloud (or its stand-in) and the webhooks on it."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0),
+                                 verify=https_context(), headers={"User-Agent": USER_AGENT},
+                                 follow_redirects=True)
+        app[keys.HTTP] = http
+        app[keys.SOUNDCLOUD] = soundcloud or SoundCloudClient(
+            http, api_base=settings.soundcloud_api_base, web_base=settings.soundcloud_web_base,
+            client_id=settings.soundcloud_client_id)
+        webhooks = None
+        if settings.discord_webhook_url or settings.webhook_urls:
+            webhooks = app[keys.WEBHOOKS] = WebhookOutputs(http, settings)
+            log.info("webhook outputs: %s", ", ".join(webhooks.names))
+        yield
+        if webhooks is not None:
+            await webhooks.close()
+        await http.aclose()
+    return ctx
 
 
 def poller_ctx(run_loop: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The SoundCloud poller; its loop runs only when `run_loop` (a test polls by hand)."""
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        poller = app[keys.POLLER] = make_poller(app)
+        settings = app[keys.SETTINGS]
+        poller = app[keys.POLLER] = Poller(
+            app[keys.DB], app[keys.SOUNDCLOUD], app[keys.CLOCK],
+            username=settings.soundcloud_user, backfill_weeks=settings.backfill_weeks,
+            interval=settings.poll_interval_seconds,
+            live_interval=settings.live_poll_interval_seconds,
+            events=app[keys.EVENTS], now=app[keys.NOW])
         task = asyncio.create_task(poller.run(), name="poller") if run_loop else None
         yield
         if task is not None:
@@ -86,46 +108,47 @@ def poller_ctx(run_loop: bool) -> Callable[[web.Application], AsyncIterator[None
     return ctx
 
 
-async def irc_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    if not settings.irc_enabled:
-        app[keys.IRC] = DisabledIrc(settings)
-        yield
-        return
-    services = ChannelServices(app[keys.DB], app[keys.CLOCK], app[keys.NOW],
-                               announcer=lambda: app[keys.ANNOUNCER],
-                               poller=lambda: app[keys.POLLER], public_url=settings.public_url)
-    clock, now = app[keys.CLOCK], app[keys.NOW]
-    client = IrcClient(settings, CommandHandler(services, settings.irc_admins),
-                       is_live=lambda: clock.is_live(now()))
-    app[keys.IRC] = client
-    await client.start()
+async def announce_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The announcer over every output, the channel commands, then IRC connecting."""
+    settings, db, irc = app[keys.SETTINGS], app[keys.DB], app[keys.IRC]
+    announcer = app[keys.ANNOUNCER] = Announcer(
+        db, irc, app[keys.HUB], app[keys.EVENTS], settings, clock=app[keys.NOW],
+        webhooks=app.get(keys.WEBHOOKS))
+    services = ChannelServices(db, app[keys.CLOCK], app[keys.NOW], announcer,
+                               app[keys.POLLER], public_url=settings.public_url)
+    irc.set_commands(CommandHandler(services, settings.irc_admins))
+    events = app[keys.EVENTS]
+    irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
+    await irc.start()
+    await announcer.start()
     yield
-    await client.stop()
+    await announcer.close()
+    await irc.stop()
     log.info("IRC stopped")
 
 
-def create_app(settings: Settings, *, now: Callable[[], datetime] = utcnow,
+def create_app(settings: Settings, *, irc: IrcBackend | None = None,
+               soundcloud: SoundCloudApi | None = None,
+               now: Callable[[], datetime] = utcnow,
                start_poller: bool = True) -> web.Application:
-    """Build the whole ntrbot application for `settings`."""
-    app = web.Application(middlewares=[api.error_middleware], client_max_size=64 * 1024)
+    """Build the whole ntrbot application for `settings`.
+
+    `irc` and `soundcloud` replace the real clients (tests, the demo); `now` is the clock.
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.NOW] = now
     app[keys.EVENTS] = EventBus()
     app[keys.CURRENT_SHOW] = {}
-    app[keys.CLOCK] = ShowClock(settings.show_day, settings.show_hour, settings.tz,
-                                timedelta(hours=settings.show_length_hours))
-    app.cleanup_ctx.append(database_ctx)
-    app.cleanup_ctx.append(http_ctx)
-    app.cleanup_ctx.append(poller_ctx(start_poller))
+    app[keys.CLOCK] = clock = show_clock(settings)
+    app[keys.IRC] = irc if irc is not None else make_irc(settings, clock, now)
     setup_hub(app)
-    app.cleanup_ctx.append(irc_ctx)
-    setup_announcer(app)
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(http_ctx(soundcloud))
+    app.cleanup_ctx.append(poller_ctx(start_poller))
+    app.cleanup_ctx.append(announce_ctx)
+    setup_public_feed(app)
     if settings.dashboard_enabled:
         setup_dashboard(app)
-    app.add_routes(api.routes)
-    app.add_routes(history.routes)
-    app.add_routes(admin.routes)
-    app.add_routes(editing.routes)
-    setup_public(app)
+    add_routes(app, dashboard_enabled=settings.dashboard_enabled)
     return app

@@ -65,7 +65,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_hash_password(args: argparse.Namespace) -> int:
     import getpass
 
-    from .auth import hash_password
+    from .http.auth import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")

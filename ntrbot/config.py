@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .netaddr import parse_networks
+
 PREFIX = "NTR_"
 DEFAULT_ANNOUNCE_FORMAT = "Now Playing: Song #{position}: {title} by {artist} - {permalink_url}"
 ANNOUNCE_FIELDS = frozenset(
@@ -339,8 +341,6 @@ def check_tokens(s: Settings) -> None:
     for token in s.relay_tokens:
         _check(len(token) >= MIN_TOKEN_LENGTH, "relay_tokens", "every token " + advice)
         _check(token != s.admin_token, "relay_tokens", "must differ from NTR_ADMIN_TOKEN")
-    from .clientaddr import parse_networks
-
     try:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:

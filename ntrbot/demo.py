@@ -19,6 +19,7 @@ from aiohttp import web
 from . import keys
 from .config import ConfigError, Settings, load_settings
 from .sample_data import PREVIOUS_EPISODE, SampleSoundCloud, sample_playlists
+from .weeks import utcnow
 
 log = logging.getLogger("ntrbot.demo")
 
@@ -86,12 +87,7 @@ def demo_settings(data_dir: Path, irc_server: str | None, sink: int,
 
 async def seed(app: web.Application) -> None:
     """Poll the sample SoundCloud once (the real poll path) and number the two shows."""
-    from .app import make_poller
-
-    sample = SampleSoundCloud(app[keys.CLOCK], app[keys.NOW])
-    app[keys.SOUNDCLOUD] = sample
-    app[keys.POLLER] = poller = make_poller(app)
-    result = await poller.poll_now()
+    result = await app[keys.POLLER].poll_now()
     db = app[keys.DB]
     _, playlists = sample_playlists(app[keys.CLOCK], app[keys.NOW]())
     for episode, (start, _) in enumerate(sorted(playlists), PREVIOUS_EPISODE):
@@ -133,12 +129,13 @@ def banner(settings: Settings, port: int, data_dir: Path, temporary: bool,
 async def serve(settings: Settings, data_dir: Path, temporary: bool,
                 show_token: bool = False) -> int:
     """Run the demo app until SIGINT/SIGTERM; 0 on a clean stop."""
-    from .app import create_app
+    from .app import create_app, show_clock
     from .serve import StartupError
     from .serve import serve as run_until_stopped
 
     try:
-        app = create_app(settings, start_poller=False)
+        sample = SampleSoundCloud(show_clock(settings), utcnow)
+        app = create_app(settings, soundcloud=sample, start_poller=False)
     except StartupError as exc:
         print(f"ntrbot: {exc}", file=sys.stderr)
         return 1

@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     import httpx
 
     from .announcer import Announcer, Outputs
-    from .api import CurrentShow
     from .config import Settings
     from .db import Database
     from .events import EventBus
-    from .hub import AnnounceHub
+    from .http.helpers import CurrentShow
+    from .http.hub import AnnounceHub
     from .irc.api import IrcBackend
     from .poller import Poller
     from .soundcloud import SoundCloudApi

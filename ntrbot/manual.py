@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiosqlite
-from aiohttp import web
 
 from .irc.lines import clean
 from .models import Track
@@ -30,8 +29,12 @@ def wants_manual(data: dict[str, Any]) -> bool:
     return data.get("title") is not None or data.get("artist") is not None
 
 
-def _unprocessable(message: str) -> web.HTTPUnprocessableEntity:
-    return web.HTTPUnprocessableEntity(text=message)
+class InvalidTrack(ValueError):
+    """A manual track body that cannot be used; the message names the field (HTTP: 422)."""
+
+
+def _unprocessable(message: str) -> InvalidTrack:
+    return InvalidTrack(message)
 
 
 def clean_text(value: Any, name: str) -> str:

@@ -20,12 +20,12 @@ class ChannelServices:
     """The `BotServices` of ntrbot.irc.commands over the database, announcer and poller."""
 
     def __init__(self, db: Database, clock: ShowClock, now: Callable[[], datetime],
-                 announcer: Callable[[], Announcer], poller: Callable[[], Poller],
+                 announcer: Announcer, poller: Poller,
                  public_url: str | None = None) -> None:
         self._db = db
         self._clock = clock
         self._now = now
-        self._announcer = announcer  # late-bound: the announcer needs the IRC client first
+        self._announcer = announcer
         self._poller = poller
         self._public_url = public_url.rstrip("/") if public_url else None
 
@@ -57,7 +57,7 @@ class ChannelServices:
         if show is None:
             return "No show this week yet."
         try:
-            result = await self._announcer().announce(show.id, position, who=f"irc:{who}")
+            result = await self._announcer.announce(show.id, position, who=f"irc:{who}")
         except AlreadyAnnounced:
             return f"#{position} was already announced this show; repeat it from the dashboard."
         except AnnounceError as exc:
@@ -66,7 +66,7 @@ class ChannelServices:
 
     async def refresh(self) -> str:
         try:
-            result = await self._poller().poll_now()
+            result = await self._poller.poll_now()
         except Exception as exc:
             return f"Refresh failed: {exc}"
         return f"Refreshed: {result.summary()}"

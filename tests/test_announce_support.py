@@ -8,17 +8,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ntrbot import admin, api, editing, keys
-from ntrbot.announce import setup_announcer
-from ntrbot.app import database_ctx
+from ntrbot import keys
+from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.dashboard import setup_dashboard
 from ntrbot.db import Database
-from ntrbot.events import EventBus
-from ntrbot.hub import setup_hub
 from ntrbot.irc.delivery import Delivery
-from ntrbot.models import Track
+from ntrbot.models import Like, Track
 from ntrbot.weeks import ShowClock
+from tests.support.memory_soundcloud import MemorySoundCloud
 
 WEB_USER = "nick"
 WEB_PASSWORD = "correct horse battery staple"
@@ -64,6 +61,15 @@ class FakeIrc:
             d.set("failed", "not connected")
         return d
 
+    def set_commands(self, commands: Any) -> None:
+        self.commands = commands
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self, message: str = "") -> None:
+        return None
+
     def status(self) -> dict[str, Any]:
         return {"enabled": True, "connected": self.connected, "nick": "ntrbot",
                 "channels": ["#sewerchat"] if self.connected else [], "last_error": None,
@@ -103,25 +109,9 @@ def dashboard_settings(make_settings: Callable[..., Settings], **kw: Any) -> Set
 
 def build_app(settings: Settings, irc: Any = None, *,
               now: Callable[[], datetime] = lambda: FROZEN_NOW) -> web.Application:
-    """The announce/dashboard parts composed like the real app, with fakes at the edges."""
-    app = web.Application(middlewares=[api.error_middleware], client_max_size=64 * 1024)
-    app[keys.SETTINGS] = settings
-    app[keys.NOW] = now
-    app[keys.EVENTS] = EventBus()
-    app[keys.CLOCK] = ShowClock(settings.show_day, settings.show_hour, settings.tz,
-                                timedelta(hours=settings.show_length_hours))
-    app[keys.POLLER] = FakePoller()  # type: ignore[assignment]
-    if irc is not None:
-        app[keys.IRC] = irc
-    app.cleanup_ctx.append(database_ctx)
-    setup_hub(app)
-    setup_announcer(app)
-    app.add_routes(api.routes)
-    app.add_routes(admin.routes)
-    app.add_routes(editing.routes)
-    if settings.dashboard_enabled:
-        setup_dashboard(app)
-    return app
+    """The real app (`create_app`) with a fake IRC and no poller loop."""
+    return create_app(settings, irc=irc, soundcloud=MemorySoundCloud([OLD_LIKE]), now=now,
+                      start_poller=False)
 
 
 TRACKS = [
@@ -131,6 +121,9 @@ TRACKS = [
           None, 200_000, None),
     Track(103, "Tunnels", "Ratking", "https://soundcloud.com/rk/tunnels", None, 210_000, None),
 ]
+# One like long before any test's show week: a poll finds likes but changes nothing.
+OLD_LIKE = Like(Track(1, "Ancient", "Nobody", "https://soundcloud.com/n/ancient"),
+                datetime(2020, 1, 1, tzinfo=UTC))
 OLD_TRACKS = [
     Track(201, "Last Week", "Oldies", "https://soundcloud.com/o/last", None, 100_000, None),
 ]

@@ -1,4 +1,4 @@
-"""Unit tests for ntrbot.auth: password hashes, the session key, throttling, checks."""
+"""Unit tests for ntrbot.http.auth: password hashes, the session key, throttling, checks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from cryptography.fernet import Fernet
 
-from ntrbot.auth import (
+from ntrbot.config import Settings
+from ntrbot.http.auth import (
     LoginThrottle,
     SessionStorage,
     bearer_ok,
@@ -25,6 +26,7 @@ from ntrbot.auth import (
     same_origin,
     verify_password,
 )
+from ntrbot.keys import SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,6 +86,9 @@ def test_throttle_per_client_and_overall() -> None:
     assert t.retry_after("a") == 0
 
 
+_SETTINGS = Settings(admin_token="t" * 32)
+
+
 def _transport(peer: str) -> Any:
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda name, default=None: (
@@ -92,7 +97,9 @@ def _transport(peer: str) -> Any:
 
 
 def _req(headers: dict[str, str], method: str = "POST", peer: str = "127.0.0.1") -> Any:
-    return make_mocked_request(method, "/admin/announce", transport=_transport(peer),
+    app = web.Application()
+    app[SETTINGS] = _SETTINGS
+    return make_mocked_request(method, "/admin/announce", transport=_transport(peer), app=app,
                                headers={"Host": "ntr.example:8000", **headers})
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ntrbot import __version__
-from ntrbot.auth import verify_password
 from ntrbot.config import setting_names
+from ntrbot.http.auth import verify_password
 from tests.conftest import ADMIN_TOKEN
 from tests.support.fake_soundcloud import DEFAULT_CLIENT_ID, FakeSoundCloud, make_like
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ntrbot.auth import hash_password
 from ntrbot.config import Settings
+from ntrbot.http.auth import hash_password
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import (
     SECRET_KEY,

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
-from ntrbot import editing, keys
+from ntrbot import keys
 from ntrbot.config import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import (
@@ -168,7 +168,6 @@ async def test_retracted_and_edits_are_pushed(make_settings: Callable[..., Setti
                                               make_client: Any, irc: FakeIrc) -> None:
     """Undo from one tab (cookie + Origin) reaches every dashboard socket, as do edits."""
     app = build_app(dashboard_settings(make_settings), irc)
-    app.add_routes(editing.routes)
     client = await make_client(app)
     r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
                           allow_redirects=False)

@@ -164,7 +164,7 @@ async def demo(demo_venv: Path, tmp_path: Path) -> AsyncIterator[DemoProcess]:
 def test_the_venv_runs_the_installed_package_not_the_tree(demo_venv: Path,
                                                           tmp_path: Path) -> None:
     out = subprocess.run([str(demo_venv / "bin" / "python"), "-c",
-                          "import ntrbot, ntrbot.dashboard as d; "
+                          "import ntrbot, ntrbot.http.dashboard as d; "
                           "print(ntrbot.__file__); print(d.web_dir())"],
                          cwd=tmp_path, env=_clean_env(), capture_output=True, text=True,
                          timeout=60, check=True).stdout.splitlines()

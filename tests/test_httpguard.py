@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.httpguard import HEADER_TIMEOUT, GuardedAppRunner
+from ntrbot.http.httpguard import HEADER_TIMEOUT, GuardedAppRunner
 
 DEADLINE = 0.3  # the test's deadline; the real one is HEADER_TIMEOUT
 

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.config import Settings
-from ntrbot.hub import AnnounceHub
+from ntrbot.http.hub import AnnounceHub
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import FakeIrc, build_app, seed_app
 
@@ -202,7 +202,7 @@ class _StuckWs:
 
 
 async def test_full_queue_drops_subscriber_without_waiting() -> None:
-    from ntrbot.hub import _Subscriber
+    from ntrbot.http.hub import _Subscriber
 
     hub = AnnounceHub("t", send_timeout=60, queue_size=2)
     stuck = _Subscriber(_StuckWs(), None, 2, "stuck")  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from ntrbot.db import Database
 from ntrbot.models import Like, Track
 from ntrbot.poller import Poller
 from ntrbot.weeks import ShowClock
+from tests.support.memory_soundcloud import MemorySoundCloud
 
 NOW = datetime(2026, 3, 13, 18, 0, tzinfo=UTC)  # current week starts 2026-03-12T02:00Z
 WEEK = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
@@ -21,32 +21,9 @@ def like(track_id: int, at: datetime, title: str | None = None) -> Like:
                       f"https://soundcloud.com/a/t{track_id}"), at)
 
 
-class MemorySoundCloud:
-    """The SoundCloudClient interface over a list of likes (newest first), paged."""
-
-    def __init__(self, likes: list[Like], page_size: int = 3) -> None:
-        self.likes = likes
-        self.page_size = page_size
-        self.requests_made = 0
-        self.fail: Exception | None = None
-
-    async def resolve_user(self, username: str) -> int:
-        self.requests_made += 1
-        return 42
-
-    async def iter_like_pages(self, user_id: int, page_size: int = 200
-                              ) -> AsyncIterator[list[Like]]:
-        ordered = sorted(self.likes, key=lambda lk: lk.liked_at, reverse=True)
-        for i in range(0, max(len(ordered), 1), self.page_size):
-            self.requests_made += 1
-            if self.fail is not None and i > 0:
-                raise self.fail
-            yield ordered[i:i + self.page_size]
-
-
 def make_poller(db: Database, sc: MemorySoundCloud, clock: ShowClock,
                 now: datetime = NOW, backfill: int = 2) -> Poller:
-    return Poller(db, sc, clock, username="nicktherat", backfill_weeks=backfill,  # type: ignore[arg-type]
+    return Poller(db, sc, clock, username="nicktherat", backfill_weeks=backfill,
                   interval=3600, live_interval=60, now=lambda: now)
 
 

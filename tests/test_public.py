@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.auth import SECURITY_HEADERS
 from ntrbot.config import Settings
+from ntrbot.http.auth import SECURITY_HEADERS
+from ntrbot.http.public import PAGE_HEADERS
+from ntrbot.http.public_feed import FEED, Listener, PublicFeed
 from ntrbot.models import Track
-from ntrbot.public import PAGE_HEADERS
-from ntrbot.public_feed import FEED, Listener, PublicFeed
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.test_api import seed

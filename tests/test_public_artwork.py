@@ -12,8 +12,8 @@ import pytest
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
+from ntrbot.http.public import ARTWORK_HOSTS, artwork_500
 from ntrbot.models import Track
-from ntrbot.public import ARTWORK_HOSTS, artwork_500
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
 

@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 
-from ntrbot import auth
 from ntrbot.app import create_app
-from ntrbot.clientaddr import client_address
 from ntrbot.config import Settings
-from ntrbot.throttle import Throttle
+from ntrbot.http import auth
+from ntrbot.http.clientaddr import client_address
+from ntrbot.http.throttle import Throttle
 from tests.conftest import ADMIN_TOKEN
 from tests.test_announce_support import (
     SECRET_KEY,
@@ -253,7 +253,7 @@ async def test_at_most_20_unsubscribed_announce_sockets_per_client(dash: TestCli
 
 async def test_public_socket_cap_uses_the_rightmost_hop(
         make_settings: Callable[..., Settings], make_client: Any) -> None:
-    from ntrbot.public_feed import FEED
+    from ntrbot.http.public_feed import FEED
 
     client = await make_client(create_app(make_settings(), start_poller=False))
     client.app[FEED].max_per_peer = 2

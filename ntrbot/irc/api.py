@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ntrbot.irc.delivery import Delivery
+
+if TYPE_CHECKING:
+    from ntrbot.irc.commands import CommandHandler
 
 StatusListener = Callable[[dict[str, Any]], None]
 
 
 class IrcBackend(Protocol):
     """What lives at app[keys.IRC]: the IRC client, or its stand-in when IRC is off."""
+
+    def set_commands(self, commands: CommandHandler) -> None:
+        """Answer channel commands (`!np` ...) with `commands`; set before `start`."""
+        ...
 
     async def start(self) -> None:
         """Start connecting in the background; returns at once."""

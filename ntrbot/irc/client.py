@@ -121,6 +121,10 @@ class IrcClient(DeadLink, ServerEvents):
 
     # --- public interface --------------------------------------------------
 
+    def set_commands(self, commands: CommandHandler) -> None:
+        """Answer channel commands with `commands` (the composition root wires them)."""
+        self.commands = commands
+
     async def start(self) -> None:
         """Start connecting in the background; returns at once."""
         if self._main is not None:

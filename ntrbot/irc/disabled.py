@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ntrbot.config import Settings
 from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.lines import clean
+
+if TYPE_CHECKING:
+    from ntrbot.irc.commands import CommandHandler
 
 
 class DisabledIrc:
@@ -15,6 +18,9 @@ class DisabledIrc:
 
     def __init__(self, settings: Settings | None = None, *args: Any, **kwargs: Any) -> None:
         self.settings = settings
+
+    def set_commands(self, commands: CommandHandler) -> None:
+        return None  # nobody to answer
 
     async def start(self) -> None:
         return None

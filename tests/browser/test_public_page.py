@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
+from ntrbot.http.public_feed import FEED
 from ntrbot.models import Track
-from ntrbot.public_feed import FEED
 from ntrbot.sample_data import sample_playlists
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import ADMIN_TOKEN

@@ -7,8 +7,8 @@ from collections import Counter
 
 from aiohttp import web
 
+from ..keys import SETTINGS
 from .auth import token_matches
-from .keys import SETTINGS
 from .throttle import retry_header, token_throttle
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class SubscribeGate:
 
     def check(self, request: web.Request, client: str, token: str) -> bool:
         """The admin token or a relay token; a wrong one counts against `client`."""
-        relay = getattr(request.app.get(SETTINGS), "relay_tokens", ())
+        relay = request.app[SETTINGS].relay_tokens
         if token_matches(token, (self._admin_token, *relay)):
             return True
         token_throttle(request.app).failed(client)

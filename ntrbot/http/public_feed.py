@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from . import keys
-from .api import json_error
+from .. import keys
 from .clientaddr import client_address
+from .helpers import json_error
 from .public import now_playing
 
 log = logging.getLogger(__name__)
@@ -202,8 +202,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def setup_public_feed(app: web.Application) -> None:
-    """Route /ws/public and start forwarding events to it."""
+    """Start forwarding public events to /ws/public (`routes.add_routes` mounts the route)."""
     app[FEED] = PublicFeed()
     app.cleanup_ctx.append(_feed_ctx)
     app.on_shutdown.append(_close_sockets)
-    app.router.add_get("/ws/public", public_socket)

@@ -1,4 +1,5 @@
-"""Public JSON routes (/health, /playlist, /shows) and the JSON error middleware."""
+"""What the HTTP handlers share: the JSON error shape and middleware, body and path
+parsing, the current show, the browser files' directory."""
 
 from __future__ import annotations
 
@@ -7,24 +8,29 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from . import keys
+from .. import keys
+from ..models import Show
 from .headers import add_security_headers
-from .models import Show
-from .negotiate import wants_html
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 _WHOLE = re.compile(r"[0-9]{1,9}")
-MAX_LIMIT = 100
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    """The one shape of every error: {"error": "..."} with a 4xx status."""
+    """The one shape of every error: {"error": "..."} with a 4xx status, to return."""
     return web.json_response({"error": message, **extra}, status=status)
+
+
+def json_exception(exc_class: type[web.HTTPException], message: str,
+                   **extra: Any) -> web.HTTPException:
+    """The same JSON error as an exception, to raise (from checks deep in a handler)."""
+    return exc_class(text=json.dumps({"error": message, **extra}),
+                     content_type="application/json")
 
 
 def _secured(response: web.StreamResponse) -> web.StreamResponse:
@@ -132,66 +138,10 @@ async def show_or_404(request: web.Request) -> Show:
     return show
 
 
-@routes.get("/health")
-async def health(request: web.Request) -> web.Response:
-    app = request.app
-    irc = app.get(keys.IRC)
-    hub = app.get(keys.HUB)
-    return web.json_response({
-        "status": "ok",
-        "irc": irc.status() if irc is not None else {"enabled": False, "connected": False},
-        "poller": app[keys.POLLER].state(),
-        "subscribers": hub.subscribers if hub is not None else 0,
-    })
-
-
-@routes.get("/playlist")
-async def playlist(request: web.Request) -> web.Response:
-    return web.Response(body=(await current(request.app)).body,
-                        content_type="application/json")
-
-
-@routes.get("/playlist/{position}")
-async def playlist_track(request: web.Request) -> web.Response:
-    position = whole_number(request.match_info["position"], "position", minimum=1)
-    show = await current_show(request.app)
-    track = show.track_at(position)
-    if track is None:
-        return json_error(404, f"no track #{position} in the current show "
-                               f"({len(show.tracks)} tracks)")
-    return web.json_response({**track.to_json(), "show_id": show.id})
-
-
-@routes.get("/nowplaying")
-async def now_playing(request: web.Request) -> web.Response:
-    """The last announced track (not retracted), or 404 before the first announce."""
-    db = request.app[keys.DB]
-    ann = await db.last_announcement(aired=True)
-    show = await db.show(ann.show_id) if ann else None
-    if ann is None or show is None:
-        return json_error(404, "nothing announced yet")
-    st = next((t for t in show.tracks if t.track.id == ann.track_id), None)
-    return web.json_response({
-        "message": ann.message, "show_id": ann.show_id, "position": ann.position,
-        "announced_at": ann.announced_at.isoformat(),
-        "track": st.to_json() if st else None})
-
-
-@routes.get("/shows")
-async def shows(request: web.Request) -> web.Response:
-    limit = whole_number(request.query.get("limit"), "limit", default=20, minimum=1,
-                         maximum=MAX_LIMIT)
-    offset = whole_number(request.query.get("offset"), "offset", default=0)
-    items, total = await request.app[keys.DB].shows(limit, offset)
-    return web.json_response({"shows": [s.to_json(with_tracks=False) for s in items],
-                              "total": total})
-
-
-@routes.get("/shows/{show_id}")
-async def show(request: web.Request) -> web.Response:
-    found = await show_or_404(request)
-    if wants_html(request):
-        from .public import show_page  # the public page imports this module
-
-        return await show_page(request, found)
-    return web.json_response(found.to_json(), headers={"Vary": "Accept"})
+def web_dir() -> Path:
+    """The browser files: `ntrbot/web` when installed, `web/` beside `ntrbot/` in a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "web", package.parent / "web"):
+        if (candidate / "dashboard.html").is_file():
+            return candidate
+    return package.parent / "web"

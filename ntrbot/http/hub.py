@@ -7,14 +7,14 @@ import json
 import logging
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..events import EventBus
+from ..keys import EVENTS, HUB, SETTINGS
 from .clientaddr import client_address
-from .events import EventBus
-from .keys import EVENTS, HUB, SETTINGS
 from .wsgate import SubscribeGate
 
 log = logging.getLogger(__name__)
@@ -337,20 +337,15 @@ class AnnounceHub:
 
 
 def setup_hub(app: web.Application) -> None:
-    """Create app[HUB] (needs SETTINGS; EVENTS when present) and route /ws/announce."""
-
-    async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-        if HUB not in app:
-            app[HUB] = AnnounceHub(app[SETTINGS].admin_token, events=app.get(EVENTS))
-        yield
+    """Create app[HUB] (needs SETTINGS, EVENTS) and close its sockets on shutdown."""
+    app[HUB] = AnnounceHub(app[SETTINGS].admin_token, events=app[EVENTS])
 
     async def on_shutdown(app: web.Application) -> None:
-        if HUB in app:
-            await app[HUB].close()
+        await app[HUB].close()
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        return await request.app[HUB].handle(request)
-
-    app.cleanup_ctx.append(hub_ctx)
     app.on_shutdown.append(on_shutdown)
-    app.router.add_get("/ws/announce", handle)
+
+
+async def hub_socket(request: web.Request) -> web.StreamResponse:
+    """GET /ws/announce: a subscriber (a compat plugin) of the announce stream."""
+    return await request.app[HUB].handle(request)

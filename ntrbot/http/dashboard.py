@@ -11,12 +11,13 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp_session import get_session, new_session, session_middleware
 
+from ..keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS
+from ..serve import StartupError
 from .auth import (
     REVOKED,
     SESSION_ID,
@@ -31,9 +32,8 @@ from .auth import (
     start_session,
 )
 from .clientaddr import client_address
-from .keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS
+from .helpers import web_dir
 from .negotiate import wants_html
-from .serve import StartupError
 from .throttle import retry_header
 
 log = logging.getLogger(__name__)
@@ -47,15 +47,6 @@ FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "retrac
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
                 ".png": "image/png", ".ico": "image/x-icon"}
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def web_dir() -> Path:
-    """The browser files: `ntrbot/web` when installed, `web/` beside `ntrbot/` in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "web", here.parent / "web"):
-        if (candidate / "dashboard.html").is_file():
-            return candidate
-    return here.parent / "web"
 
 
 def _redirect(location: str) -> web.Response:
@@ -156,16 +147,13 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 # --- the dashboard's own socket --------------------------------------------------
 
 def _hello(app: web.Application, user: str) -> dict[str, Any]:
-    irc, hub, poller = app.get(IRC), app.get(HUB), app.get(POLLER)
+    hub = app[HUB]
     return {
-        "type": "hello", "user": user,
-        "irc": irc.status() if irc is not None else {"enabled": False, "connected": False},
-        "subscribers": hub.subscribers if hub is not None else 0,
-        "relays": hub.relays() if hub is not None else [],
-        "poller": poller.state() if poller is not None else None,
-        "delay": ({"seconds": app[ANNOUNCER].delay,
-                   "default": app[SETTINGS].announce_delay_seconds}
-                  if ANNOUNCER in app else None),
+        "type": "hello", "user": user, "irc": app[IRC].status(),
+        "subscribers": hub.subscribers, "relays": hub.relays(),
+        "poller": app[POLLER].state(),
+        "delay": {"seconds": app[ANNOUNCER].delay,
+                  "default": app[SETTINGS].announce_delay_seconds},
     }
 
 
@@ -257,22 +245,11 @@ async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
         await asyncio.wait_for(ws.close(code=code, message=message), 2.0)
 
 
-async def _listen_irc(app: web.Application) -> None:
-    """Publish IRC status changes on the event bus for the dashboards.
-
-    An on_startup handler: it runs after every cleanup context has started, so the IRC
-    client exists by then whatever the order of setup.
-    """
-    irc = app.get(IRC)
-    if irc is not None:
-        events = app[EVENTS]
-        irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
-
-
 def setup_dashboard(app: web.Application) -> None:
-    """Mount sessions, security headers and the dashboard routes (needs SETTINGS, EVENTS).
+    """Sessions, security headers, the login throttle and the sockets' lifecycle (needs
+    SETTINGS, EVENTS); `routes.add_routes` mounts its routes.
 
-    Call only when settings.dashboard_enabled; otherwise none of these routes exist (404).
+    Call only when settings.dashboard_enabled; otherwise none of its routes exist (404).
     """
     settings = app[SETTINGS]
     assert settings.secret_key, "dashboard needs NTR_SECRET_KEY"
@@ -282,16 +259,8 @@ def setup_dashboard(app: web.Application) -> None:
                            "not installed: pip install 'cryptography>=41'")
     storage = SessionStorage(settings.secret_key, settings.cookie_secure)
     app.middlewares.append(session_middleware(storage))
-    app.middlewares.append(security_headers)  # api.error_middleware, outermost, too
+    app.middlewares.append(security_headers)  # helpers.error_middleware, outermost, too
     app[THROTTLE] = LoginThrottle()
     app[REVOKED] = {}
     app[SOCKETS] = {}
-    app.on_startup.append(_listen_irc)
     app.on_shutdown.append(_close_sockets)
-    app.router.add_get("/login", login_get)
-    app.router.add_post("/login", login_post)
-    app.router.add_get("/logout", logout)
-    app.router.add_post("/logout", logout)
-    app.router.add_get("/dashboard", dashboard_page)
-    app.router.add_get("/ws/dashboard", dashboard_socket)
-    app.router.add_get("/static/{name:.+}", static_file)

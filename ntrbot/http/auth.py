@@ -6,7 +6,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -18,9 +17,10 @@ from weakref import WeakKeyDictionary
 from aiohttp import web
 from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session
 
+from ..keys import SETTINGS
 from .clientaddr import client_address, forwarded_https
 from .headers import CSP, SECURITY_HEADERS, add_security_headers  # noqa: F401 (re-exported)
-from .keys import SETTINGS
+from .helpers import json_exception
 from .throttle import Throttle, token_throttle, too_many
 
 log = logging.getLogger(__name__)
@@ -227,9 +227,8 @@ async def check_login(settings: Any, username: Any, password: Any) -> bool:
 def _site_origins(request: web.Request) -> set[str]:
     host = request.host.lower()
     origins = {f"http://{host}", f"https://{host}"}
-    settings = request.app.get(SETTINGS)
-    public_url = getattr(settings, "public_url", None)
-    if isinstance(public_url, str) and public_url:
+    public_url = request.app[SETTINGS].public_url
+    if public_url:
         parts = urlsplit(public_url)
         origins.add(f"{parts.scheme}://{parts.netloc}".lower())
     return origins
@@ -257,12 +256,6 @@ def same_origin(request: web.Request, *, allow_null: bool = False) -> bool:
 
 
 # --- admin checks --------------------------------------------------------------
-
-def json_error(exc_class: type[web.HTTPException], message: str,
-               **extra: Any) -> web.HTTPException:
-    return exc_class(text=json.dumps({"error": message, **extra}),
-                     content_type="application/json")
-
 
 def bearer_token(request: web.Request) -> str | None:
     """The bearer token given ("" when malformed), None when there is no Authorization."""
@@ -303,12 +296,12 @@ def _bearer_identity(request: web.Request, given: str) -> str:
         raise too_many(wait, "too many wrong tokens")
     if token_matches(given, (settings.admin_token,)):
         return "token"
-    if token_matches(given, getattr(settings, "relay_tokens", ())):
-        raise json_error(web.HTTPForbidden,
+    if token_matches(given, settings.relay_tokens):
+        raise json_exception(web.HTTPForbidden,
                          "a relay token may only subscribe to /ws/announce")
     throttle.failed(client)
     log.info("wrong admin token from %s", client)
-    raise json_error(web.HTTPUnauthorized, "invalid admin token")
+    raise json_exception(web.HTTPUnauthorized, "invalid admin token")
 
 
 async def admin_identity(request: web.Request) -> str:
@@ -323,9 +316,9 @@ async def admin_identity(request: web.Request) -> str:
         return _bearer_identity(request, given)
     user = await session_user(request)
     if user is None:
-        raise json_error(web.HTTPUnauthorized, "authentication required")
+        raise json_exception(web.HTTPUnauthorized, "authentication required")
     if request.method in STATE_CHANGING and not same_origin(request):
-        raise json_error(web.HTTPForbidden, "cross-origin request refused")
+        raise json_exception(web.HTTPForbidden, "cross-origin request refused")
     return f"web:{user}"
 
 
@@ -339,7 +332,7 @@ async def is_admin_caller(request: web.Request) -> bool:
     return await session_user(request) is not None
 
 
-# --- security headers (also set by api.error_middleware on every response) ---------
+# --- security headers (also set by helpers.error_middleware on every response) ---------
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

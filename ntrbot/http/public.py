@@ -10,11 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import keys
-from .api import current_show, json_error, whole_number
-from .dashboard import web_dir
+from .. import keys
+from ..models import Announcement, Show
 from .headers import SECURITY_HEADERS
-from .models import Announcement, Show
+from .helpers import current_show, json_error, web_dir, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +222,3 @@ async def public_file(request: web.Request) -> web.StreamResponse:
         return json_error(404, "not found")
     return web.FileResponse(path, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache",
                                            "Content-Type": PUBLIC_FILES[name]})
-
-
-def setup_public(app: web.Application) -> None:
-    """Mount `/`, `/public/{name}` and `/ws/public` (needs DB, EVENTS, CLOCK, NOW)."""
-    from .public_feed import setup_public_feed
-
-    app.router.add_get("/", index)
-    app.router.add_get("/public/{name:.+}", public_file)
-    setup_public_feed(app)

@@ -9,13 +9,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import keys, manual
-from .api import json_error, json_int, json_object, show_or_404, whole_number
+from .. import keys, manual
+from ..soundcloud import SoundCloudError, SoundCloudNotFound
 from .auth import admin_identity
-from .soundcloud import SoundCloudError, SoundCloudNotFound
+from .helpers import json_error, json_int, json_object, show_or_404, whole_number
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 RETRACT_WINDOW = timedelta(minutes=5)
 MAX_POSITION = 10_000
 
@@ -42,7 +41,6 @@ def _soundcloud_url(request: web.Request, url: Any) -> str:
     return url.strip()
 
 
-@routes.post("/admin/shows/{show_id}/tracks")
 async def add_track(request: web.Request) -> web.Response:
     """Body {"url": "https://soundcloud.com/...", "position": int (optional, default last)}
     resolves the track on SoundCloud; {"title", "artist", "url" (any http(s), optional),
@@ -71,7 +69,10 @@ async def add_track(request: web.Request) -> web.Response:
 
 async def _add_manual(request: web.Request, who: str, show_id: int,
                       data: dict[str, Any]) -> web.Response:
-    track = manual.manual_track(data)
+    try:
+        track = manual.manual_track(data)
+    except manual.InvalidTrack as exc:
+        return json_error(422, str(exc))
     position = json_int(data, "position", maximum=MAX_POSITION, required=False)
     try:
         added, at = await request.app[keys.DB].add_manual_track(
@@ -82,7 +83,6 @@ async def _add_manual(request: web.Request, who: str, show_id: int,
     return await _changed(request, show_id)
 
 
-@routes.delete("/admin/shows/{show_id}/tracks/{position}")
 async def remove_track(request: web.Request) -> web.Response:
     who = await admin_identity(request)
     show = await show_or_404(request)
@@ -95,7 +95,6 @@ async def remove_track(request: web.Request) -> web.Response:
     return await _changed(request, show.id)
 
 
-@routes.patch("/admin/shows/{show_id}/tracks/{position}")
 async def move_track(request: web.Request) -> web.Response:
     """Body {"to": int}: the track at `position` moves there."""
     who = await admin_identity(request)
@@ -110,7 +109,6 @@ async def move_track(request: web.Request) -> web.Response:
     return await _changed(request, show.id)
 
 
-@routes.patch("/admin/shows/{show_id}")
 async def set_episode(request: web.Request) -> web.Response:
     """Body {"episode": int or null}."""
     await admin_identity(request)
@@ -120,7 +118,6 @@ async def set_episode(request: web.Request) -> web.Response:
     return await _changed(request, show.id)
 
 
-@routes.delete("/admin/announcements/{announcement_id}")
 async def retract(request: web.Request) -> web.Response:
     """Cancel an announce still waiting for its air time (nothing goes out), or strike an
     accidental one from the history (what went out stays sent)."""
@@ -155,14 +152,12 @@ async def retract(request: web.Request) -> web.Response:
                                       "cannot be unsent"})
 
 
-@routes.get("/admin/delay")
 async def get_delay(request: web.Request) -> web.Response:
     """Tonight's announce delay and the configured default."""
     await admin_identity(request)
     return web.json_response(_delay_json(request))
 
 
-@routes.put("/admin/delay")
 async def put_delay(request: web.Request) -> web.Response:
     """Set tonight's announce delay: {"seconds": N} (0-600), or {"seconds": null} for the
     default (NTR_ANNOUNCE_DELAY_SECONDS); kept in the database until changed."""

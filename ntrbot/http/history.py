@@ -6,14 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from . import keys, setlist
-from .api import json_error, show_or_404
+from .. import keys, setlist
 from .auth import is_admin_caller
+from .helpers import json_error, show_or_404
 
-routes = web.RouteTableDef()
 
-
-@routes.get("/shows/{show_id}/announcements")
 async def announcements(request: web.Request) -> web.Response:
     """Every announcement of the show, and per track: first time, offset, repeats."""
     show = await show_or_404(request)
@@ -32,7 +29,6 @@ async def announcements(request: web.Request) -> web.Response:
                              headers={"Vary": "Authorization, Cookie"})
 
 
-@routes.get("/shows/{show_id}/setlist.{fmt}")
 async def setlist_export(request: web.Request) -> web.Response:
     fmt = request.match_info["fmt"]
     if fmt not in setlist.FORMATS:

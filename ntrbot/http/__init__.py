@@ -1,0 +1,1 @@
+"""The web side: HTTP routes, WebSockets and the helpers they share."""
