@@ -1,4 +1,5 @@
-"""WebSocket fan-out: 1,000 /ws/announce subscribers, time until the last one has an announce."""
+"""WebSocket fan-out (http/fanout.py): 1,000 /ws/announce subscribers (or /ws/public listeners),
+time until the last one has the message."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from bench.common import (
     week_likes,
 )
 
-MARK = b'"type":"announce"'
+# What each socket's message looks like on the wire: the hub serializes compactly; /ws/public
+# is timed on a retraction (it carries every announce only once an output confirmed it).
+MARKS = {"announce": b'"type":"announce"', "public": b'"type": "retracted"'}
 
 
 def raise_fd_limit(need: int) -> int:
@@ -59,8 +62,11 @@ class Subscriber(asyncio.Protocol):
     joined = 0  # each subscriber poses as its own bot host (X-Forwarded-For from loopback,
     # a trusted proxy): ntrbot admits at most 20 unsubscribed sockets per client address
 
+    path = "announce"  # or "public": no subscribe message, the hello comes first
+
     def __init__(self, host: str, port: int, stalled: bool) -> None:
         self.host, self.port, self.stalled = host, port, stalled
+        self.mark = MARKS[Subscriber.path]
         Subscriber.joined += 1
         self.address = f"10.{Subscriber.joined >> 16 & 255}.{Subscriber.joined >> 8 & 255}." \
                        f"{Subscriber.joined & 255}"
@@ -75,7 +81,7 @@ class Subscriber(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         key = base64.b64encode(os.urandom(16)).decode()
         self.transport.write(
-            f"GET /ws/announce HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"GET /ws/{Subscriber.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"X-Forwarded-For: {self.address}\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
@@ -91,15 +97,16 @@ class Subscriber(asyncio.Protocol):
                 self.upgraded.set_exception(RuntimeError(head[:80].decode("latin-1")))
                 return
             assert self.transport is not None
-            self.transport.write(masked_text_frame(json.dumps(
-                {"type": "subscribe", "token": ADMIN_TOKEN})))
+            if Subscriber.path == "announce":
+                self.transport.write(masked_text_frame(json.dumps(
+                    {"type": "subscribe", "token": ADMIN_TOKEN})))
             self.upgraded.set_result(None)
             if self.stalled:
                 self.transport.pause_reading()
             data = rest
-        chunk = self.tail + data
-        self.seen.extend([now] * chunk.count(MARK))
-        self.tail = chunk[-(len(MARK) - 1):] if len(chunk) >= len(MARK) else chunk
+        chunk, mark = self.tail + data, self.mark
+        self.seen.extend([now] * chunk.count(mark))
+        self.tail = chunk[-(len(mark) - 1):] if len(chunk) >= len(mark) else chunk
         # (a mark split across reads is counted once: the tail keeps less than one mark)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -120,7 +127,8 @@ async def connect(host: str, port: int, stalled: bool) -> Subscriber:
 
 async def run_phase(http: aiohttp.ClientSession, show_id: int, subs: list[Subscriber],
                     repeats: int, warmup: int, gap: float) -> tuple[list[float], list[float], int]:
-    """Announce `warmup + repeats` times; per repeat: time to the last and to the median sub."""
+    """Announce (/ws/public: announce, then retract) `warmup + repeats` times; per repeat:
+    time to the last and to the median sub."""
     healthy = [s for s in subs if not s.stalled]
     last: list[float] = []
     median: list[float] = []
@@ -133,6 +141,12 @@ async def run_phase(http: aiohttp.ClientSession, show_id: int, subs: list[Subscr
                 "show_id": show_id, "position": i % 20 + 1, "force": True}) as resp:
             body = await resp.json()
             assert resp.status == 200, body
+        if Subscriber.path == "public":
+            counts = [len(s.seen) for s in healthy]
+            t0 = time.perf_counter()
+            ann_id = body["announcement_id"]
+            async with http.delete(f"/admin/announcements/{ann_id}", headers=headers) as resp:
+                assert resp.status == 200, await resp.text()
         try:
             await wait_for(lambda counts=counts: all(
                 len(s.seen) > c or s.closed for s, c in zip(healthy, counts, strict=True)),
@@ -150,8 +164,10 @@ async def run_phase(http: aiohttp.ClientSession, show_id: int, subs: list[Subscr
 
 
 async def main(count: int, stalled: int, repeats: int, warmup: int, gap: float,
-               profile: bool, batch: int, pause: float) -> None:
-    header(f"ws fan-out: {count} /ws/announce subscribers")
+               profile: bool, batch: int, pause: float, path: str) -> None:
+    Subscriber.path = path
+    header(f"ws fan-out: {count} /ws/{path} {'subscribers' if path == 'announce' else 'listeners'}"
+           " (http/fanout.py)")
     limit = raise_fd_limit(2 * count + 200)
     print(f"fd limit raised to {limit} (ntrbot inherits it)")
     stack = Stack.new("fanout")
@@ -168,6 +184,8 @@ async def main(count: int, stalled: int, repeats: int, warmup: int, gap: float,
                 show_id = (await r.json())["id"]
 
             async def subscribers() -> int:
+                if path == "public":  # no count to ask for: the ones still open
+                    return sum(not s.closed for s in subs)
                 async with http.get("/health") as r:
                     return int((await r.json())["subscribers"])
 
@@ -200,6 +218,8 @@ async def main(count: int, stalled: int, repeats: int, warmup: int, gap: float,
             for s in subs[:stalled]:
                 if s.transport is not None:
                     s.transport.close()
+            if path == "public":  # at most 1,000 listeners: let the server see them go
+                await asyncio.sleep(0.5)
             stuck = await asyncio.gather(*(connect("127.0.0.1", bot.port, True)
                                            for _ in range(stalled)))
             subs = subs[stalled:] + list(stuck)
@@ -231,6 +251,8 @@ if __name__ == "__main__":
     parser.add_argument("--profile", action="store_true", help="py-spy ntrbot meanwhile")
     parser.add_argument("--batch", type=int, default=100, help="subscribers joining at once")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
+    parser.add_argument("--path", choices=sorted(MARKS), default="announce",
+                        help="the socket: /ws/announce (the hub) or /ws/public")
     args = parser.parse_args()
     asyncio.run(main(args.subscribers, args.stalled, args.repeats, args.warmup, args.gap,
-                     args.profile, args.batch, args.pause))
+                     args.profile, args.batch, args.pause, args.path))

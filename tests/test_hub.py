@@ -202,12 +202,10 @@ class _StuckWs:
 
 
 async def test_full_queue_drops_subscriber_without_waiting() -> None:
-    from ntrbot.http.hub import _Subscriber
+    from ntrbot.http.hub import Relay
 
     hub = AnnounceHub("t", send_timeout=60, queue_size=2)
-    stuck = _Subscriber(_StuckWs(), None, 2, "stuck")  # type: ignore[arg-type]
-    stuck.task = asyncio.create_task(hub._sender(stuck))
-    hub._subs.add(stuck)
+    stuck = hub.fanout.join(_StuckWs(), Relay("stuck"))  # type: ignore[arg-type]
     t0 = time.monotonic()
     for i in range(5):
         hub.broadcast({"type": "announce", "message": str(i)})

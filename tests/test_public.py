@@ -348,13 +348,21 @@ async def test_idle_socket_is_pinged_and_a_stuck_one_closed(client: Any) -> None
 
 
 async def test_slow_listener_gets_a_resync_not_unbounded_memory() -> None:
+    class StuckWs:  # its first send (the hello) never finishes
+        closed = False
+
+        async def send_str(self, data: str) -> None:
+            await asyncio.Event().wait()
+
     feed = PublicFeed(queue_size=3)
-    listener = Listener(ws=None, peer="p")  # type: ignore[arg-type]
-    feed.add(listener)
+    listener: Listener = feed.join(StuckWs(), "p")  # type: ignore[arg-type]
+    await asyncio.sleep(0)
     for i in range(10):
         feed.broadcast({"type": "playlist", "show_id": i})
     assert len(listener.outbox) <= 3
     assert '"resync"' in listener.outbox[0]
+    feed.remove(listener)
+    assert not feed.listeners and not feed.per_peer
 
 
 async def test_shutdown_closes_public_sockets_quickly(make_settings: Callable[..., Settings],

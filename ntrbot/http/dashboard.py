@@ -10,7 +10,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -32,6 +32,7 @@ from .auth import (
     start_session,
 )
 from .clientaddr import client_address
+from .fanout import Fanout, Overflow, Policy, close_socket
 from .helpers import web_dir
 from .negotiate import wants_html
 from .throttle import retry_header
@@ -39,9 +40,13 @@ from .throttle import retry_header
 log = logging.getLogger(__name__)
 
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
-# Open dashboard sockets and the session id each belongs to (closed on that logout).
-SOCKETS: web.AppKey[dict[web.WebSocketResponse, str]] = web.AppKey("dashboard_sockets", dict)
+# Open dashboard sockets; each one's meta is the session id it belongs to (closed on that
+# logout).
+SOCKETS: web.AppKey[Fanout[str]] = web.AppKey("dashboard_sockets", Fanout)
 CLOSE_LOGGED_OUT = 4401
+# A page that does not keep up loses its oldest events (as the event bus did for it); a
+# send stuck for 10 s aborts its connection.
+DASHBOARD_POLICY = Policy(Overflow.DROP_OLDEST, queue_size=256, send_timeout=10.0, abort=True)
 FORWARDED = frozenset({"poller", "playlist", "announcement", "delivery", "retracted",
                        "subscribers", "irc", "delay"})
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
@@ -121,8 +126,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     sid = session.get(SESSION_ID)
     revoke_session(request, session)
     # this session's live sockets end with it
-    await asyncio.gather(*(_close(ws, CLOSE_LOGGED_OUT, b"logged out")
-                           for ws, ws_sid in list(request.app[SOCKETS].items()) if ws_sid == sid))
+    fanout = request.app[SOCKETS]
+    await asyncio.gather(*(fanout.close(sub, CLOSE_LOGGED_OUT, b"logged out")
+                           for sub in list(fanout.subscribers) if sub.meta == sid))
     return _redirect("/login")
 
 
@@ -182,34 +188,20 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
     if not same_origin(request):
         return web.json_response({"error": "cross-origin request refused"}, status=403)
     app = request.app
+    fanout = app[SOCKETS]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=16 * 1024, timeout=2.0)
     await ws.prepare(request)
-    queue = app[EVENTS].subscribe()
     session = await get_session(request)
-    app[SOCKETS][ws] = str(session.get(SESSION_ID))
+    sub = fanout.join(ws, str(session.get(SESSION_ID)), request,
+                      first=fanout.encode(_hello(app, user)))
     login_at = session.get("login_at")
     remaining = SESSION_MAX_AGE - (time.time() - login_at) if isinstance(login_at, int) else 0
 
     async def expire() -> None:
         await asyncio.sleep(max(0.0, remaining))
-        await _close(ws, CLOSE_LOGGED_OUT, b"session expired")
+        await close_socket(ws, CLOSE_LOGGED_OUT, b"session expired")
 
     expiry = asyncio.create_task(expire())
-
-    async def sender() -> None:
-        try:
-            await ws.send_json(_hello(app, user))
-            while True:
-                event = await queue.get()
-                if event.get("type") in FORWARDED or event.get("_reply"):
-                    event.pop("_reply", None)
-                    await asyncio.wait_for(ws.send_str(json.dumps(event)), 10.0)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            log.info("dashboard socket stuck or gone; closing it")
-            if request.transport is not None:
-                request.transport.abort()
-
-    send_task = asyncio.create_task(sender())
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -219,30 +211,40 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
             except ValueError:
                 reply = {"type": "error", "error": "not JSON"}
             if reply is not None:
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait({**reply, "_reply": True})
-            if send_task.done():
+                sub.offer(fanout.encode(reply))  # dropped when the outbox is full
+            if sub.done:
                 break
     finally:
-        send_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await send_task
-        app[EVENTS].unsubscribe(queue)
+        fanout.leave(sub)
         expiry.cancel()
-        app[SOCKETS].pop(ws, None)
         if not ws.closed:
-            await _close(ws, 1000, b"")
+            await close_socket(ws, 1000, b"")
     return ws
 
 
+async def _forward(app: web.Application) -> None:
+    """Read the event bus (one subscription for all pages) and fan out what pages show."""
+    queue = app[EVENTS].subscribe()
+    fanout = app[SOCKETS]
+    try:
+        while True:
+            event = await queue.get()
+            if fanout.subscribers and event.get("type") in FORWARDED:
+                fanout.publish(event)
+    finally:
+        app[EVENTS].unsubscribe(queue)
+
+
+async def _forward_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_forward(app), name="dashboard-feed")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _close_sockets(app: web.Application) -> None:
-    sockets = list(app[SOCKETS].keys())
-    await asyncio.gather(*(_close(ws, 1001, b"server shutdown") for ws in sockets))
-
-
-async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(ws.close(code=code, message=message), 2.0)
+    await app[SOCKETS].close_all(1001, b"server shutdown")
 
 
 def setup_dashboard(app: web.Application) -> None:
@@ -262,5 +264,6 @@ def setup_dashboard(app: web.Application) -> None:
     app.middlewares.append(security_headers)  # helpers.error_middleware, outermost, too
     app[THROTTLE] = LoginThrottle()
     app[REVOKED] = {}
-    app[SOCKETS] = {}
+    app[SOCKETS] = Fanout(DASHBOARD_POLICY, "dashboard")
+    app.cleanup_ctx.append(_forward_ctx)
     app.on_shutdown.append(_close_sockets)

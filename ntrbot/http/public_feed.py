@@ -6,42 +6,62 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from .. import keys
 from .clientaddr import client_address
+from .fanout import Fanout, Overflow, Policy, Subscriber, close_socket
 from .helpers import json_error
 from .public import now_playing
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(eq=False)
-class Listener:
-    """One public socket and its bounded outbox (already-serialized messages)."""
-
-    ws: web.WebSocketResponse
-    peer: str
-    outbox: deque[str] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+Listener = Subscriber[str]  # one public socket; its meta is the peer's address
+HELLO = json.dumps({"type": "hello"})
+PING = '{"type": "ping"}'
+RESYNC = json.dumps({"type": "resync"})
 
 
-@dataclass
+def public_policy(queue_size: int = 64, ping_seconds: float = 25.0) -> Policy:
+    """/ws/public: a full outbox becomes one "resync"; a stuck listener is closed 1013."""
+    return Policy(Overflow.RESYNC, queue_size=queue_size, send_timeout=10.0,
+                  slow_close=(1013, b"too slow"), resync=RESYNC, ping=(ping_seconds, PING))
+
+
 class PublicFeed:
-    """The open public sockets, their limits, and fan-out of public events to them."""
+    """The open public sockets, their limits, and fan-out (`fanout.Fanout`) of public
+    events to them."""
 
-    max_total: int = 1000
-    max_per_peer: int = 20
-    queue_size: int = 64
-    ping_seconds: float = 25.0
-    listeners: set[Listener] = field(default_factory=set)
-    per_peer: Counter[str] = field(default_factory=Counter)
-    closing: bool = False
+    def __init__(self, max_total: int = 1000, max_per_peer: int = 20, queue_size: int = 64,
+                 ping_seconds: float = 25.0) -> None:
+        self.max_total = max_total
+        self.max_per_peer = max_per_peer
+        self.per_peer: Counter[str] = Counter()
+        self.fanout: Fanout[str] = Fanout(public_policy(queue_size, ping_seconds), "public",
+                                          on_leave=self._left)
+
+    @property
+    def listeners(self) -> set[Listener]:
+        return self.fanout.subscribers
+
+    @property
+    def closing(self) -> bool:
+        return self.fanout.closing
+
+    @property
+    def ping_seconds(self) -> float:
+        ping = self.fanout.policy.ping
+        return ping[0] if ping is not None else 0.0
+
+    @ping_seconds.setter
+    def ping_seconds(self, seconds: float) -> None:
+        self.fanout.policy = replace(self.fanout.policy, ping=(seconds, PING))
 
     def admit(self, peer: str) -> str | None:
         """Why a new socket from `peer` is refused, or None when it may open."""
@@ -53,27 +73,22 @@ class PublicFeed:
             return "too many sockets from this address"
         return None
 
-    def add(self, listener: Listener) -> None:
-        self.listeners.add(listener)
-        self.per_peer[listener.peer] += 1
+    def join(self, ws: web.WebSocketResponse, peer: str) -> Listener:
+        """Add a listener (its first message is the hello) and start its sender."""
+        self.per_peer[peer] += 1
+        return self.fanout.join(ws, peer, first=HELLO)
 
     def remove(self, listener: Listener) -> None:
-        if listener in self.listeners:
-            self.listeners.discard(listener)
-            self.per_peer[listener.peer] -= 1
-            if self.per_peer[listener.peer] <= 0:
-                del self.per_peer[listener.peer]
+        self.fanout.leave(listener)
+
+    def _left(self, listener: Listener) -> None:
+        self.per_peer[listener.meta] -= 1
+        if self.per_peer[listener.meta] <= 0:
+            del self.per_peer[listener.meta]
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Queue `message` for every listener; a full outbox becomes one "resync"."""
-        text = json.dumps(message)
-        for listener in list(self.listeners):
-            if len(listener.outbox) >= self.queue_size:
-                listener.outbox.clear()
-                listener.outbox.append(json.dumps({"type": "resync"}))
-            else:
-                listener.outbox.append(text)
-            listener.wake.set()
+        self.fanout.publish(message)
 
 
 FEED: web.AppKey[PublicFeed] = web.AppKey("public_feed", PublicFeed)
@@ -140,24 +155,6 @@ def _peer(request: web.Request) -> str:
     return client_address(request)
 
 
-async def _send_loop(feed: PublicFeed, listener: Listener) -> None:
-    """Drain the outbox; a ping when idle; a listener too slow to take a send is closed."""
-    ws = listener.ws
-    try:
-        await ws.send_str(json.dumps({"type": "hello"}))
-        while not ws.closed:
-            listener.wake.clear()
-            while listener.outbox:
-                await asyncio.wait_for(ws.send_str(listener.outbox.popleft()), 10.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.wake.wait(), feed.ping_seconds)
-                continue
-            await asyncio.wait_for(ws.send_str('{"type": "ping"}'), 10.0)
-    except (TimeoutError, ConnectionError, RuntimeError):
-        with contextlib.suppress(Exception):  # wakes the handler's receive loop
-            await asyncio.wait_for(ws.close(code=1013, message=b"too slow"), 2.0)
-
-
 async def public_socket(request: web.Request) -> web.StreamResponse:
     """GET /ws/public: no auth; pushes announce/retracted/playlist; ignores what clients send."""
     feed = request.app[FEED]
@@ -167,21 +164,15 @@ async def public_socket(request: web.Request) -> web.StreamResponse:
         return json_error(429, refused)
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096, timeout=2.0)
     await ws.prepare(request)
-    listener = Listener(ws, peer)
-    feed.add(listener)
-    sender = asyncio.create_task(_send_loop(feed, listener))
+    listener = feed.join(ws, peer)
     try:
         async for msg in ws:  # anything a listener sends is read and dropped
-            if msg.type == WSMsgType.ERROR or sender.done():
+            if msg.type == WSMsgType.ERROR or listener.done:
                 break
     finally:
         feed.remove(listener)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
         if not ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 2.0)
+            await close_socket(ws, 1000, b"")
     return ws
 
 
@@ -194,11 +185,7 @@ async def _feed_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    feed = app[FEED]
-    feed.closing = True
-    await asyncio.gather(*(asyncio.wait_for(li.ws.close(code=1001, message=b"server shutdown"),
-                                            2.0) for li in list(feed.listeners)),
-                         return_exceptions=True)
+    await app[FEED].fanout.close_all(1001, b"server shutdown")
 
 
 def setup_public_feed(app: web.Application) -> None:
