@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import REPO, NtrbotProcess, wait_until
-from tests.test_announce_support import live_likes
+from tests.support.live import live_likes
+from tests.support.net import wait_until
+from tests.support.process import REPO, NtrbotProcess
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

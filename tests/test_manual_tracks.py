@@ -16,7 +16,7 @@ from ntrbot.app import create_app
 from ntrbot.config import DEFAULT_ANNOUNCE_FORMAT, Settings
 from ntrbot.irc.commands import track_text
 from ntrbot.models import Show, ShowTrack, Track
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -27,7 +27,7 @@ JAM = {"title": "Live Jam", "artist": "The Guest", "url": "https://guest.bandcam
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any) -> Any:
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any) -> Any:
     async with FakeSoundCloud() as fake:
         fake.set_likes([make_like(i, SHOW_START + timedelta(hours=i), title=f"Song {i}",
                                   artist="Rat") for i in (1, 2, 3)])
@@ -37,7 +37,7 @@ async def app_client(make_settings: Callable[..., Settings], make_client: Any) -
                                  web_password="pw-for-tests", secret_key="s" * 40,
                                  cookie_secure="false")
         app = create_app(settings, now=lambda: NOW, start_poller=False)
-        client = await make_client(app)
+        client = await aiohttp_client(app)
         await app[keys.POLLER].poll_now()
         client.fake = fake
         yield client
@@ -285,7 +285,7 @@ async def test_setlists_and_public_page_contain_it(app_client: Any) -> None:
 def test_compat_song_reply_without_url(path: str) -> None:
     from pathlib import Path
 
-    from tests.compat.conftest import ROOT, load_module
+    from tests.support.compat_plugins import ROOT, load_module
 
     pytest.importorskip("websocket")
     if "sopel" in path:

@@ -21,9 +21,8 @@ from ntrbot.http.auth import SECURITY_HEADERS
 from ntrbot.http.public import PAGE_HEADERS
 from ntrbot.http.public_feed import FEED, Listener, PublicFeed
 from ntrbot.models import Track
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
-from tests.test_api import seed
+from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.seed import seed_songs
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -45,13 +44,13 @@ def clock_now() -> Clock:
 
 @pytest.fixture(params=["plain", "dashboard"])
 async def client(request: pytest.FixtureRequest, make_settings: Callable[..., Settings],
-                 make_client: Any, clock_now: Clock) -> Any:
+                 aiohttp_client: Any, clock_now: Clock) -> Any:
     """The app, with and without the dashboard mounted (the page needs neither)."""
     extra = ({"web_user": WEB_USER, "web_password": WEB_PASSWORD, "secret_key": SECRET_KEY,
               "cookie_secure": "false"} if request.param == "dashboard" else {})
     app = create_app(make_settings(**extra), now=clock_now, start_poller=False)
-    c = await make_client(app)
-    await seed(app)
+    c = await aiohttp_client(app)
+    await seed_songs(app)
     return c
 
 

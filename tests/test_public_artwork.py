@@ -14,8 +14,7 @@ from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.public import ARTWORK_HOSTS, artwork_500
 from ntrbot.models import Track
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -46,12 +45,12 @@ def test_artwork_500(url: str | None, want: str | None) -> None:
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any) -> Any:
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any) -> Any:
     now = START + timedelta(minutes=10)
     app = create_app(make_settings(web_user=WEB_USER, web_password=WEB_PASSWORD,
                                    secret_key=SECRET_KEY, cookie_secure="false"),
                      now=lambda: now, start_poller=False)
-    client = await make_client(app)
+    client = await aiohttp_client(app)
     tracks = [Track(1, "With Art", "A", "https://soundcloud.com/a/1", ART),
               Track(2, "No Art", "B", "https://soundcloud.com/b/2", None),
               Track(3, "Elsewhere", "C", "https://soundcloud.com/c/3",

@@ -14,9 +14,9 @@ import pytest
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud, make_track
-from tests.test_api import seed
+from tests.support.seed import seed_songs
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # 22:00 EDT
@@ -36,7 +36,7 @@ def clock_now() -> Clock:
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any,
                      clock_now: Clock) -> Any:
     async with FakeSoundCloud() as fake:
         fake.extra_tracks.append(
@@ -44,8 +44,8 @@ async def app_client(make_settings: Callable[..., Settings], make_client: Any,
         app = create_app(make_settings(soundcloud_api_base=fake.api_base,
                                        soundcloud_web_base=fake.web_base),
                          now=clock_now, start_poller=False)
-        client = await make_client(app)
-        await seed(app)
+        client = await aiohttp_client(app)
+        await seed_songs(app)
         client.fake = fake
         yield client
 

@@ -18,7 +18,7 @@ from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.sample_data import sample_playlists
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser]
 

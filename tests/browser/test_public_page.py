@@ -16,8 +16,8 @@ from ntrbot.config import Settings
 from ntrbot.http.public_feed import FEED
 from ntrbot.models import Track
 from ntrbot.sample_data import sample_playlists
-from tests.browser.conftest import SCREENSHOTS
-from tests.conftest import ADMIN_TOKEN
+from tests.support.browser import SCREENSHOTS
+from tests.support.constants import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser]
 

@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.live import announce_line, live_env, wait_bot_ready
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -105,7 +106,7 @@ async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(
         live_fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
     import os
 
-    from tests.support.process import free_port
+    from tests.support.net import free_port
     env = live_env(live_fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="120",
                    NTR_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/down",
                    NTR_WEBHOOK_SECRET="webhook-secret-0123456789")

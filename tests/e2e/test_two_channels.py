@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.live import announce_line, live_env, wait_bot_ready
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -13,12 +13,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, free_port, wait_until
+from tests.support.live import announce_line, live_env, wait_bot_ready
+from tests.support.net import free_port, wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, wait_bot_ready
-from tests.test_webhooks import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
+from tests.support.webhook_standin import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
