@@ -22,21 +22,13 @@ if TYPE_CHECKING:
     from .db import Database
     from .events import EventBus
     from .http.hub import AnnounceHub
+    from .irc.api import IrcBackend
 
 log = logging.getLogger("ntrbot.announce")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
 ACK_WAIT = "sent to the relay; waiting for its ack"
-__all__ = ["MAX_DELAY", "Announcer", "IrcSender", "Outputs"]
-
-
-class IrcSender(Protocol):
-    """What the announcer needs of the IRC client (and of DisabledIrc)."""
-
-    async def say(self, target: str, text: str, *, priority: bool = ...,
-                  fresh_for: float | None = ..., confirm: bool = ...) -> Delivery: ...
-
-    def status(self) -> dict[str, Any]: ...
+__all__ = ["MAX_DELAY", "Announcer", "Outputs"]
 
 
 class Outputs(Protocol):
@@ -60,8 +52,8 @@ class Announcer:
     recorded `expired`. A follow-up task records every delivery change and publishes it.
     """
 
-    def __init__(self, db: Database, irc: IrcSender | None, hub: AnnounceHub | None,
-                 events: EventBus | None, settings: Settings,
+    def __init__(self, db: Database, irc: IrcBackend, hub: AnnounceHub,
+                 events: EventBus, settings: Settings,
                  clock: Callable[[], datetime] | None = None,
                  confirm_wait: float = 2.0, webhooks: Outputs | None = None) -> None:
         self.db, self.irc, self.hub, self.events, self.settings = db, irc, hub, events, settings
@@ -76,8 +68,7 @@ class Announcer:
         self._last_airs_at: datetime | None = None
         self._next_id: int | None = None
         self._delay: float | None = None  # tonight's delay; None: the setting
-        if hub is not None:
-            hub.on_ack = self._on_ack
+        hub.on_ack = self._on_ack
 
     # --- the delay ---------------------------------------------------------------
 
@@ -156,7 +147,7 @@ class Announcer:
 
     @property
     def irc_on(self) -> bool:
-        return self.irc is not None and bool(self.irc.status().get("enabled"))
+        return bool(self.irc.status().get("enabled"))
 
     def _channels(self) -> tuple[str, ...]:
         return self.settings.announce_channels if self.irc_on else ()
@@ -194,7 +185,7 @@ class Announcer:
                 airs_at = self._last_airs_at  # after the one still waiting: in order
             pending = airs_at > now
             names = [f"irc:{c}" for c in self._channels()]
-            names += [f"relay:{r['name']}" for r in self.hub.relays()] if self.hub else []
+            names += [f"relay:{r['name']}" for r in self.hub.relays()]
             names += self.webhooks.names if self.webhooks else []
             waiting = f"airs at {airs_at.astimezone(UTC).strftime('%H:%M:%S')} UTC"
             base = Announcement(
@@ -222,10 +213,9 @@ class Announcer:
                 self._schedule(tracker, airs_at)
         log.info("announced show %s #%s by %s: %s, %d output(s)", show_id, position, who,
                  f"airs in {wait:g} s" if pending else f"irc {first.delivery}", len(names))
-        if self.events is not None:
-            self.events.publish("announcement", {"announcement": first.to_json(),
-                                                 "irc": self._irc_detail(tracker),
-                                                 "aired_now": first.aired})
+        self.events.publish("announcement", {"announcement": first.to_json(),
+                                             "irc": self._irc_detail(tracker),
+                                             "aired_now": first.aired})
         self._start_follow(tracker, first.aired)
         lines = tracker.lines
         if not pending and lines and self._worth_waiting(lines[0]):
@@ -284,7 +274,7 @@ class Announcer:
         message = {"type": "announce", "id": base.id, "message": base.message,
                    "show_id": base.show_id, "position": st.position if st else base.position,
                    "track": track, "announced_at": base.announced_at.isoformat()}
-        reached = self.hub.relay(message) if self.hub is not None else []
+        reached = self.hub.relay(message)
         for name, acks in reached:
             tracker.update(f"relay:{name}", "sent", ACK_WAIT if acks else "sent to the relay "
                            "(it does not ack)")
@@ -301,7 +291,6 @@ class Announcer:
         tracker.changed.set()  # the summary moved on from "queued" too
 
     async def _say(self, channel: str, message: str, fresh: float) -> Delivery:
-        assert self.irc is not None
         try:
             return await self.irc.say(channel, message, priority=True, confirm=True,
                                       fresh_for=fresh)
@@ -316,7 +305,6 @@ class Announcer:
             return False
         if line.state == "sent":
             return True
-        assert self.irc is not None
         st = self.irc.status()
         return bool(st.get("connected")) and irc.strings.lower(line.target) in {
             irc.strings.lower(c) for c in st.get("channels") or ()}
@@ -383,11 +371,10 @@ class Announcer:
                              f" ({d.detail})" if d.state != "delivered" and d.detail else "")
                 aired_now = snap.aired and not aired
                 aired = aired or snap.aired
-                if self.events is not None:
-                    self.events.publish("delivery", {
-                        "id": ann_id, "show_id": snap.show_id, "position": snap.position,
-                        "delivery": snap.delivery, "announcement": snap.to_json(),
-                        "aired_now": aired_now})
+                self.events.publish("delivery", {
+                    "id": ann_id, "show_id": snap.show_id, "position": snap.position,
+                    "delivery": snap.delivery, "announcement": snap.to_json(),
+                    "aired_now": aired_now})
         finally:
             tracker.close()
             self._trackers.pop(ann_id, None)
