@@ -12,13 +12,11 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.config import Settings
-from tests.support.constants import ADMIN_TOKEN, WEB_PASSWORD, WEB_USER
+from tests.support.constants import ADMIN_TOKEN, BEARER, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
 from tests.support.plugin import MakeApp
 from tests.support.seed import TRACKS, seed_app
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.config import Settings
-from tests.support.constants import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
 from tests.support.plugin import MakeApp
 from tests.support.seed import seed_app
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from tests.support.constants import ADMIN_TOKEN
-from tests.support.seed import WEEK, seed_songs
+from tests.support.constants import ADMIN_TOKEN, SHOW_START
+from tests.support.seed import seed_songs
 
 TRACK_FIELDS = {"position", "id", "title", "artist", "permalink_url", "artwork_url",
                 "duration_ms", "license", "liked_at"}
@@ -36,7 +36,7 @@ async def test_playlist_is_the_current_show(client: Any) -> None:
     first = body["tracks"][0]
     assert set(first) >= TRACK_FIELDS
     assert first["title"] == "Song 1" and first["duration_ms"] == 1000
-    assert datetime.fromisoformat(first["liked_at"]) == WEEK + timedelta(hours=1)
+    assert datetime.fromisoformat(first["liked_at"]) == SHOW_START + timedelta(hours=1)
 
 
 async def test_playlist_position(client: Any) -> None:

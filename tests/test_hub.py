@@ -19,13 +19,12 @@ from aiohttp.test_utils import TestClient
 from ntrbot import keys
 from ntrbot.config import Settings
 from ntrbot.http.hub import AnnounceHub
-from tests.support.constants import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fakes import FakeIrc
 from tests.support.plugin import MakeApp
 from tests.support.seed import seed_app
 
 SUBSCRIBE = {"type": "subscribe", "token": ADMIN_TOKEN}
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def hub_app(make_app: MakeApp, make_settings: Callable[..., Settings],

@@ -14,9 +14,8 @@ from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.public import ARTWORK_HOSTS, artwork_500
 from ntrbot.models import Track
-from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.constants import BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 ART = "https://i1.sndcdn.com/artworks-000123456789-abcdef-large.jpg"
@@ -64,7 +63,7 @@ async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any
 
 
 async def announce(client: Any, position: int) -> None:
-    r = await client.post("/admin/announce", headers=AUTH,
+    r = await client.post("/admin/announce", headers=BEARER,
                           json={"show_id": client.show_id, "position": position, "force": True})
     assert r.status == 200, await r.text()
 

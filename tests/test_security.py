@@ -17,14 +17,13 @@ from ntrbot.config import Settings
 from ntrbot.http import auth
 from ntrbot.http.clientaddr import client_address
 from ntrbot.http.throttle import Throttle
-from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.constants import ADMIN_TOKEN, BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
 from tests.support.plugin import MakeApp
 from tests.support.seed import seed_app
 
 RELAY_TOKEN = "relay-token-0123456789abcdef"
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def _request(peer: str, headers: dict[str, str], settings: Settings) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.sample_data import sample_playlists
-from tests.support.constants import ADMIN_TOKEN
+from tests.support.constants import BEARER, SHOW_START
 
 pytestmark = [pytest.mark.browser]
 
@@ -26,8 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 AXE = Path(os.environ.get("AXE_CORE_JS")
            or REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js")
 WEB_USER, WEB_PASSWORD, SECRET_KEY = "host", "a-long-enough-password", "k" * 40
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -62,12 +60,12 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
     show = await (await client.get("/playlist")).json()
     for position in (1, 2, 4):
         clock.now += timedelta(minutes=4)
-        r = await client.post("/admin/announce", headers=AUTH,
+        r = await client.post("/admin/announce", headers=BEARER,
                               json={"show_id": show["id"], "position": position})
         assert r.status == 200, await r.text()
     # the last one is retracted: the history shows it struck through
     r = await client.delete(f"/admin/announcements/{(await r.json())['announcement_id']}",
-                            headers=AUTH)
+                            headers=BEARER)
     assert r.status == 200, await r.text()
     try:
         yield client

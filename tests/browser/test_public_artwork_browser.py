@@ -8,7 +8,7 @@ import base64
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,12 +18,10 @@ from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.sample_data import sample_playlists
-from tests.support.constants import ADMIN_TOKEN
+from tests.support.constants import BEARER, SHOW_START
 
 pytestmark = [pytest.mark.browser]
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
 ART = {1: "https://i1.sndcdn.com/artworks-000111-aaa-large.jpg",
        2: "https://i4.sndcdn.com/artworks-000222-bbb-t300x300.png"}
 # 1×1 PNG: what the route hands Chromium for every artwork request.
@@ -53,7 +51,7 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
 
 
 async def announce(site: Any, position: int) -> None:
-    r = await site.post("/admin/announce", headers=AUTH,
+    r = await site.post("/admin/announce", headers=BEARER,
                         json={"show_id": site.show_id, "position": position, "force": True})
     assert r.status == 200, await r.text()
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.constants import ADMIN_TOKEN
+from tests.support.constants import BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.live import announce_line, live_env, wait_bot_ready
 from tests.support.net import wait_until
@@ -19,13 +19,12 @@ from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
 
 pytestmark = pytest.mark.e2e
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def announce(base: str, position: int, **extra: Any) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         show_id = (await http.get("/playlist")).json()["id"]
-        r = await http.post("/admin/announce", headers=AUTH,
+        r = await http.post("/admin/announce", headers=BEARER,
                             json={"show_id": show_id, "position": position, **extra})
         assert r.status_code == 200, r.text
         return r.json()
@@ -34,7 +33,7 @@ async def announce(base: str, position: int, **extra: Any) -> dict[str, Any]:
 async def delivery(base: str, ann: dict[str, Any]) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         items = (await http.get(f"/shows/{ann['show_id']}/announcements",
-                                headers=AUTH)).json()["announcements"]
+                                headers=BEARER)).json()["announcements"]
     return next(a["delivery"] for a in items if a["id"] == ann["id"])
 
 
@@ -55,7 +54,7 @@ async def test_pending_announce_airs_after_a_restart_and_a_cancel_sends_nothing(
         undone = await announce(bot.base_url, 2)
         assert undone["delivery"] == "queued" and undone["airs_at"]
         async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
-            r = await http.delete(f"/admin/announcements/{undone['id']}", headers=AUTH)
+            r = await http.delete(f"/admin/announcements/{undone['id']}", headers=BEARER)
             assert r.status_code == 200 and r.json()["status"] == "cancelled"
         # pending when ntrbot stops: it goes out after the restart
         pending = await announce(bot.base_url, 1)
@@ -124,7 +123,7 @@ async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(
     try:
         async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
             items = (await http.get(f"/shows/{cut['show_id']}/announcements",
-                                    headers=AUTH)).json()["announcements"]
+                                    headers=BEARER)).json()["announcements"]
         a = next(a for a in items if a["id"] == cut["id"])
         states = {d["output"]: (d["state"], d["detail"]) for d in a["deliveries"]}
         assert a["delivery"] == "failed" and a["delivered_at"] is None

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ntrbot.db import Database
 from ntrbot.models import Like, Track
 from ntrbot.poller import Poller
 from ntrbot.weeks import ShowClock
+from tests.support.constants import FROZEN_NOW, SHOW_START
 from tests.support.memory_soundcloud import MemorySoundCloud
 
-NOW = datetime(2026, 3, 13, 18, 0, tzinfo=UTC)  # current week starts 2026-03-12T02:00Z
-WEEK = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
+NOW = FROZEN_NOW
+WEEK = SHOW_START  # the current week starts 2026-03-12T02:00Z
 
 
 def like(track_id: int, at: datetime, title: str | None = None) -> Like:

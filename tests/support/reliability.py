@@ -17,10 +17,8 @@ from aiohttp.test_utils import TestClient
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings, validate
-from tests.support.constants import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def show_week_env(now: datetime | None = None) -> dict[str, str]:

@@ -10,7 +10,7 @@ from ntrbot import keys
 from ntrbot.db import Database
 from ntrbot.models import Like, Track
 from ntrbot.weeks import ShowClock
-from tests.support.constants import FROZEN_NOW
+from tests.support.constants import FROZEN_NOW, SHOW_START
 
 TRACKS = [
     Track(101, "Sewer Song", "The Rats", "https://soundcloud.com/rats/sewer-song",
@@ -22,7 +22,6 @@ TRACKS = [
 # One like long before any test's show week: a poll finds likes but changes nothing.
 OLD_LIKE = Like(Track(1, "Ancient", "Nobody", "https://soundcloud.com/n/ancient"),
                 datetime(2020, 1, 1, tzinfo=UTC))
-WEEK = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # start of FROZEN_NOW's show week
 OLD_TRACKS = [
     Track(201, "Last Week", "Oldies", "https://soundcloud.com/o/last", None, 100_000, None),
 ]
@@ -60,6 +59,7 @@ async def seed_songs(app: web.Application) -> None:
     cur = clock.week_of(FROZEN_NOW)
     prev = clock.previous_week(cur[0])
     await db.save_playlists([song(i) for i in range(1, 6)], {
-        prev: [(4, WEEK - timedelta(days=2), "like"), (5, WEEK - timedelta(days=1), "like")],
-        cur: [(i, WEEK + timedelta(hours=i), "like") for i in (1, 2, 3)],
+        prev: [(4, SHOW_START - timedelta(days=2), "like"),
+               (5, SHOW_START - timedelta(days=1), "like")],
+        cur: [(i, SHOW_START + timedelta(hours=i), "like") for i in (1, 2, 3)],
     })
