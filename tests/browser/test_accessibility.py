@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
@@ -46,15 +46,15 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[Any, Any]]:
+async def site(make_settings: Callable[..., Settings],
+               aiohttp_client: Any) -> TestClient[Any, Any]:
     """The app with the dashboard on, on loopback, with the demo's shows; two announces and
     a retracted one."""
     clock = Clock()
     app = create_app(make_settings(web_user=WEB_USER, web_password=WEB_PASSWORD,
                                    secret_key=SECRET_KEY, cookie_secure="false"),
                      now=clock, start_poller=False)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     tracks, playlists = sample_playlists(app[keys.CLOCK], clock())
     await app[keys.DB].save_playlists(tracks, playlists)
     show = await (await client.get("/playlist")).json()
@@ -67,10 +67,7 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
     r = await client.delete(f"/admin/announcements/{(await r.json())['announcement_id']}",
                             headers=BEARER)
     assert r.status == 200, await r.text()
-    try:
-        yield client
-    finally:
-        await client.close()
+    return client
 
 
 async def axe_problems(page: Any, source: str) -> list[str]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
@@ -33,12 +33,12 @@ class Clock:
 
 
 @pytest.fixture
-async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[Any, Any]]:
+async def site(make_settings: Callable[..., Settings],
+               aiohttp_client: Any) -> TestClient[Any, Any]:
     """The app on loopback with the demo's invented shows (episodes 412 and 413)."""
     clock = Clock()
     app = create_app(make_settings(), now=clock, start_poller=False)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     tracks, playlists = sample_playlists(app[keys.CLOCK], clock())
     db = app[keys.DB]
     await db.save_playlists(tracks, playlists)
@@ -47,10 +47,7 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
         assert show_id is not None
         await db.set_episode(show_id, episode)
     client.clock = clock  # type: ignore[attr-defined]
-    try:
-        yield client
-    finally:
-        await client.close()
+    return client
 
 
 async def announce(site: Any, show_id: int, position: int) -> dict[str, Any]:
