@@ -20,7 +20,8 @@ from typing import Any
 
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 from tests.support.ircd import NGIRCD, IrcServer
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -183,7 +184,7 @@ class Stack:
 async def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
                    interval: float = 0.02) -> Any:
     """Await until predicate() (sync or async) is truthy; raise naming `what`."""
-    return await wait_until(predicate, timeout, interval, what=what)
+    return await wait_until(predicate, timeout, what, interval=interval)
 
 
 # --- a timestamping IRC observer -----------------------------------------------------------

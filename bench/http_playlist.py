@@ -24,7 +24,7 @@ from bench.common import (
     wait_for,
     week_likes,
 )
-from tests.support.process import free_port
+from tests.support.net import free_port
 
 REQUEST = b"GET /playlist HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
 

@@ -24,7 +24,7 @@ from bench.common import (
     wait_for,
     week_likes,
 )
-from tests.support.process import free_port
+from tests.support.net import free_port
 
 SECRET = "bench-webhook-secret-0123456789"
 

@@ -21,21 +21,13 @@ if TYPE_CHECKING:
     from .config import Settings
     from .db import Database
     from .events import EventBus
+    from .irc.api import IrcBackend
 
 log = logging.getLogger("ntrbot.announce")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
 ACK_WAIT = "sent to the relay; waiting for its ack"
-__all__ = ["MAX_DELAY", "Announcer", "IrcSender", "Outputs", "Relays"]
-
-
-class IrcSender(Protocol):
-    """What the announcer needs of the IRC client (and of DisabledIrc)."""
-
-    async def say(self, target: str, text: str, *, priority: bool = ...,
-                  fresh_for: float | None = ..., confirm: bool = ...) -> Delivery: ...
-
-    def status(self) -> dict[str, Any]: ...
+__all__ = ["MAX_DELAY", "Announcer", "Outputs", "Relays"]
 
 
 class Relays(Protocol):
@@ -70,7 +62,7 @@ class Announcer:
     recorded `expired`. A follow-up task records every delivery change and publishes it.
     """
 
-    def __init__(self, db: Database, irc: IrcSender, hub: Relays, events: EventBus,
+    def __init__(self, db: Database, irc: IrcBackend, hub: Relays, events: EventBus,
                  settings: Settings,
                  clock: Callable[[], datetime] | None = None,
                  confirm_wait: float = 2.0, webhooks: Outputs | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-DEFAULT_TRUSTED_PROXIES = ("127.0.0.1/32", "::1/128")
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
 

@@ -12,30 +12,18 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.config import Settings
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import (
-    TRACKS,
-    WEB_PASSWORD,
-    WEB_USER,
-    FakeIrc,
-    build_app,
-    dashboard_settings,
-    seed_app,
-)
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+from tests.support.constants import ADMIN_TOKEN, BEARER, WEB_PASSWORD, WEB_USER
+from tests.support.dashboard import dashboard_settings
+from tests.support.fakes import FakeIrc
+from tests.support.plugin import MakeApp
+from tests.support.seed import TRACKS, seed_app
 
 
 @pytest.fixture
-def irc() -> FakeIrc:
-    return FakeIrc()
-
-
-@pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
                      irc: FakeIrc) -> tuple[web.Application, TestClient, int, int]:
-    app = build_app(dashboard_settings(make_settings), irc)
-    client = await make_client(app)
+    app = make_app(dashboard_settings(make_settings), irc)
+    client = await aiohttp_client(app)
     current, previous = await seed_app(app)
     return app, client, current, previous
 
@@ -284,9 +272,10 @@ async def test_irc_failure_is_reported_not_5xx(app_client: Any, irc: FakeIrc,
 
 
 async def test_announce_without_irc_still_reaches_hub(make_settings: Callable[..., Settings],
-                                                      make_client: Any) -> None:
-    app = build_app(make_settings(), irc=None)
-    client = await make_client(app)
+                                                      aiohttp_client: Any,
+                                                      make_app: MakeApp) -> None:
+    app = make_app(make_settings(), irc=None)
+    client = await aiohttp_client(app)
     show_id, _ = await seed_app(app)
     r = await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
                           headers=BEARER)
@@ -294,11 +283,12 @@ async def test_announce_without_irc_still_reaches_hub(make_settings: Callable[..
     assert (await r.json())["delivery"] == "failed"
 
 
-async def test_custom_format(make_settings: Callable[..., Settings], make_client: Any,
+async def test_custom_format(make_settings: Callable[..., Settings], aiohttp_client: Any,
+                             make_app: MakeApp,
                              irc: FakeIrc) -> None:
     settings = make_settings(announce_format="#{position} {artist} – {title} ({show_id})")
-    app = build_app(settings, irc)
-    client = await make_client(app)
+    app = make_app(settings, irc)
+    client = await aiohttp_client(app)
     show_id, _ = await seed_app(app)
     r = await client.post("/admin/announce", json={"show_id": show_id, "position": 3},
                           headers=BEARER)
@@ -337,9 +327,10 @@ async def test_a_refusal_is_failed_with_the_servers_reason(app_client: Any,
 
 
 async def test_every_announce_channel_is_an_output(make_settings: Callable[..., Settings],
-                                                   make_client: Any, irc: FakeIrc) -> None:
-    app = build_app(make_settings(announce_channel="#sewerchat, #second"), irc)
-    client = await make_client(app)
+                                                   aiohttp_client: Any,
+                                                   make_app: MakeApp, irc: FakeIrc) -> None:
+    app = make_app(make_settings(announce_channel="#sewerchat, #second"), irc)
+    client = await aiohttp_client(app)
     show_id, _ = await seed_app(app)
     body = await (await client.post("/admin/announce",
                                     json={"show_id": show_id, "position": 1},

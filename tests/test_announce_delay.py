@@ -12,22 +12,18 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.config import Settings
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import FakeIrc, build_app, dashboard_settings, seed_app
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def irc() -> FakeIrc:
-    return FakeIrc()
+from tests.support.constants import ADMIN_TOKEN, BEARER
+from tests.support.dashboard import dashboard_settings
+from tests.support.fakes import FakeIrc
+from tests.support.plugin import MakeApp
+from tests.support.seed import seed_app
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
                      irc: FakeIrc) -> tuple[web.Application, TestClient, int]:
-    app = build_app(dashboard_settings(make_settings), irc, now=_real_now)
-    client = await make_client(app)
+    app = make_app(dashboard_settings(make_settings), irc, now=_real_now)
+    client = await aiohttp_client(app)
     current, _ = await seed_app(app)
     return app, client, current
 
@@ -151,9 +147,10 @@ async def test_an_ack_for_an_announce_the_relay_never_got_is_ignored(app_client:
 
 
 async def test_relay_only_announces_air_for_listeners(make_settings: Callable[..., Settings],
-                                                      make_client: Any) -> None:
-    app = build_app(dashboard_settings(make_settings), None, now=_real_now)  # IRC off
-    client = await make_client(app)
+                                                      aiohttp_client: Any,
+                                                      make_app: MakeApp) -> None:
+    app = make_app(dashboard_settings(make_settings), None, now=_real_now)  # IRC off
+    client = await aiohttp_client(app)
     show_id, _ = await seed_app(app)
     relay = await client.ws_connect("/ws/announce")
     await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN})  # an older plugin

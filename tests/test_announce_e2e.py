@@ -9,19 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.live import announce_line, live_env, live_likes, wait_bot_ready
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import (
-    SECRET_KEY,
-    WEB_PASSWORD,
-    WEB_USER,
-    announce_line,
-    live_env,
-    live_likes,
-    wait_bot_ready,
-)
 
 pytestmark = pytest.mark.e2e
 

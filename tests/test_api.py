@@ -3,43 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.models import Track
-from tests.conftest import ADMIN_TOKEN, FROZEN_NOW
+from tests.support.constants import ADMIN_TOKEN, SHOW_START
+from tests.support.seed import seed_songs
 
-WEEK = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
 TRACK_FIELDS = {"position", "id", "title", "artist", "permalink_url", "artwork_url",
                 "duration_ms", "license", "liked_at"}
 
 
-def track(i: int) -> Track:
-    return Track(i, f"Song {i}", f"Artist {i}", f"https://soundcloud.com/a/s{i}",
-                 f"https://i1.sndcdn.com/{i}.jpg", 1000 * i, "cc-by")
-
-
-async def seed(app: web.Application) -> None:
-    db, clock = app[keys.DB], app[keys.CLOCK]
-    cur = clock.week_of(FROZEN_NOW)
-    prev = clock.previous_week(cur[0])
-    await db.save_playlists([track(i) for i in range(1, 6)], {
-        prev: [(4, WEEK - timedelta(days=2), "like"), (5, WEEK - timedelta(days=1), "like")],
-        cur: [(i, WEEK + timedelta(hours=i), "like") for i in (1, 2, 3)],
-    })
-
-
 @pytest.fixture
-async def client(make_settings: Callable[..., Settings], make_client: Any, now: Any) -> Any:
+async def client(make_settings: Callable[..., Settings], aiohttp_client: Any, now: Any) -> Any:
     app = create_app(make_settings(), now=now, start_poller=False)
-    c = await make_client(app)
-    await seed(app)
+    c = await aiohttp_client(app)
+    await seed_songs(app)
     return c
 
 
@@ -54,7 +36,7 @@ async def test_playlist_is_the_current_show(client: Any) -> None:
     first = body["tracks"][0]
     assert set(first) >= TRACK_FIELDS
     assert first["title"] == "Song 1" and first["duration_ms"] == 1000
-    assert datetime.fromisoformat(first["liked_at"]) == WEEK + timedelta(hours=1)
+    assert datetime.fromisoformat(first["liked_at"]) == SHOW_START + timedelta(hours=1)
 
 
 async def test_playlist_position(client: Any) -> None:
@@ -101,8 +83,8 @@ async def test_refresh_needs_the_token(client: Any) -> None:
     assert ADMIN_TOKEN not in await wrong.text()
 
 
-async def test_current_show_exists_before_first_poll(make_settings: Any, make_client: Any,
+async def test_current_show_exists_before_first_poll(make_settings: Any, aiohttp_client: Any,
                                                      now: Any) -> None:
-    client = await make_client(create_app(make_settings(), now=now, start_poller=False))
+    client = await aiohttp_client(create_app(make_settings(), now=now, start_poller=False))
     body = await (await client.get("/playlist")).json()
     assert body["tracks"] == [] and body["week_start"] == "2026-03-11T22:00:00-04:00"

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from cryptography.fernet import Fernet
 
+from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.auth import (
     LoginThrottle,
@@ -26,7 +27,6 @@ from ntrbot.http.auth import (
     same_origin,
     verify_password,
 )
-from ntrbot.keys import SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,9 +97,8 @@ def _transport(peer: str) -> Any:
 
 
 def _req(headers: dict[str, str], method: str = "POST", peer: str = "127.0.0.1") -> Any:
-    app = web.Application()
-    app[SETTINGS] = _SETTINGS
-    return make_mocked_request(method, "/admin/announce", transport=_transport(peer), app=app,
+    return make_mocked_request(method, "/admin/announce", transport=_transport(peer),
+                               app=create_app(_SETTINGS),
                                headers={"Host": "ntr.example:8000", **headers})
 
 
@@ -187,7 +186,7 @@ async def test_secure_auto_marks_cookie_secure_behind_https() -> None:
     session["user"] = "host"
     response = web.Response()
     https = make_mocked_request("GET", "/", headers={"X-Forwarded-Proto": "https"},
-                                transport=_transport("127.0.0.1"))
+                                transport=_transport("127.0.0.1"), app=create_app(_SETTINGS))
     await storage.save_session(https, response, session)
     assert response.cookies["ntr_session"]["secure"] is True
 

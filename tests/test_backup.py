@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import REPO, NtrbotProcess, wait_until
-from tests.test_announce_support import live_likes
+from tests.support.live import live_likes
+from tests.support.net import wait_until
+from tests.support.process import REPO, NtrbotProcess
 
 pytestmark = pytest.mark.e2e
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ANNOUNCES = 20  # at least; more while the copies are made
 SUMMARY = re.compile(r"^backed up (\S+) to (\S+): ([\d.]+ (?:bytes|KiB|MiB)); (\d+) shows, "
                      r"(\d+) tracks, (\d+) announcements$")
@@ -100,7 +100,7 @@ async def test_backup_of_a_running_instance_while_it_announces(
             async def announce_until_stopped() -> None:
                 nonlocal made
                 while not stop.is_set() or made < ANNOUNCES:
-                    r = await http.post("/admin/announce", headers=AUTH, json={
+                    r = await http.post("/admin/announce", headers=BEARER, json={
                         "show_id": show["id"], "position": made % n + 1, "force": True})
                     assert r.status_code == 200, r.text
                     made += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -17,8 +16,9 @@ import pytest
 from ntrbot import __version__
 from ntrbot.config import setting_names
 from ntrbot.http.auth import verify_password
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import DEFAULT_CLIENT_ID, FakeSoundCloud, make_like
+from tests.support.net import free_port
 
 SECRET_KEY = "s" * 40
 WEB_PASSWORD = "hunter2-but-longer"
@@ -46,12 +46,6 @@ async def antrbot(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str,
     out, err = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def one_line(text: str) -> str:
@@ -241,7 +235,6 @@ async def test_poll_failure_is_one_clear_line(fake: FakeSoundCloud, tmp_path: Pa
 
 
 async def test_poll_unreachable_soundcloud(tmp_path: Path) -> None:
-    from tests.support.process import free_port
 
     nowhere = f"http://127.0.0.1:{free_port()}"
     env = clean_env(NTR_ADMIN_TOKEN=ADMIN_TOKEN, NTR_SOUNDCLOUD_API_BASE=nowhere,

@@ -114,7 +114,7 @@ def test_masked_hides_secrets() -> None:
 
 
 def _pem_pair(tmp_path: Path) -> tuple[Path, Path]:
-    from tests.irc.test_sasl import make_cert
+    from tests.support.certs import make_cert
     cert, key = make_cert(tmp_path, "client", separate_key=True)
     assert key is not None
     return cert, key

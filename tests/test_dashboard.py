@@ -10,21 +10,17 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot.config import Settings
 from ntrbot.http.auth import hash_password
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import (
-    SECRET_KEY,
-    WEB_PASSWORD,
-    WEB_USER,
-    build_app,
-    dashboard_settings,
-)
+from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.dashboard import dashboard_settings
+from tests.support.plugin import MakeApp
 
 LOGIN = {"username": WEB_USER, "password": WEB_PASSWORD}
 
 
 @pytest.fixture
-async def client(make_settings: Callable[..., Settings], make_client: Any) -> TestClient:
-    return await make_client(build_app(dashboard_settings(make_settings)))
+async def client(make_settings: Callable[..., Settings], aiohttp_client: Any,
+                 make_app: MakeApp) -> TestClient:
+    return await aiohttp_client(make_app(dashboard_settings(make_settings)))
 
 
 async def login(client: TestClient, **headers: str) -> Any:
@@ -98,13 +94,14 @@ async def test_old_cookie_is_useless_after_logout_in_same_browser(client: TestCl
     assert session_cookie(client) in (None, "")
 
 
-async def test_tampered_cookie_is_logged_out(client: TestClient, make_client: Any,
+async def test_tampered_cookie_is_logged_out(client: TestClient, aiohttp_client: Any,
+                                             make_app: MakeApp,
                                              make_settings: Callable[..., Settings]) -> None:
     await login(client)
     value = session_cookie(client)
     assert value
     flipped = value[:20] + ("A" if value[20] != "A" else "B") + value[21:]
-    other = await make_client(build_app(dashboard_settings(make_settings)))
+    other = await aiohttp_client(make_app(dashboard_settings(make_settings)))
     for bad in (flipped, value[:-3], "garbage", ""):
         r = await other.get("/dashboard", allow_redirects=False,
                             headers={"Cookie": f"ntr_session={bad}"})
@@ -119,10 +116,11 @@ async def test_tampered_cookie_is_logged_out(client: TestClient, make_client: An
 
 
 async def test_cookie_from_another_secret_key_is_refused(
-        client: TestClient, make_client: Any, make_settings: Callable[..., Settings]) -> None:
+        client: TestClient, aiohttp_client: Any,
+        make_app: MakeApp, make_settings: Callable[..., Settings]) -> None:
     await login(client)
     value = session_cookie(client)
-    other = await make_client(build_app(dashboard_settings(make_settings,
+    other = await aiohttp_client(make_app(dashboard_settings(make_settings,
                                                            secret_key="z" * 40)))
     r = await other.get("/dashboard", allow_redirects=False,
                         headers={"Cookie": f"ntr_session={value}"})
@@ -199,22 +197,22 @@ async def test_static_files_and_no_secret_anywhere(client: TestClient) -> None:
 
 
 async def test_secure_cookie_settings(make_settings: Callable[..., Settings],
-                                      make_client: Any) -> None:
-    auto = await make_client(build_app(dashboard_settings(make_settings, cookie_secure="auto")))
+                                      aiohttp_client: Any, make_app: MakeApp) -> None:
+    auto = await aiohttp_client(make_app(dashboard_settings(make_settings, cookie_secure="auto")))
     r = await login(auto)
     assert not r.cookies["ntr_session"]["secure"]
     r = await login(auto, **{"X-Forwarded-Proto": "https"})
     assert r.cookies["ntr_session"]["secure"] is True
-    always = await make_client(build_app(dashboard_settings(make_settings,
+    always = await aiohttp_client(make_app(dashboard_settings(make_settings,
                                                             cookie_secure="true")))
     r = await login(always)
     assert r.cookies["ntr_session"]["secure"] is True
 
 
 async def test_hashed_password_login(make_settings: Callable[..., Settings],
-                                     make_client: Any) -> None:
+                                     aiohttp_client: Any, make_app: MakeApp) -> None:
     settings = dashboard_settings(make_settings, web_password=hash_password("hunter2"))
-    client = await make_client(build_app(settings))
+    client = await aiohttp_client(make_app(settings))
     r = await client.post("/login", data={"username": WEB_USER, "password": "hunter2"},
                           allow_redirects=False)
     assert r.status == 303
@@ -225,8 +223,8 @@ async def test_hashed_password_login(make_settings: Callable[..., Settings],
 
 
 async def test_dashboard_routes_404_when_disabled(make_settings: Callable[..., Settings],
-                                                  make_client: Any) -> None:
-    client = await make_client(build_app(make_settings()))
+                                                  aiohttp_client: Any, make_app: MakeApp) -> None:
+    client = await aiohttp_client(make_app(make_settings()))
     for path in ("/login", "/dashboard", "/logout", "/ws/dashboard", "/static/style.css"):
         r = await client.get(path, allow_redirects=False)
         assert r.status == 404, path
@@ -251,11 +249,11 @@ async def test_null_origin_form_posts(client: TestClient) -> None:
 
 @pytest.mark.parametrize("enabled", [True, False])
 async def test_real_app_factory_wiring(make_settings: Callable[..., Settings],
-                                       make_client: Any, enabled: bool) -> None:
+                                       aiohttp_client: Any, enabled: bool) -> None:
     from ntrbot.app import create_app
 
     settings = dashboard_settings(make_settings) if enabled else make_settings()
-    client = await make_client(create_app(settings, start_poller=False))
+    client = await aiohttp_client(create_app(settings, start_poller=False))
     r = await client.get("/dashboard", allow_redirects=False)
     assert r.status == (303 if enabled else 404)
     r = await client.post("/login", data=LOGIN, allow_redirects=False)
@@ -282,10 +280,11 @@ async def test_copied_cookie_refused_after_logout(client: TestClient) -> None:
 
 
 async def test_password_change_ends_sessions(make_settings: Callable[..., Settings],
-                                             make_client: Any, client: TestClient) -> None:
+                                             aiohttp_client: Any,
+                                             make_app: MakeApp, client: TestClient) -> None:
     await login(client)
     value = session_cookie(client)
-    changed = await make_client(build_app(dashboard_settings(make_settings,
+    changed = await aiohttp_client(make_app(dashboard_settings(make_settings,
                                                              web_password="new password")))
     r = await changed.get("/dashboard", allow_redirects=False,
                           headers={"Cookie": f"ntr_session={value}"})

@@ -13,29 +13,18 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.config import Settings
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import (
-    WEB_PASSWORD,
-    WEB_USER,
-    FakeIrc,
-    build_app,
-    dashboard_settings,
-    seed_app,
-)
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+from tests.support.constants import ADMIN_TOKEN, BEARER, WEB_PASSWORD, WEB_USER
+from tests.support.dashboard import dashboard_settings
+from tests.support.fakes import FakeIrc
+from tests.support.plugin import MakeApp
+from tests.support.seed import seed_app
 
 
 @pytest.fixture
-def irc() -> FakeIrc:
-    return FakeIrc()
-
-
-@pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
                      irc: FakeIrc) -> tuple[web.Application, TestClient]:
-    app = build_app(dashboard_settings(make_settings), irc)
-    client = await make_client(app)
+    app = make_app(dashboard_settings(make_settings), irc)
+    client = await aiohttp_client(app)
     r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
                           allow_redirects=False)
     assert r.status == 303
@@ -52,8 +41,8 @@ async def next_of(ws: Any, kind: str, timeout: float = 5.0) -> dict[str, Any]:
 
 
 async def test_needs_a_session(make_settings: Callable[..., Settings],
-                               make_client: Any) -> None:
-    client = await make_client(build_app(dashboard_settings(make_settings), FakeIrc()))
+                               aiohttp_client: Any, make_app: MakeApp) -> None:
+    client = await aiohttp_client(make_app(dashboard_settings(make_settings), FakeIrc()))
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await client.ws_connect("/ws/dashboard")
     assert err.value.status == 401
@@ -117,15 +106,16 @@ async def test_hello_and_pushed_events(app_client: Any, irc: FakeIrc) -> None:
 
 
 async def test_announcements_on_request_survive_restart(
-        make_settings: Callable[..., Settings], make_client: Any, irc: FakeIrc) -> None:
+        make_settings: Callable[..., Settings], aiohttp_client: Any,
+        make_app: MakeApp, irc: FakeIrc) -> None:
     settings = dashboard_settings(make_settings)
-    first = build_app(settings, irc)
-    c1 = await make_client(first)
+    first = make_app(settings, irc)
+    c1 = await aiohttp_client(first)
     show_id, previous = await seed_app(first)
     assert (await c1.post("/admin/announce", json={"show_id": show_id, "position": 1},
                           headers=BEARER)).status == 200
     await c1.close()  # "restart": a new app on the same database file
-    c2 = await make_client(build_app(settings, irc))
+    c2 = await aiohttp_client(make_app(settings, irc))
     await c2.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD})
     ws = await c2.ws_connect("/ws/dashboard")
     await next_of(ws, "hello")
@@ -165,10 +155,11 @@ async def test_logout_closes_that_sessions_sockets(app_client: Any) -> None:
 
 
 async def test_retracted_and_edits_are_pushed(make_settings: Callable[..., Settings],
-                                              make_client: Any, irc: FakeIrc) -> None:
+                                              aiohttp_client: Any,
+                                              make_app: MakeApp, irc: FakeIrc) -> None:
     """Undo from one tab (cookie + Origin) reaches every dashboard socket, as do edits."""
-    app = build_app(dashboard_settings(make_settings), irc)
-    client = await make_client(app)
+    app = make_app(dashboard_settings(make_settings), irc)
+    client = await aiohttp_client(app)
     r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
                           allow_redirects=False)
     assert r.status == 303

@@ -24,7 +24,7 @@ from ntrbot.sample_data import SampleSoundCloud, sample_playlists
 from ntrbot.soundcloud import SoundCloudNotFound
 from ntrbot.weeks import ShowClock
 from tests.support.ircd import IrcServer
-from tests.support.process import free_port, wait_until
+from tests.support.net import free_port, wait_until
 from tests.support.rawirc import RawIrc
 
 REPO = Path(__file__).resolve().parents[1]

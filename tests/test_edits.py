@@ -9,7 +9,8 @@ import pytest
 from ntrbot.db import Database
 from ntrbot.models import Track
 from ntrbot.weeks import ShowClock
-from tests.test_poller import NOW, WEEK, MemorySoundCloud, like, make_poller, titles
+from tests.support.memory_soundcloud import MemorySoundCloud
+from tests.support.polling import NOW, WEEK, like, make_poller, titles
 
 
 @pytest.fixture

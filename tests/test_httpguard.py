@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,14 +12,9 @@ from aiohttp import web
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.httpguard import HEADER_TIMEOUT, GuardedAppRunner
+from tests.support.net import free_port
 
 DEADLINE = 0.3  # the test's deadline; the real one is HEADER_TIMEOUT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -29,7 +23,7 @@ async def server(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[
     runner = GuardedAppRunner(app, header_timeout=DEADLINE, access_log=None,
                               shutdown_timeout=1)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     yield "127.0.0.1", port
     await runner.cleanup()

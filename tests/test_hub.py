@@ -19,25 +19,28 @@ from aiohttp.test_utils import TestClient
 from ntrbot import keys
 from ntrbot.config import Settings
 from ntrbot.http.hub import AnnounceHub
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import FakeIrc, build_app, seed_app
+from tests.support.constants import ADMIN_TOKEN, BEARER
+from tests.support.fakes import FakeIrc
+from tests.support.plugin import MakeApp
+from tests.support.seed import seed_app
 
 SUBSCRIBE = {"type": "subscribe", "token": ADMIN_TOKEN}
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def make_app(make_settings: Callable[..., Settings], **hub_kw: Any) -> web.Application:
+def hub_app(make_app: MakeApp, make_settings: Callable[..., Settings],
+            **hub_kw: Any) -> web.Application:
+    """The app with FakeIrc and an announce hub of `hub_kw` (short timeouts)."""
     settings = make_settings()
-    app = build_app(settings, FakeIrc())
+    app = make_app(settings, FakeIrc())
     app[keys.HUB] = AnnounceHub(settings.admin_token, events=app[keys.EVENTS], **hub_kw)
     return app
 
 
 @pytest.fixture
 async def app_client(make_settings: Callable[..., Settings],
-                     make_client: Any) -> tuple[web.Application, TestClient]:
-    app = make_app(make_settings, auth_timeout=0.5, send_timeout=0.5, queue_size=8)
-    return app, await make_client(app)
+                     aiohttp_client: Any, make_app: MakeApp) -> tuple[web.Application, TestClient]:
+    app = hub_app(make_app, make_settings, auth_timeout=0.5, send_timeout=0.5, queue_size=8)
+    return app, await aiohttp_client(app)
 
 
 async def recv_json(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
@@ -216,9 +219,10 @@ async def test_full_queue_drops_subscriber_without_waiting() -> None:
 
 
 async def test_shutdown_closes_subscribers_promptly(make_settings: Callable[..., Settings],
-                                                    make_client: Any) -> None:
-    app = make_app(make_settings, auth_timeout=30)
-    client = await make_client(app)
+                                                    aiohttp_client: Any,
+                                                    make_app: MakeApp) -> None:
+    app = hub_app(make_app, make_settings, auth_timeout=30)
+    client = await aiohttp_client(app)
     subscribed = await subscribe(client)
     await recv_json(subscribed)
     silent = await client.ws_connect("/ws/announce")  # still in its 30 s subscribe window
@@ -233,9 +237,10 @@ async def test_shutdown_closes_subscribers_promptly(make_settings: Callable[...,
 
 
 async def test_heartbeat_drops_silent_client(make_settings: Callable[..., Settings],
-                                             make_client: Any) -> None:
-    app = make_app(make_settings, heartbeat=0.3)
-    client = await make_client(app)
+                                             aiohttp_client: Any,
+                                             make_app: MakeApp) -> None:
+    app = hub_app(make_app, make_settings, heartbeat=0.3)
+    client = await aiohttp_client(app)
     _, writer = await _raw_subscriber(client.host, client.port)  # never answers pings
     hub: AnnounceHub = app[keys.HUB]
     for _ in range(100):
@@ -252,9 +257,10 @@ async def test_heartbeat_drops_silent_client(make_settings: Callable[..., Settin
 
 
 async def test_a_burst_of_joins_drops_nobody(make_settings: Callable[..., Settings],
-                                             make_client: Any) -> None:
-    app = make_app(make_settings, queue_size=8)
-    client = await make_client(app)
+                                             aiohttp_client: Any,
+                                             make_app: MakeApp) -> None:
+    app = hub_app(make_app, make_settings, queue_size=8)
+    client = await aiohttp_client(app)
     hub: AnnounceHub = app[keys.HUB]
     url = str(client.make_url("/ws/announce"))
     n = 150

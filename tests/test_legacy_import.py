@@ -15,7 +15,7 @@ import pytest
 
 from ntrbot.db import Database
 from ntrbot.models import Track
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 
 REPO = Path(__file__).resolve().parents[1]
 TZ = ZoneInfo("America/New_York")

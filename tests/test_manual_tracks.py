@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,18 +16,16 @@ from ntrbot.app import create_app
 from ntrbot.config import DEFAULT_ANNOUNCE_FORMAT, Settings
 from ntrbot.irc.commands import track_text
 from ntrbot.models import Show, ShowTrack, Track
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER, SHOW_START
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 RELAY_TOKEN = "relay-token-0123456789abcdef"
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 NOW = SHOW_START + timedelta(days=1)
 JAM = {"title": "Live Jam", "artist": "The Guest", "url": "https://guest.bandcamp.com/jam"}
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any) -> Any:
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any) -> Any:
     async with FakeSoundCloud() as fake:
         fake.set_likes([make_like(i, SHOW_START + timedelta(hours=i), title=f"Song {i}",
                                   artist="Rat") for i in (1, 2, 3)])
@@ -37,7 +35,7 @@ async def app_client(make_settings: Callable[..., Settings], make_client: Any) -
                                  web_password="pw-for-tests", secret_key="s" * 40,
                                  cookie_secure="false")
         app = create_app(settings, now=lambda: NOW, start_poller=False)
-        client = await make_client(app)
+        client = await aiohttp_client(app)
         await app[keys.POLLER].poll_now()
         client.fake = fake
         yield client
@@ -50,7 +48,7 @@ async def show_id(client: Any) -> int:
 async def add(client: Any, body: Any, headers: dict[str, str] | None = None) -> Any:
     sid = await show_id(client)
     return await client.post(f"/admin/shows/{sid}/tracks", json=body,
-                             headers=AUTH if headers is None else headers)
+                             headers=BEARER if headers is None else headers)
 
 
 def titles(show: dict[str, Any]) -> list[str]:
@@ -169,7 +167,7 @@ async def test_the_same_manual_track_twice_is_409(app_client: Any) -> None:
 
 
 async def test_unknown_show_is_404(app_client: Any) -> None:
-    resp = await app_client.post("/admin/shows/999/tracks", json=JAM, headers=AUTH)
+    resp = await app_client.post("/admin/shows/999/tracks", json=JAM, headers=BEARER)
     assert resp.status == 404 and (await resp.json())["error"]
 
 
@@ -212,15 +210,15 @@ async def test_announce_the_manual_track(app_client: Any) -> None:
     await add(app_client, {**JAM, "position": 1})
     await add(app_client, {"title": "No Link", "artist": "Guest"})
     sid = await show_id(app_client)
-    resp = await app_client.post("/admin/announce", headers=AUTH,
+    resp = await app_client.post("/admin/announce", headers=BEARER,
                                  json={"show_id": sid, "position": 1})
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["message"] == \
         "Now Playing: Song #1: Live Jam by The Guest - https://guest.bandcamp.com/jam"
-    resp = await app_client.post("/admin/announce", headers=AUTH,
+    resp = await app_client.post("/admin/announce", headers=BEARER,
                                  json={"show_id": sid, "position": 5})
     assert (await resp.json())["message"] == "Now Playing: Song #5: No Link by Guest"
-    again = await app_client.post("/admin/announce", headers=AUTH,
+    again = await app_client.post("/admin/announce", headers=BEARER,
                                   json={"show_id": sid, "position": 5})
     assert again.status == 409
 
@@ -261,7 +259,7 @@ async def test_setlists_and_public_page_contain_it(app_client: Any) -> None:
     await add(app_client, {**JAM, "position": 2})
     await add(app_client, {"title": "No <Link>", "artist": "Guest"})
     sid = await show_id(app_client)
-    await app_client.post("/admin/announce", headers=AUTH, json={"show_id": sid, "position": 2})
+    await app_client.post("/admin/announce", headers=BEARER, json={"show_id": sid, "position": 2})
     md = await (await app_client.get(f"/shows/{sid}/setlist.md")).text()
     assert "[Live Jam](https://guest.bandcamp.com/jam)" in md and "No &lt;Link&gt;" in md
     txt = await (await app_client.get(f"/shows/{sid}/setlist.txt")).text()
@@ -285,7 +283,7 @@ async def test_setlists_and_public_page_contain_it(app_client: Any) -> None:
 def test_compat_song_reply_without_url(path: str) -> None:
     from pathlib import Path
 
-    from tests.compat.conftest import ROOT, load_module
+    from tests.support.compat_plugins import ROOT, load_module
 
     pytest.importorskip("websocket")
     if "sopel" in path:

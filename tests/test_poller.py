@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from ntrbot.db import Database
-from ntrbot.models import Like, Track
-from ntrbot.poller import Poller
 from ntrbot.weeks import ShowClock
 from tests.support.memory_soundcloud import MemorySoundCloud
-
-NOW = datetime(2026, 3, 13, 18, 0, tzinfo=UTC)  # current week starts 2026-03-12T02:00Z
-WEEK = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
-
-
-def like(track_id: int, at: datetime, title: str | None = None) -> Like:
-    return Like(Track(track_id, title or f"Title {track_id}", f"Artist {track_id}",
-                      f"https://soundcloud.com/a/t{track_id}"), at)
-
-
-def make_poller(db: Database, sc: MemorySoundCloud, clock: ShowClock,
-                now: datetime = NOW, backfill: int = 2) -> Poller:
-    return Poller(db, sc, clock, username="nicktherat", backfill_weeks=backfill,
-                  interval=3600, live_interval=60, now=lambda: now)
-
-
-async def titles(db: Database, t: datetime) -> list[str]:
-    show = await db.show_at(t)
-    assert show is not None
-    return [st.track.title for st in show.tracks]
+from tests.support.polling import NOW, WEEK, like, make_poller, titles
 
 
 async def test_backfill_groups_likes_into_weeks_in_like_order(db: Database,

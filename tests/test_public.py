@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -21,13 +21,17 @@ from ntrbot.http.auth import SECURITY_HEADERS
 from ntrbot.http.public import PAGE_HEADERS
 from ntrbot.http.public_feed import FEED, Listener, PublicFeed
 from ntrbot.models import Track
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
-from tests.test_api import seed
+from tests.support.constants import (
+    ADMIN_TOKEN,
+    BEARER,
+    SECRET_KEY,
+    SHOW_START,
+    WEB_PASSWORD,
+    WEB_USER,
+)
+from tests.support.seed import seed_songs
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 
 
 class Clock:
@@ -45,13 +49,13 @@ def clock_now() -> Clock:
 
 @pytest.fixture(params=["plain", "dashboard"])
 async def client(request: pytest.FixtureRequest, make_settings: Callable[..., Settings],
-                 make_client: Any, clock_now: Clock) -> Any:
+                 aiohttp_client: Any, clock_now: Clock) -> Any:
     """The app, with and without the dashboard mounted (the page needs neither)."""
     extra = ({"web_user": WEB_USER, "web_password": WEB_PASSWORD, "secret_key": SECRET_KEY,
               "cookie_secure": "false"} if request.param == "dashboard" else {})
     app = create_app(make_settings(**extra), now=clock_now, start_poller=False)
-    c = await make_client(app)
-    await seed(app)
+    c = await aiohttp_client(app)
+    await seed_songs(app)
     return c
 
 
@@ -63,7 +67,7 @@ async def ids(client: Any) -> tuple[int, int]:
 
 
 async def announce(client: Any, show_id: int, position: int, force: bool = False) -> Any:
-    resp = await client.post("/admin/announce", headers=AUTH,
+    resp = await client.post("/admin/announce", headers=BEARER,
                              json={"show_id": show_id, "position": position, "force": force})
     assert resp.status == 200, await resp.text()
     return await resp.json()
@@ -136,7 +140,7 @@ async def test_errors_stay_json_for_browsers(client: Any) -> None:
 
 async def test_past_show_page_with_episode(client: Any) -> None:
     _, previous = await ids(client)
-    resp = await client.patch(f"/admin/shows/{previous}", headers=AUTH, json={"episode": 41})
+    resp = await client.patch(f"/admin/shows/{previous}", headers=BEARER, json={"episode": 41})
     assert resp.status == 200
     page = await (await client.get(f"/shows/{previous}", headers={"Accept": "text/html"})).text()
     assert '<h1 id="show-title">NtR Episode 41</h1>' in page
@@ -174,7 +178,7 @@ async def test_now_playing_is_the_last_announce_not_retracted(client: Any,
     page = await (await client.get("/")).text()
     assert playing(page) == ["1"]
     assert 'id="now-pos">#1<' in page and "played +0:05" in page and "played +0:09" in page
-    resp = await client.delete(f"/admin/announcements/{second['announcement_id']}", headers=AUTH)
+    resp = await client.delete(f"/admin/announcements/{second['announcement_id']}", headers=BEARER)
     assert resp.status == 200
     page = await (await client.get("/")).text()
     assert playing(page) == ["2"] and "played +0:09" not in page
@@ -254,13 +258,13 @@ async def test_socket_pushes_announce_retract_and_playlist(client: Any) -> None:
 
         await announce(client, current, 3)
         third = await receive(ws, "announce")
-        resp = await client.delete(f"/admin/announcements/{third['id']}", headers=AUTH)
+        resp = await client.delete(f"/admin/announcements/{third['id']}", headers=BEARER)
         assert resp.status == 200
         msg = await receive(ws, "retracted")
         assert msg == {"type": "retracted", "id": third["id"], "show_id": current,
                        "position": 3, "now_playing": 2}
 
-        resp = await client.patch(f"/admin/shows/{current}/tracks/3", headers=AUTH,
+        resp = await client.patch(f"/admin/shows/{current}/tracks/3", headers=BEARER,
                                   json={"to": 1})
         assert resp.status == 200
         assert await receive(ws, "playlist") == {"type": "playlist", "show_id": current}

@@ -14,10 +14,8 @@ from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.public import ARTWORK_HOSTS, artwork_500
 from ntrbot.models import Track
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.constants import BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 ART = "https://i1.sndcdn.com/artworks-000123456789-abcdef-large.jpg"
@@ -46,12 +44,12 @@ def test_artwork_500(url: str | None, want: str | None) -> None:
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any) -> Any:
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any) -> Any:
     now = START + timedelta(minutes=10)
     app = create_app(make_settings(web_user=WEB_USER, web_password=WEB_PASSWORD,
                                    secret_key=SECRET_KEY, cookie_secure="false"),
                      now=lambda: now, start_poller=False)
-    client = await make_client(app)
+    client = await aiohttp_client(app)
     tracks = [Track(1, "With Art", "A", "https://soundcloud.com/a/1", ART),
               Track(2, "No Art", "B", "https://soundcloud.com/b/2", None),
               Track(3, "Elsewhere", "C", "https://soundcloud.com/c/3",
@@ -65,7 +63,7 @@ async def app_client(make_settings: Callable[..., Settings], make_client: Any) -
 
 
 async def announce(client: Any, position: int) -> None:
-    r = await client.post("/admin/announce", headers=AUTH,
+    r = await client.post("/admin/announce", headers=BEARER,
                           json={"show_id": client.show_id, "position": position, "force": True})
     assert r.status == 200, await r.text()
 

@@ -10,7 +10,6 @@ from unittest import mock
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 
 from ntrbot.app import create_app
@@ -18,32 +17,22 @@ from ntrbot.config import Settings
 from ntrbot.http import auth
 from ntrbot.http.clientaddr import client_address
 from ntrbot.http.throttle import Throttle
-from tests.conftest import ADMIN_TOKEN
-from tests.test_announce_support import (
-    SECRET_KEY,
-    WEB_PASSWORD,
-    WEB_USER,
-    FakeIrc,
-    build_app,
-    dashboard_settings,
-    seed_app,
-)
+from tests.support.constants import ADMIN_TOKEN, BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.dashboard import dashboard_settings
+from tests.support.fakes import FakeIrc
+from tests.support.plugin import MakeApp
+from tests.support.seed import seed_app
 
 RELAY_TOKEN = "relay-token-0123456789abcdef"
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def _request(peer: str, headers: dict[str, str] | None = None,
-             settings: Settings | None = None) -> Any:
+def _request(peer: str, headers: dict[str, str], settings: Settings) -> Any:
+    """A request from `peer` to the app of `settings`."""
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda name, default=None: (
         (peer, 40000) if name == "peername" else default)
-    app = web.Application()
-    if settings is not None:
-        from ntrbot.keys import SETTINGS
-
-        app[SETTINGS] = settings
-    return make_mocked_request("GET", "/", headers=headers or {}, transport=transport, app=app)
+    return make_mocked_request("GET", "/", headers=headers, transport=transport,
+                               app=create_app(settings, start_poller=False))
 
 
 # --- client address ----------------------------------------------------------------------
@@ -74,9 +63,10 @@ def test_client_address_through_a_chain_of_trusted_proxies(
 # --- login: counted on arrival, hashing off the loop ----------------------------------------
 
 @pytest.fixture
-async def dash(make_settings: Callable[..., Settings], make_client: Any) -> TestClient:
-    app = build_app(dashboard_settings(make_settings, relay_tokens=(RELAY_TOKEN,)), FakeIrc())
-    client = await make_client(app)
+async def dash(make_settings: Callable[..., Settings], aiohttp_client: Any,
+               make_app: MakeApp) -> TestClient:
+    app = make_app(dashboard_settings(make_settings, relay_tokens=(RELAY_TOKEN,)), FakeIrc())
+    client = await aiohttp_client(app)
     await seed_app(app)
     return client
 
@@ -124,9 +114,10 @@ async def test_a_burst_of_slow_logins_cannot_overtake_the_limit(dash: TestClient
 
 
 async def test_password_hashing_runs_off_the_event_loop(make_settings: Callable[..., Settings],
-                                                        make_client: Any) -> None:
+                                                        aiohttp_client: Any,
+                                                        make_app: MakeApp) -> None:
     hashed = auth.hash_password(WEB_PASSWORD)
-    client = await make_client(build_app(dashboard_settings(make_settings,
+    client = await aiohttp_client(make_app(dashboard_settings(make_settings,
                                                             web_password=hashed)))
     release = threading.Event()
     running, seen = [0], {"max": 0, "released": True}
@@ -200,10 +191,10 @@ async def test_wrong_bearer_tokens_are_throttled_per_client(dash: TestClient) ->
     ("PATCH", "/admin/shows/1/tracks/1"), ("DELETE", "/admin/announcements/1"),
 ])
 async def test_relay_tokens_are_refused_by_every_admin_route(
-        make_settings: Callable[..., Settings], make_client: Any, method: str,
+        make_settings: Callable[..., Settings], aiohttp_client: Any, method: str,
         path: str) -> None:
     app = create_app(make_settings(relay_tokens=(RELAY_TOKEN,)), start_poller=False)
-    client = await make_client(app)
+    client = await aiohttp_client(app)
     r = await client.request(method, path, json={"show_id": 1, "position": 1, "to": 2},
                              headers={"Authorization": f"Bearer {RELAY_TOKEN}"})
     assert r.status == 403 and "relay" in (await r.json())["error"]
@@ -252,10 +243,10 @@ async def test_at_most_20_unsubscribed_announce_sockets_per_client(dash: TestCli
 
 
 async def test_public_socket_cap_uses_the_rightmost_hop(
-        make_settings: Callable[..., Settings], make_client: Any) -> None:
+        make_settings: Callable[..., Settings], aiohttp_client: Any) -> None:
     from ntrbot.http.public_feed import FEED
 
-    client = await make_client(create_app(make_settings(), start_poller=False))
+    client = await aiohttp_client(create_app(make_settings(), start_poller=False))
     client.app[FEED].max_per_peer = 2
     opened = [await client.ws_connect("/ws/public",
                                       headers={"X-Forwarded-For": f"10.9.9.{i}, 198.51.100.50"})
@@ -272,10 +263,10 @@ async def test_public_socket_cap_uses_the_rightmost_hop(
 # --- who announced: only for the host ----------------------------------------------------------
 
 async def test_who_only_for_session_or_bearer_callers(make_settings: Callable[..., Settings],
-                                                      make_client: Any) -> None:
+                                                      aiohttp_client: Any) -> None:
     app = create_app(dashboard_settings(make_settings, relay_tokens=(RELAY_TOKEN,)),
                      start_poller=False)
-    dash = await make_client(app)
+    dash = await aiohttp_client(app)
     show_id, _ = await seed_app(app)
     r = await dash.post("/admin/announce", headers=BEARER,
                         json={"show_id": show_id, "position": 1})
@@ -299,9 +290,9 @@ async def test_who_only_for_session_or_bearer_callers(make_settings: Callable[..
 
 @pytest.mark.parametrize("dashboard", [False, True])
 async def test_security_headers_on_every_response(make_settings: Callable[..., Settings],
-                                                  make_client: Any, dashboard: bool) -> None:
+                                                  aiohttp_client: Any, dashboard: bool) -> None:
     settings = dashboard_settings(make_settings) if dashboard else make_settings()
-    client = await make_client(create_app(settings, start_poller=False))
+    client = await aiohttp_client(create_app(settings, start_poller=False))
     responses = [
         await client.get("/no/such/page"),
         await client.get("/shows/999999"),
@@ -322,10 +313,10 @@ async def test_security_headers_on_every_response(make_settings: Callable[..., S
 
 @pytest.mark.parametrize(("trusted", "secure"), [(("127.0.0.1/32",), True), ((), False)])
 async def test_cookie_secure_auto_believes_forwarded_proto_only_from_trusted_proxies(
-        make_settings: Callable[..., Settings], make_client: Any,
+        make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
         trusted: tuple[str, ...], secure: bool) -> None:
     settings = dashboard_settings(make_settings, cookie_secure="auto", trusted_proxies=trusted)
-    client = await make_client(build_app(settings))
+    client = await aiohttp_client(make_app(settings))
     r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
                           allow_redirects=False, headers={"X-Forwarded-Proto": "https"})
     assert r.status == 303

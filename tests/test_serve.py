@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from ntrbot.serve import _QuietBadRequests
-from tests.conftest import ADMIN_TOKEN
-from tests.support.process import NtrbotProcess, free_port
+from tests.support.constants import ADMIN_TOKEN
+from tests.support.net import free_port
+from tests.support.process import NtrbotProcess
 
 _CLOSED = f"http://127.0.0.1:{free_port()}"
 NOWHERE = {"NTR_SOUNDCLOUD_API_BASE": _CLOSED, "NTR_SOUNDCLOUD_WEB_BASE": _CLOSED}

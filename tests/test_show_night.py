@@ -14,12 +14,9 @@ import pytest
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER, SHOW_START
 from tests.support.fake_soundcloud import FakeSoundCloud, make_track
-from tests.test_api import seed
-
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # 22:00 EDT
+from tests.support.seed import seed_songs
 
 
 class Clock:
@@ -36,7 +33,7 @@ def clock_now() -> Clock:
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], make_client: Any,
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any,
                      clock_now: Clock) -> Any:
     async with FakeSoundCloud() as fake:
         fake.extra_tracks.append(
@@ -44,8 +41,8 @@ async def app_client(make_settings: Callable[..., Settings], make_client: Any,
         app = create_app(make_settings(soundcloud_api_base=fake.api_base,
                                        soundcloud_web_base=fake.web_base),
                          now=clock_now, start_poller=False)
-        client = await make_client(app)
-        await seed(app)
+        client = await aiohttp_client(app)
+        await seed_songs(app)
         client.fake = fake
         yield client
 
@@ -55,7 +52,7 @@ async def current_id(client: Any) -> int:
 
 
 async def announce(client: Any, show_id: int, position: int, force: bool = False) -> Any:
-    return await client.post("/admin/announce", headers=AUTH,
+    return await client.post("/admin/announce", headers=BEARER,
                              json={"show_id": show_id, "position": position, "force": force})
 
 
@@ -112,20 +109,20 @@ async def test_edit_routes(app_client: Any) -> None:
     sid = await current_id(app_client)
     fake = app_client.fake
     url = f"{fake.web_base}/guest/added-later"
-    resp = await app_client.post(f"/admin/shows/{sid}/tracks", headers=AUTH,
+    resp = await app_client.post(f"/admin/shows/{sid}/tracks", headers=BEARER,
                                  json={"url": url, "position": 1})
     assert resp.status == 200, await resp.text()
     titles = [t["title"] for t in (await resp.json())["show"]["tracks"]]
     assert titles == ["Added Later", "Song 1", "Song 2", "Song 3"]
-    again = await app_client.post(f"/admin/shows/{sid}/tracks", headers=AUTH, json={"url": url})
+    again = await app_client.post(f"/admin/shows/{sid}/tracks", headers=BEARER, json={"url": url})
     assert again.status == 409
 
-    moved = await app_client.patch(f"/admin/shows/{sid}/tracks/1", headers=AUTH, json={"to": 4})
+    moved = await app_client.patch(f"/admin/shows/{sid}/tracks/1", headers=BEARER, json={"to": 4})
     assert [t["title"] for t in (await moved.json())["show"]["tracks"]][-1] == "Added Later"
-    removed = await app_client.delete(f"/admin/shows/{sid}/tracks/1", headers=AUTH)
+    removed = await app_client.delete(f"/admin/shows/{sid}/tracks/1", headers=BEARER)
     assert [t["title"] for t in (await removed.json())["show"]["tracks"]] == [
         "Song 2", "Song 3", "Added Later"]
-    ep = await app_client.patch(f"/admin/shows/{sid}", headers=AUTH, json={"episode": 300})
+    ep = await app_client.patch(f"/admin/shows/{sid}", headers=BEARER, json={"episode": 300})
     assert (await ep.json())["show"]["episode"] == 300
 
 
@@ -147,7 +144,7 @@ async def test_edit_routes(app_client: Any) -> None:
 async def test_edit_errors(app_client: Any, method: str, path: str, body: Any,
                            status: int) -> None:
     sid = await current_id(app_client)
-    kwargs: dict[str, Any] = {"headers": AUTH}
+    kwargs: dict[str, Any] = {"headers": BEARER}
     if isinstance(body, str):
         kwargs["data"] = body
     elif body is not None:
@@ -167,7 +164,7 @@ async def test_retract_within_window(app_client: Any, clock_now: Clock) -> None:
     sid = await current_id(app_client)
     first = await (await announce(app_client, sid, 1)).json()
     resp = await app_client.delete(f"/admin/announcements/{first['announcement_id']}",
-                                   headers=AUTH)
+                                   headers=BEARER)
     assert resp.status == 200 and "cannot be unsent" in (await resp.json())["note"]
     hist = await (await app_client.get(f"/shows/{sid}/announcements")).json()
     assert hist["announcements"] == []
@@ -175,7 +172,7 @@ async def test_retract_within_window(app_client: Any, clock_now: Clock) -> None:
     second = await (await announce(app_client, sid, 1)).json()
     clock_now.now += timedelta(minutes=6)
     late = await app_client.delete(f"/admin/announcements/{second['announcement_id']}",
-                                   headers=AUTH)
+                                   headers=BEARER)
     assert late.status == 409
     app = app_client.server.app
     assert (await app[keys.DB].last_announcement()) is not None

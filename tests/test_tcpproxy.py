@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from tests.support.ircd import IrcServer, free_port
+from tests.support.ircd import IrcServer
+from tests.support.net import free_port
 from tests.support.rawirc import RawIrc
 from tests.support.tcpproxy import TcpProxy, ThreadedTcpProxy
 

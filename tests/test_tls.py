@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import connector, web
+from aiohttp import connector
 
 from ntrbot import keys, tls
 from ntrbot.app import create_app
@@ -95,9 +95,9 @@ def test_only_a_hashed_ca_directory_counts_as_a_store(monkeypatch: pytest.Monkey
 
 
 async def test_app_http_client_uses_the_shared_context_without_http2(
-        settings: Settings, make_client: Callable[[web.Application], Awaitable[Any]]) -> None:
+        settings: Settings, aiohttp_client: Any) -> None:
     app = create_app(settings)
-    await make_client(app)
+    await aiohttp_client(app)
     pool = app[keys.HTTP]._transport._pool
     assert pool._http2 is False
     assert pool._ssl_context is tls.https_context()

@@ -5,28 +5,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..keys import SETTINGS
-from ..netaddr import DEFAULT_TRUSTED_PROXIES, Address, Network, parse_address, parse_networks
+from ..netaddr import Address, Network, parse_address, parse_networks
 
 
-def _trusted(request: web.BaseRequest) -> tuple[Network, ...]:
-    app = request.app if isinstance(request, web.Request) else None
-    settings = app.get(SETTINGS) if isinstance(app, web.Application) else None
-    specs = getattr(settings, "trusted_proxies", DEFAULT_TRUSTED_PROXIES)
-    if not isinstance(specs, tuple):  # no settings (a bare app or a test double)
-        specs = DEFAULT_TRUSTED_PROXIES
-    return parse_networks(specs)
+def _trusted(request: web.Request) -> tuple[Network, ...]:
+    return parse_networks(request.app[SETTINGS].trusted_proxies)
 
 
 def is_trusted(addr: Address | None, networks: tuple[Network, ...]) -> bool:
     return addr is not None and any(addr in net for net in networks)
 
 
-def peer_is_trusted(request: web.BaseRequest) -> bool:
+def peer_is_trusted(request: web.Request) -> bool:
     """True when the TCP peer is a trusted reverse proxy."""
     return is_trusted(parse_address(request.remote or ""), _trusted(request))
 
 
-def client_address(request: web.BaseRequest) -> str:
+def client_address(request: web.Request) -> str:
     """The client: the peer, or behind trusted proxies the rightmost untrusted
     X-Forwarded-For hop (hops left of it are written by the client and ignored)."""
     peer = request.remote or "unknown"
@@ -47,7 +42,7 @@ def client_address(request: web.BaseRequest) -> str:
     return str(client)
 
 
-def forwarded_https(request: web.BaseRequest) -> bool:
+def forwarded_https(request: web.Request) -> bool:
     """True when a trusted proxy says (X-Forwarded-Proto) the client came over https."""
     if not peer_is_trusted(request):
         return False

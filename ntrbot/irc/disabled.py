@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class DisabledIrc:
     """Stands in for IrcClient when NTR_IRC_SERVER is unset."""
 
-    def __init__(self, settings: Settings | None = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def set_commands(self, commands: CommandHandler) -> None:

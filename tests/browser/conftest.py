@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-# Without the background-networking flags Chromium tries to reach Google's hosts.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+from tests.support.browser import ARGS, CHROMIUM, HAVE_CHROMIUM
 
 
 @pytest.fixture

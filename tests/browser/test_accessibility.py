@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.sample_data import sample_playlists
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER, SHOW_START
 
 pytestmark = [pytest.mark.browser]
 
@@ -26,8 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 AXE = Path(os.environ.get("AXE_CORE_JS")
            or REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js")
 WEB_USER, WEB_PASSWORD, SECRET_KEY = "host", "a-long-enough-password", "k" * 40
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -48,31 +46,28 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[Any, Any]]:
+async def site(make_settings: Callable[..., Settings],
+               aiohttp_client: Any) -> TestClient[Any, Any]:
     """The app with the dashboard on, on loopback, with the demo's shows; two announces and
     a retracted one."""
     clock = Clock()
     app = create_app(make_settings(web_user=WEB_USER, web_password=WEB_PASSWORD,
                                    secret_key=SECRET_KEY, cookie_secure="false"),
                      now=clock, start_poller=False)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     tracks, playlists = sample_playlists(app[keys.CLOCK], clock())
     await app[keys.DB].save_playlists(tracks, playlists)
     show = await (await client.get("/playlist")).json()
     for position in (1, 2, 4):
         clock.now += timedelta(minutes=4)
-        r = await client.post("/admin/announce", headers=AUTH,
+        r = await client.post("/admin/announce", headers=BEARER,
                               json={"show_id": show["id"], "position": position})
         assert r.status == 200, await r.text()
     # the last one is retracted: the history shows it struck through
     r = await client.delete(f"/admin/announcements/{(await r.json())['announcement_id']}",
-                            headers=AUTH)
+                            headers=BEARER)
     assert r.status == 200, await r.text()
-    try:
-        yield client
-    finally:
-        await client.close()
+    return client
 
 
 async def axe_problems(page: Any, source: str) -> list[str]:

@@ -10,21 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS
-from tests.conftest import ADMIN_TOKEN
+from tests.support.browser import SCREENSHOTS, open_dashboard
+from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD
 from tests.support.fake_soundcloud import FakeSoundCloud
+from tests.support.live import LIVE_TRACKS, announce_line, live_env, live_likes, wait_bot_ready
 from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import (
-    LIVE_TRACKS,
-    SECRET_KEY,
-    WEB_PASSWORD,
-    WEB_USER,
-    announce_line,
-    live_env,
-    live_likes,
-    wait_bot_ready,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -40,25 +31,6 @@ async def fake() -> AsyncIterator[FakeSoundCloud]:
 def privmsg(text: str):  # type: ignore[no-untyped-def]
     return lambda m: (m.command == "PRIVMSG" and m.params[:1] == ("#sewerchat",)
                       and m.params[-1] == text)
-
-
-async def open_dashboard(browser: Any, base_url: str, **context: Any) -> tuple[Any, Any, list]:
-    ctx = await browser.new_context(**context)
-    page = await ctx.new_page()
-    problems: list[str] = []
-    # Chromium logs every non-2xx fetch; the 409 of the re-announce check is expected.
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and "status of 409" not in m.text else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    await page.goto(base_url + "/dashboard")
-    assert page.url.endswith("/login")
-    await page.fill("#username", WEB_USER)
-    await page.fill("#password", WEB_PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/dashboard")
-    await page.wait_for_selector("#track-1")
-    await page.wait_for_selector("#socket-status[data-state=ok]")
-    return ctx, page, problems
 
 
 async def announcements(page: Any, position: int) -> dict[str, Any]:
@@ -549,7 +521,7 @@ async def test_irc_off_relays_are_the_outcome(browser: Any, fake: FakeSoundCloud
     """Relay-only (IRC off): the toast and marks say what the relays did."""
     import httpx
 
-    from tests.support.process import wait_until
+    from tests.support.net import wait_until
 
     env = live_env(fake, type("NoIrc", (), {"host": "", "port": 6667})())
     env["NTR_IRC_SERVER"] = ""

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.test_dashboard_browser import open_dashboard
+from tests.support.browser import open_dashboard
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
-from tests.test_announce_support import LIVE_TRACKS, live_env, live_likes
+from tests.support.live import LIVE_TRACKS, live_env, live_likes
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -7,23 +7,21 @@ import asyncio
 import base64
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.sample_data import sample_playlists
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER, SHOW_START
 
 pytestmark = [pytest.mark.browser]
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
 ART = {1: "https://i1.sndcdn.com/artworks-000111-aaa-large.jpg",
        2: "https://i4.sndcdn.com/artworks-000222-bbb-t300x300.png"}
 # 1×1 PNG: what the route hands Chromium for every artwork request.
@@ -32,11 +30,11 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 
 
 @pytest.fixture
-async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[Any, Any]]:
+async def site(make_settings: Callable[..., Settings],
+               aiohttp_client: Any) -> TestClient[Any, Any]:
     now = SHOW_START + timedelta(minutes=20)
     app = create_app(make_settings(), now=lambda: now, start_poller=False)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     tracks, playlists = sample_playlists(app[keys.CLOCK], now)
     order = sorted(playlists)[-1]  # the current week
     current = [tid for tid, _, _ in playlists[order]]
@@ -46,14 +44,11 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
                                                            artwork_url=url)
     await app[keys.DB].save_playlists(list(by_id.values()), playlists)
     client.show_id = (await (await client.get("/playlist")).json())["id"]  # type: ignore[attr-defined]
-    try:
-        yield client
-    finally:
-        await client.close()
+    return client
 
 
 async def announce(site: Any, position: int) -> None:
-    r = await site.post("/admin/announce", headers=AUTH,
+    r = await site.post("/admin/announce", headers=BEARER,
                         json={"show_id": site.show_id, "position": position, "force": True})
     assert r.status == 200, await r.text()
 

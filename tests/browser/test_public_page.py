@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
@@ -16,14 +16,12 @@ from ntrbot.config import Settings
 from ntrbot.http.public_feed import FEED
 from ntrbot.models import Track
 from ntrbot.sample_data import sample_playlists
-from tests.browser.conftest import SCREENSHOTS
-from tests.conftest import ADMIN_TOKEN
+from tests.support.browser import SCREENSHOTS
+from tests.support.constants import BEARER, SHOW_START
 
 pytestmark = [pytest.mark.browser]
 
 SCREENSHOT = SCREENSHOTS / "public-page.png"
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHOW_START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)  # Wed 22:00 EDT
 
 
 class Clock:
@@ -35,12 +33,12 @@ class Clock:
 
 
 @pytest.fixture
-async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[Any, Any]]:
+async def site(make_settings: Callable[..., Settings],
+               aiohttp_client: Any) -> TestClient[Any, Any]:
     """The app on loopback with the demo's invented shows (episodes 412 and 413)."""
     clock = Clock()
     app = create_app(make_settings(), now=clock, start_poller=False)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     tracks, playlists = sample_playlists(app[keys.CLOCK], clock())
     db = app[keys.DB]
     await db.save_playlists(tracks, playlists)
@@ -49,15 +47,12 @@ async def site(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClie
         assert show_id is not None
         await db.set_episode(show_id, episode)
     client.clock = clock  # type: ignore[attr-defined]
-    try:
-        yield client
-    finally:
-        await client.close()
+    return client
 
 
 async def announce(site: Any, show_id: int, position: int) -> dict[str, Any]:
     site.clock.now += timedelta(minutes=4, seconds=20)
-    resp = await site.post("/admin/announce", headers=AUTH,
+    resp = await site.post("/admin/announce", headers=BEARER,
                            json={"show_id": show_id, "position": position})
     assert resp.status == 200, await resp.text()
     return await resp.json()
@@ -96,16 +91,16 @@ async def test_public_page_follows_the_show_live(browser: Any, site: Any) -> Non
     # a retraction gives the highlight back to the track before
     third = await announce(site, sid, 4)
     await page.wait_for_selector("#track-4.playing")
-    resp = await site.delete(f"/admin/announcements/{third['announcement_id']}", headers=AUTH)
+    resp = await site.delete(f"/admin/announcements/{third['announcement_id']}", headers=BEARER)
     assert resp.status == 200
     await page.wait_for_selector("#track-3.playing")
     assert "played" not in await page.inner_text("#track-4 .meta")
 
     # edits and new likes show up by themselves
-    resp = await site.patch(f"/admin/shows/{sid}", headers=AUTH, json={"episode": 414})
+    resp = await site.patch(f"/admin/shows/{sid}", headers=BEARER, json={"episode": 414})
     assert resp.status == 200
     await expect(page.locator("#show-title")).to_have_text("NtR Episode 414")
-    resp = await site.patch(f"/admin/shows/{sid}/tracks/5", headers=AUTH, json={"to": 1})
+    resp = await site.patch(f"/admin/shows/{sid}/tracks/5", headers=BEARER, json={"to": 1})
     assert resp.status == 200
     await expect(page.locator("#track-1 .title")).to_have_text(titles[4])
     app = site.server.app

@@ -14,7 +14,8 @@ import pytest
 
 from tests.support.bots import BotProcess, astart_limnoria, astart_sopel, start_both
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
-from tests.support.process import NtrbotProcess, free_port, wait_until
+from tests.support.net import free_port, wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.compat.conftest import LIMNORIA_DIR
+from tests.support.compat_plugins import LIMNORIA_DIR
 
 
 def supybot_test_command(plugin_dir: Path) -> list[str]:

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.compat.conftest import LIMNORIA_CLIENT, SOPEL_PLUGIN, TOKEN
-from tests.compat.standins import NtrStandIn, free_port
+from tests.support.compat_plugins import LIMNORIA_CLIENT, SOPEL_PLUGIN, TOKEN
+from tests.support.net import free_port
+from tests.support.standins import NtrStandIn
 
 BEGIN = "# --- ntr shared: begin"
 END = "# --- ntr shared: end"
@@ -411,7 +412,7 @@ def client_module(request: pytest.FixtureRequest, sopel_module: ModuleType) -> M
     """The shared client code, from each plugin's own copy."""
     if request.param == "sopel":
         return sopel_module
-    from tests.compat.conftest import load_module
+    from tests.support.compat_plugins import load_module
 
     return load_module(LIMNORIA_CLIENT, "ntrclient_under_test")
 

@@ -10,24 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import TOKEN, sample_shows
-from tests.compat.standins import NtrStandIn
 from tests.support.bots import BotProcess, astart_limnoria, astart_sopel, start_both
+from tests.support.compat_plugins import TOKEN, sample_shows
+from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
+from tests.support.standins import NtrStandIn
 
 CHANNEL = "#ntrcompat"
 SOPEL_NICK = "ntrsopel"
 LIMNORIA_NICK = "ntrlimno"
 
 pytestmark = pytest.mark.timeout(90)
-
-
-async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sopel.tests import rawlist
 
-from tests.compat.conftest import SOPEL_DIR, TOKEN
-from tests.compat.standins import NtrStandIn, free_port
+from tests.support.compat_plugins import SOPEL_DIR, TOKEN
+from tests.support.net import free_port
+from tests.support.standins import NtrStandIn
 
 CHANNEL = "#ntr"
 UNREACHABLE = "ntrbot is unreachable right now, try again later."
@@ -138,7 +139,7 @@ def test_playlist(api_bot: Any, ircfactory: Any, userfactory: Any) -> None:
 def test_playlist_is_shortened_to_one_line(
     make_bot: Any, standin: NtrStandIn, ircfactory: Any, userfactory: Any
 ) -> None:
-    from tests.compat.standins import track
+    from tests.support.standins import track
 
     standin.shows[0]["tracks"] = [track(i, "A rather long title " * 2) for i in range(1, 40)]
     bot = make_bot(api=standin.base_url)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.test_announce_support import live_likes
+from tests.support.live import live_likes
 
 
 @pytest.fixture

@@ -11,20 +11,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.live import announce_line, live_env, wait_bot_ready
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
 pytestmark = pytest.mark.e2e
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def announce(base: str, position: int, **extra: Any) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         show_id = (await http.get("/playlist")).json()["id"]
-        r = await http.post("/admin/announce", headers=AUTH,
+        r = await http.post("/admin/announce", headers=BEARER,
                             json={"show_id": show_id, "position": position, **extra})
         assert r.status_code == 200, r.text
         return r.json()
@@ -33,7 +33,7 @@ async def announce(base: str, position: int, **extra: Any) -> dict[str, Any]:
 async def delivery(base: str, ann: dict[str, Any]) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         items = (await http.get(f"/shows/{ann['show_id']}/announcements",
-                                headers=AUTH)).json()["announcements"]
+                                headers=BEARER)).json()["announcements"]
     return next(a["delivery"] for a in items if a["id"] == ann["id"])
 
 
@@ -54,7 +54,7 @@ async def test_pending_announce_airs_after_a_restart_and_a_cancel_sends_nothing(
         undone = await announce(bot.base_url, 2)
         assert undone["delivery"] == "queued" and undone["airs_at"]
         async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
-            r = await http.delete(f"/admin/announcements/{undone['id']}", headers=AUTH)
+            r = await http.delete(f"/admin/announcements/{undone['id']}", headers=BEARER)
             assert r.status_code == 200 and r.json()["status"] == "cancelled"
         # pending when ntrbot stops: it goes out after the restart
         pending = await announce(bot.base_url, 1)
@@ -105,7 +105,7 @@ async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(
         live_fake: FakeSoundCloud, miniircd: Any, tmp_path: Path) -> None:
     import os
 
-    from tests.support.process import free_port
+    from tests.support.net import free_port
     env = live_env(live_fake, miniircd, NTR_ANNOUNCE_FRESH_SECONDS="120",
                    NTR_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/down",
                    NTR_WEBHOOK_SECRET="webhook-secret-0123456789")
@@ -123,7 +123,7 @@ async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(
     try:
         async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
             items = (await http.get(f"/shows/{cut['show_id']}/announcements",
-                                    headers=AUTH)).json()["announcements"]
+                                    headers=BEARER)).json()["announcements"]
         a = next(a for a in items if a["id"] == cut["id"])
         states = {d["output"]: (d["state"], d["detail"]) for d in a["deliveries"]}
         assert a["delivery"] == "failed" and a["delivered_at"] is None

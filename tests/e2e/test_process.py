@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import DEFAULT_CLIENT_ID, FakeSoundCloud, make_like
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -8,14 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.live import announce_line, live_env, wait_bot_ready
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, wait_bot_ready
 
 pytestmark = pytest.mark.e2e
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def test_each_channel_gets_the_line_and_its_own_delivery(
@@ -32,7 +32,7 @@ async def test_each_channel_gets_the_line_and_its_own_delivery(
             health = (await http.get("/health")).json()["irc"]
             assert {"#sewerchat", "#second"} <= set(health["channels"])
             show_id = (await http.get("/playlist")).json()["id"]
-            r = await http.post("/admin/announce", headers=AUTH,
+            r = await http.post("/admin/announce", headers=BEARER,
                                 json={"show_id": show_id, "position": 1})
             body = r.json()
             # the answer waits for the first channel; the second confirms on its own
@@ -42,7 +42,7 @@ async def test_each_channel_gets_the_line_and_its_own_delivery(
 
             async def both() -> bool:
                 items = (await http.get(f"/shows/{show_id}/announcements",
-                                        headers=AUTH)).json()["announcements"]
+                                        headers=BEARER)).json()["announcements"]
                 return [d["state"] for d in items[-1]["deliveries"]] == ["delivered"] * 2
             assert await wait_until(both, timeout=10)
         for channel in ("#sewerchat", "#second"):

@@ -13,15 +13,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import ADMIN_TOKEN
+from tests.support.constants import BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, free_port, wait_until
+from tests.support.live import announce_line, live_env, wait_bot_ready
+from tests.support.net import free_port, wait_until
+from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_announce_support import announce_line, live_env, wait_bot_ready
-from tests.test_webhooks import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
+from tests.support.webhook_standin import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
 
 pytestmark = pytest.mark.e2e
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ async def receivers() -> AsyncIterator[tuple[StandIn, TestServer]]:
 
 async def outputs(http: httpx.AsyncClient, show_id: int, ann_id: int) -> dict[str, Any]:
     items = (await http.get(f"/shows/{show_id}/announcements",
-                            headers=AUTH)).json()["announcements"]
+                            headers=BEARER)).json()["announcements"]
     a = next(a for a in items if a["id"] == ann_id)
     return {d["output"]: d for d in a["deliveries"]}
 
@@ -70,7 +70,7 @@ async def test_irc_does_not_wait_for_webhooks_and_each_ends_on_its_own(
         await wait_bot_ready(bot.base_url)
         async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
             show_id = (await http.get("/playlist")).json()["id"]
-            r = await http.post("/admin/announce", headers=AUTH,
+            r = await http.post("/admin/announce", headers=BEARER,
                                 json={"show_id": show_id, "position": 1})
             body = r.json()
             assert body["delivery"] == "delivered"  # IRC confirmed; webhooks not awaited
@@ -105,11 +105,11 @@ async def test_irc_does_not_wait_for_webhooks_and_each_ends_on_its_own(
 
             # with a delay, a cancel before the air time reaches no webhook either
             before = len(standin.requests)
-            r = await http.post("/admin/announce", headers=AUTH,
+            r = await http.post("/admin/announce", headers=BEARER,
                                 json={"show_id": show_id, "position": 2, "delay": 1})
             pending = r.json()
             assert {d["state"] for d in pending["deliveries"]} == {"queued"}
-            r = await http.delete(f"/admin/announcements/{pending['id']}", headers=AUTH)
+            r = await http.delete(f"/admin/announcements/{pending['id']}", headers=BEARER)
             assert r.json()["status"] == "cancelled"
             await asyncio.sleep(1.5)
             assert len(standin.requests) == before

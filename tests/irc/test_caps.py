@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ntrbot.irc.caps import CapNegotiator, parse_caps
-from tests.irc.conftest import CHANNEL, irc_settings, wait_until
-from tests.irc.fakeircd import FakeIrcd
+from tests.support.fakeircd import FakeIrcd
+from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.net import wait_until
 
 ALL = "echo-message labeled-response message-tags server-time batch cap-notify"
 

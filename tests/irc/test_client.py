@@ -8,9 +8,11 @@ import logging
 
 import pytest
 
+from ntrbot.config import Settings
 from ntrbot.irc.client import DisabledIrc, IrcClient
-from tests.irc.conftest import CHANNEL, irc_settings, wait_until
-from tests.irc.fakeircd import FakeIrcd
+from tests.support.fakeircd import FakeIrcd
+from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.net import wait_until
 
 
 @pytest.fixture
@@ -196,7 +198,7 @@ async def test_say_edge_cases(fake, make_bot) -> None:
 
 
 async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
-    from tests.support.ircd import free_port
+    from tests.support.net import free_port
 
     class Nowhere:
         host, port = "127.0.0.1", free_port()
@@ -209,8 +211,8 @@ async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
     assert d.status == "queued" and await asyncio.wait_for(d.done, 10) == "expired"
 
 
-async def test_disabled_irc() -> None:
-    off = DisabledIrc()
+async def test_disabled_irc(settings: Settings) -> None:
+    off = DisabledIrc(settings)
     await off.start()
     d = await off.say(CHANNEL, "hello\nworld", priority=True)
     assert (d.status, d.detail, d.line) == ("failed", "IRC is off", "hello world")
@@ -220,8 +222,6 @@ async def test_disabled_irc() -> None:
 
 
 def test_client_needs_a_server(make_settings=None) -> None:
-    from ntrbot.config import Settings
-
     with pytest.raises(ValueError):
         IrcClient(Settings(admin_token="x" * 32))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ntrbot.irc.commands import CommandHandler, ago, parse_position
-from tests.irc.conftest import FakeServices
+from tests.support.irc_services import FakeServices
 
 NOW = datetime(2026, 3, 12, 3, 0, tzinfo=UTC)
 USER = "listener!~l@listeners.example"

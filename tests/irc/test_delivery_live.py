@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from tests.irc.conftest import CHANNEL, irc_settings, wait_until
+from tests.support.irc_services import CHANNEL, irc_settings
 from tests.support.ircd import IrcServer
+from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
 
 BOT = "ntrbot"

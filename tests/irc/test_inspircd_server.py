@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.irc.conftest import wait_until
 from tests.support.ircd import INSPIRCD_OPER, IrcServer
+from tests.support.net import wait_until
 from tests.support.rawirc import Msg, RawIrc
 
 CHANNEL = "#c"

@@ -8,8 +8,9 @@ import shutil
 import irc.connection
 import pytest
 
-from tests.irc.conftest import CHANNEL, irc_settings, wait_until
+from tests.support.irc_services import CHANNEL, irc_settings
 from tests.support.ircd import NGIRCD, IrcServer
+from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
 
 BOT = "ntrbot"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ntrbot.irc.caps import WANTED
-from tests.irc.conftest import CHANNEL, irc_settings, wait_until
+from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.net import wait_until
 
 
 async def test_real_server_negotiates_and_registers(ircd, make_bot, services) -> None:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ntrbot.irc.replay import ReplayFilter, replay_reason, server_time, track_batch
-from tests.irc.conftest import CHANNEL, irc_settings, wait_until
-from tests.irc.fakeircd import FakeIrcd
+from tests.support.fakeircd import FakeIrcd
+from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.net import wait_until
 
 
 def test_server_time_parsing() -> None:

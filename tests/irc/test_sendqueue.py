@@ -13,7 +13,7 @@ from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.sasl import Sasl, plain_payload
 from ntrbot.irc.sendqueue import SendQueue
-from tests.irc.conftest import wait_until
+from tests.support.net import wait_until
 
 
 class Clock:

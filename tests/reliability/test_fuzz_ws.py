@@ -13,15 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ADMIN_TOKEN
-from tests.reliability.conftest import (
-    SECRET_KEY,
-    WEB_PASSWORD,
-    WEB_USER,
-    ThreadedApp,
-    app_settings,
-    sample_likes,
-)
+from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
+from tests.support.reliability import ThreadedApp, app_settings, sample_likes
 
 pytestmark = pytest.mark.timeout(120)
 EXAMPLES = 30

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 
 from ntrbot import keys
-from tests.conftest import ADMIN_TOKEN
-from tests.reliability.conftest import app_settings
-from tests.support.process import wait_until
+from tests.support.constants import ADMIN_TOKEN
+from tests.support.net import wait_until
+from tests.support.reliability import app_settings
 
 pytestmark = pytest.mark.timeout(60)
 SUBSCRIBERS = 400

@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
-from tests.reliability.conftest import BEARER, sample_likes, show_week_env
+from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.ircd import NGIRCD, IrcServer, free_port
-from tests.support.process import REPO, NtrbotProcess, wait_until
+from tests.support.ircd import NGIRCD, IrcServer
+from tests.support.net import free_port, wait_until
+from tests.support.process import REPO, NtrbotProcess
 from tests.support.rawirc import RawIrc
+from tests.support.reliability import sample_likes, show_week_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 

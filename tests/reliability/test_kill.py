@@ -11,17 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
-from tests.reliability.conftest import (
-    BEARER,
-    SECRET_KEY,
-    WEB_PASSWORD,
-    WEB_USER,
-    sample_likes,
-    show_week_env,
-)
+from tests.support.constants import ADMIN_TOKEN, BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.process import NtrbotProcess, wait_until
+from tests.support.net import wait_until
+from tests.support.process import NtrbotProcess
+from tests.support.reliability import sample_likes, show_week_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 ROUNDS = 3

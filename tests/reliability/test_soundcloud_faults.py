@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import (
-    app_settings,
-    fast_soundcloud,
-    sample_likes,
-    week_start,
-)
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
+from tests.support.reliability import app_settings, fast_soundcloud, sample_likes, week_start
 
 pytestmark = pytest.mark.timeout(60)
 

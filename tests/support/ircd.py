@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
 from tests.support.unpriv import drop_prefix, give_to_test_user
 
 HOST = "127.0.0.1"
@@ -82,12 +83,6 @@ INSPIRCD_CONF = """\
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{dir}/ircd.log">
 {modules}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:

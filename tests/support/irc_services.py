@@ -1,0 +1,75 @@
+"""IRC client test helpers: in-memory bot services over two shows, and settings for a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ntrbot.config import Settings, validate
+from ntrbot.irc.backoff import Backoff
+from ntrbot.models import Show, ShowTrack, Track
+
+CHANNEL = "#sewerchat"
+T0 = datetime(2026, 3, 11, 22, 0, tzinfo=UTC)
+
+
+def make_show(show_id: int, titles: list[str], episode: int | None = None) -> Show:
+    tracks = [
+        ShowTrack(i, Track(id=1000 * show_id + i, title=title, artist=f"Artist {i}",
+                           permalink_url=f"https://soundcloud.com/a{i}/t{i}"),
+                  T0 + timedelta(minutes=i))
+        for i, title in enumerate(titles, start=1)
+    ]
+    return Show(show_id, T0 - timedelta(days=7 * (2 - show_id)),
+                T0 + timedelta(days=7 * (show_id - 1)), episode, tracks)
+
+
+class FakeServices:
+    """BotServices over in-memory shows; records announce/refresh calls."""
+
+    def __init__(self) -> None:
+        self.current: Show | None = make_show(2, ["First", "Second", "Third"], episode=42)
+        self.previous: Show | None = make_show(1, ["Old one", "Old two"], episode=41)
+        self.playing: tuple[Show, ShowTrack, datetime] | None = None
+        self.url: str | None = "https://ntr.example/playlist"
+        self.announced: list[tuple[int, str]] = []
+        self.refreshed = 0
+        self.fail: Exception | None = None
+
+    async def current_show(self) -> Show | None:
+        if self.fail:
+            raise self.fail
+        return self.current
+
+    async def previous_show(self) -> Show | None:
+        return self.previous
+
+    async def now_playing(self) -> tuple[Show, ShowTrack, datetime] | None:
+        return self.playing
+
+    async def announce(self, position: int, who: str) -> str:
+        self.announced.append((position, who))
+        return f"Announced #{position}"
+
+    async def refresh(self) -> str:
+        self.refreshed += 1
+        return "Refreshed: 3 tracks"
+
+    def playlist_url(self, show: Show) -> str | None:
+        return self.url
+
+
+def irc_settings(server: Any, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "admin_token": "x" * 32, "irc_server": server.host, "irc_port": server.port,
+        "irc_nick": "ntrbot", "irc_channels": (CHANNEL,), "announce_channel": CHANNEL,
+        "irc_admins": ("boss!*@*",), "irc_flood_burst": 10, "irc_flood_rate": 20.0,
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def fast_backoff() -> Backoff:
+    return Backoff(first=0.2, cap=0.5, stable_after=5.0)
