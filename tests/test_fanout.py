@@ -8,13 +8,13 @@ import inspect
 import json
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ntrbot.http import fanout as fanout_mod
 from ntrbot.http.fanout import (
@@ -26,6 +26,7 @@ from ntrbot.http.fanout import (
     close_socket,
     text_frame,
 )
+from tests.support.net import wait_until
 
 POLICIES = [Overflow.DROP_SUBSCRIBER, Overflow.RESYNC, Overflow.DROP_OLDEST]
 RESYNC = '{"type":"resync"}'
@@ -231,9 +232,7 @@ Serve = Callable[..., Any]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    clients: list[TestClient[Any, Any]] = []
-
+async def serve(aiohttp_client: Any) -> Serve:
     async def make(policy: Policy, first: str | None = None,
                    ws_timeout: float = 2.0) -> tuple[Fanout[str], TestClient[Any, Any]]:
         left: list[str] = []
@@ -259,22 +258,14 @@ async def serve() -> AsyncIterator[Serve]:
         app = web.Application()
         app.router.add_get("/ws", handler)
         app.on_shutdown.append(shutdown)
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
+        client: TestClient[Any, Any] = await aiohttp_client(app)
         return fan, client
 
-    yield make
-    for client in reversed(clients):
-        await client.close()
+    return make
 
 
 async def until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    await wait_until(check, 5.0, what, interval=0.01)
 
 
 async def connect(client: TestClient[Any, Any], fan: Fanout[str], n: int,
@@ -448,14 +439,15 @@ async def test_close_socket_never_raises() -> None:
 # --- the three uses ----------------------------------------------------------------------
 
 async def test_the_three_sockets_share_the_class_with_their_policy(
-        make_settings: Callable[..., Any]) -> None:
+        make_settings: Callable[..., Any], make_app: Any) -> None:
     from ntrbot import keys
     from ntrbot.http.dashboard import CLOSE_LOGGED_OUT, SOCKETS
     from ntrbot.http.hub import CLOSE_TOO_SLOW
     from ntrbot.http.public_feed import FEED
-    from tests.test_announce_support import FakeIrc, build_app, dashboard_settings
+    from tests.support.dashboard import dashboard_settings
+    from tests.support.fakes import FakeIrc
 
-    app = build_app(dashboard_settings(make_settings), FakeIrc())
+    app = make_app(dashboard_settings(make_settings), FakeIrc())
     hub, public, dash = app[keys.HUB].fanout, app[FEED].fanout, app[SOCKETS]
     assert all(isinstance(f, Fanout) for f in (hub, public, dash))
     assert hub.policy.overflow is Overflow.DROP_SUBSCRIBER and hub.policy.preframed
