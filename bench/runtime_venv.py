@@ -67,12 +67,19 @@ def build(target: Path) -> Path:
             link = site / entry.name
             if entry.exists() and not link.exists():
                 link.symlink_to(entry)
-    # `pip install` compiles what it installs; a checkout run with PYTHONDONTWRITEBYTECODE
-    # would otherwise compile ntrbot from source at every start.
+    compile_checkout()
+    return python
+
+
+def compile_checkout() -> None:
+    """Compile the checkout's `ntrbot` to bytecode, as `pip install` leaves an install.
+
+    A checkout run with PYTHONDONTWRITEBYTECODE would otherwise be compiled from source at
+    every start, which costs start-up time and memory that a deployment does not have.
+    """
     if not compileall.compile_dir(str(REPO / "ntrbot"), quiet=1):
         raise RuntimeError(f"could not compile {REPO / 'ntrbot'} to bytecode (see above); "
                            "start-up figures would include compiling it at every start")
-    return python
 
 
 def describe_site(python: Path) -> str:

@@ -29,7 +29,6 @@ from .serve import StartupError
 from .services import ChannelServices
 from .soundcloud import SoundCloudApi, SoundCloudClient
 from .tls import https_context
-from .webhooks import WebhookOutputs
 from .weeks import ShowClock, utcnow
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,8 @@ def http_ctx(soundcloud: SoundCloudApi | None) -> Callable[[web.Application],
             client_id=settings.soundcloud_client_id)
         webhooks = None
         if settings.discord_webhook_url or settings.webhook_urls:
+            from .webhooks import WebhookOutputs  # only when some are set up (memory)
+
             webhooks = app[keys.WEBHOOKS] = WebhookOutputs(http, settings)
             log.info("webhook outputs: %s", ", ".join(webhooks.names))
         yield

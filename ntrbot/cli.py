@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import linecache
 import logging
 import secrets
 import sys
@@ -48,6 +49,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         app = create_app(settings)
     except StartupError as exc:
         return fail(str(exc), 1)
+    # Start-up's imports leave ~0.5 MB of source text in linecache that a running bot never
+    # shows: attrs keeps the source of every method it generates (aiohttp's classes), and
+    # importlib_resources (jaraco `irc`) reads the file of every frame on the import stack.
+    # A traceback formatted later reads the files it needs again.
+    linecache.clearcache()
     code = asyncio.run(serve(app, settings.host, settings.port, ready))
     if code == 0:
         log.info("ntrbot stopped")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import string
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,6 +226,8 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 
 
 def _read_toml(path: str) -> dict[str, Any]:
+    import tomllib  # only with a config file: most deployments set NTR_ variables only
+
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
