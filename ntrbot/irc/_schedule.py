@@ -19,23 +19,23 @@ import irc
 
 
 class IScheduler(metaclass=abc.ABCMeta):
-    """irc.schedule.IScheduler, unchanged."""
+    """The interface of irc.schedule.IScheduler (the reactor checks for it)."""
 
     @abc.abstractmethod
     def execute_every(self, period: Any, func: Any) -> None:
-        "execute func every period"
+        """Call `func` every `period`."""
 
     @abc.abstractmethod
     def execute_at(self, when: Any, func: Any) -> None:
-        "execute func at when"
+        """Call `func` at `when`."""
 
     @abc.abstractmethod
     def execute_after(self, delay: Any, func: Any) -> None:
-        "execute func after delay"
+        """Call `func` once `delay` has passed."""
 
     @abc.abstractmethod
     def run_pending(self) -> None:
-        "invoke the functions that are due"
+        """Call what is due now."""
 
 
 class DefaultScheduler(IScheduler):
