@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-import httpx
 from aiohttp import web
 
 from . import __version__, keys
@@ -24,11 +23,11 @@ from .http.routes import add_routes
 from .irc.api import IrcBackend
 from .irc.commands import CommandHandler
 from .irc.disabled import DisabledIrc
+from .outgoing import http_client
 from .poller import Poller
 from .serve import StartupError
 from .services import ChannelServices
 from .soundcloud import SoundCloudApi, SoundCloudClient
-from .tls import https_context
 from .weeks import ShowClock, utcnow
 
 log = logging.getLogger(__name__)
@@ -69,9 +68,7 @@ def http_ctx(soundcloud: SoundCloudApi | None) -> Callable[[web.Application],
     """The outgoing HTTP client, with SoundCloud (or its stand-in) and the webhooks on it."""
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
-        http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0),
-                                 verify=https_context(), headers={"User-Agent": USER_AGENT},
-                                 follow_redirects=True)
+        http = http_client(USER_AGENT)
         app[keys.HTTP] = http
         app[keys.SOUNDCLOUD] = soundcloud or SoundCloudClient(
             http, api_base=settings.soundcloud_api_base, web_base=settings.soundcloud_web_base,

@@ -99,10 +99,9 @@ def cmd_poll(args: argparse.Namespace) -> int:
 async def _poll(settings: Settings) -> int:
     from datetime import timedelta
 
-    import httpx
-
     from .app import USER_AGENT
     from .db import Database
+    from .outgoing import http_client
     from .poller import Poller
     from .soundcloud import SoundCloudClient
     from .weeks import ShowClock
@@ -112,9 +111,7 @@ async def _poll(settings: Settings) -> int:
     except Exception as exc:
         return fail(f"cannot open database {settings.db_path}: {exc}", 1)
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0),
-                                     headers={"User-Agent": USER_AGENT},
-                                     follow_redirects=True) as http:
+        async with http_client(USER_AGENT) as http:
             sc = SoundCloudClient(http, api_base=settings.soundcloud_api_base,
                                   web_base=settings.soundcloud_web_base,
                                   client_id=settings.soundcloud_client_id)

@@ -1,0 +1,158 @@
+"""The outgoing HTTP client: httpx's API over aiohttp's client, against a loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ntrbot.outgoing import AiohttpTransport, http_client
+from tests.support.net import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def _echo(request: web.Request) -> web.Response:
+    return web.json_response({"method": request.method, "body": (await request.read()).decode(),
+                              "type": request.headers.get("Content-Type"),
+                              "agent": request.headers.get("User-Agent"),
+                              "query": dict(request.query)})
+
+
+async def _gzip(request: web.Request) -> web.Response:
+    return web.Response(body=gzip.compress(b'{"zipped": true}'),
+                        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(5)
+    return web.Response(text="late")
+
+
+async def _cut(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Length": "1000"})
+    await response.prepare(request)
+    await response.write(b"partial")
+    assert request.transport is not None
+    request.transport.close()
+    return response
+
+
+async def _moved(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/echo?from=moved")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TestServer]:
+    app = web.Application()
+    app.router.add_route("*", "/echo", _echo)
+    app.router.add_get("/gzip", _gzip)
+    app.router.add_get("/slow", _slow)
+    app.router.add_get("/cut", _cut)
+    app.router.add_get("/moved", _moved)
+    async with TestServer(app, host="127.0.0.1") as s:
+        yield s
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client("ntrbot-test/1") as c:
+        yield c
+
+
+def url(server: TestServer, path: str) -> str:
+    return str(server.make_url(path))
+
+
+async def test_a_get_carries_the_user_agent_and_the_query(server: TestServer,
+                                                          client: httpx.AsyncClient) -> None:
+    r = await client.get(url(server, "/echo"), params={"client_id": "x"})
+    assert r.status_code == 200 and r.reason_phrase == "OK"
+    assert r.json() == {"method": "GET", "body": "", "type": None, "agent": "ntrbot-test/1",
+                        "query": {"client_id": "x"}}
+
+
+async def test_a_json_post_arrives_as_json(server: TestServer,
+                                           client: httpx.AsyncClient) -> None:
+    r = await client.post(url(server, "/echo"), json={"a": 1})
+    got = r.json()
+    assert got["method"] == "POST" and json.loads(got["body"]) == {"a": 1}
+    assert got["type"] == "application/json"
+
+
+async def test_httpx_follows_the_redirect(server: TestServer, client: httpx.AsyncClient) -> None:
+    r = await client.get(url(server, "/moved"))
+    assert r.status_code == 200 and r.json()["query"] == {"from": "moved"}
+    assert [h.status_code for h in r.history] == [302]
+
+
+async def test_a_compressed_body_is_decoded_once(server: TestServer,
+                                                 client: httpx.AsyncClient) -> None:
+    assert (await client.get(url(server, "/gzip"))).json() == {"zipped": True}
+
+
+async def test_a_refused_connection_is_httpx_connect_error(client: httpx.AsyncClient) -> None:
+    with pytest.raises(httpx.ConnectError):
+        await client.get(f"http://127.0.0.1:{free_port()}/")
+
+
+async def test_a_silent_server_is_httpx_read_timeout(server: TestServer) -> None:
+    async with http_client("t", timeout=httpx.Timeout(0.2, connect=2.0)) as c:
+        with pytest.raises(httpx.ReadTimeout):
+            await c.get(url(server, "/slow"))
+
+
+async def test_a_cut_response_is_a_transport_error(server: TestServer,
+                                                   client: httpx.AsyncClient) -> None:
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.get(url(server, "/cut"))
+
+
+async def test_close_closes_the_aiohttp_session(server: TestServer) -> None:
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as c:
+        await c.get(url(server, "/echo"))
+        session: Any = transport._session
+        assert session is not None and not session.closed
+    assert session.closed and transport._session is None
+
+
+def test_a_request_loads_none_of_httpx_own_transport() -> None:
+    """The point of it: httpcore's connection machinery and anyio (~3.5 MB) stay out."""
+    code = """
+import asyncio, sys
+from aiohttp import web
+from ntrbot.outgoing import http_client
+
+async def main():
+    app = web.Application()
+    async def ok(request):
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with http_client("t") as c:
+        assert (await c.get(f"http://127.0.0.1:{port}/")).json() == {"ok": True}
+    await runner.cleanup()
+    print(sorted(m for m in sys.modules if m.split(".")[0] in {"anyio", "sniffio"}))
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
