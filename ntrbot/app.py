@@ -106,8 +106,8 @@ def poller_ctx(run_loop: bool) -> Callable[[web.Application], AsyncIterator[None
     return ctx
 
 
-async def announce_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The announcer over every output, the channel commands, then IRC connecting."""
+async def announcer_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The announcer over every output, and the channel commands handed to IRC."""
     settings, db, irc = app[keys.SETTINGS], app[keys.DB], app[keys.IRC]
     announcer = app[keys.ANNOUNCER] = Announcer(
         db, irc, app[keys.HUB], app[keys.EVENTS], settings, clock=app[keys.NOW],
@@ -117,12 +117,23 @@ async def announce_ctx(app: web.Application) -> AsyncIterator[None]:
     irc.set_commands(CommandHandler(services, settings.irc_admins))
     events = app[keys.EVENTS]
     irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
-    await irc.start()
-    await announcer.start()
     yield
-    await announcer.close()
-    await irc.stop()
+
+
+async def irc_ctx(app: web.Application) -> AsyncIterator[None]:
+    """IRC connecting in the background; QUIT on the way out."""
+    await app[keys.IRC].start()
+    yield
+    await app[keys.IRC].stop()
     log.info("IRC stopped")
+
+
+async def pending_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Announces still waiting for their air time resume; on the way out the follow-ups
+    stop (before IRC quits) and the waiting ones stay recorded for the next start."""
+    await app[keys.ANNOUNCER].start()
+    yield
+    await app[keys.ANNOUNCER].close()
 
 
 def create_app(settings: Settings, *, irc: IrcBackend | None = None,
@@ -144,7 +155,9 @@ def create_app(settings: Settings, *, irc: IrcBackend | None = None,
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_ctx(soundcloud))
     app.cleanup_ctx.append(poller_ctx(start_poller))
-    app.cleanup_ctx.append(announce_ctx)
+    app.cleanup_ctx.append(announcer_ctx)
+    app.cleanup_ctx.append(irc_ctx)
+    app.cleanup_ctx.append(pending_ctx)
     setup_public_feed(app)
     if settings.dashboard_enabled:
         setup_dashboard(app)

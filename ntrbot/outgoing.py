@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 
 import aiohttp
 import httpx
+import yarl
 
 from .tls import https_context
 
 TIMEOUT = httpx.Timeout(15.0, connect=10.0)
+MAX_HEADER_LINE = 16 * 1024  # a response header line (h11, under httpx, allowed ~16 KB)
+
+
+def proxy_for(url: httpx.URL) -> str | None:
+    """The proxy httpx's default transport would take from the environment for `url`:
+    HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, unless NO_PROXY covers the host."""
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all") or None
 
 
 def _client_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -40,7 +52,7 @@ def _as_httpx_error(exc: BaseException, request: httpx.Request) -> httpx.Transpo
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
                         aiohttp.ClientResponseError)):
         return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, aiohttp.InvalidURL):
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return httpx.UnsupportedProtocol(message, request=request)
     if isinstance(exc, (aiohttp.ClientOSError, OSError)):
         return httpx.ReadError(message, request=request)
@@ -56,11 +68,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
+            session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=self._ssl),
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
                 auto_decompress=False,  # httpx decodes the body, as with its own transport
-                trust_env=True)  # HTTP(S)_PROXY, as httpx's default transport honours
+                trust_env=False,  # no ~/.netrc credentials; proxies: `proxy_for`
+                max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
+            # aiohttp sends an idempotent request again, once, when the connection drops;
+            # httpx's transport never did, and the callers count and retry attempts
+            # themselves (soundcloud._send): one call, one request on the wire.
+            session._retry_connection = False
+            self._session = session
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -69,7 +87,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                    for k, v in request.headers.raw]
         try:
             async with self._client().request(
-                    request.method, str(request.url), data=body or None, headers=headers,
+                    request.method, yarl.URL(str(request.url), encoded=True),
+                    data=body or None, headers=headers, proxy=proxy_for(request.url),
                     allow_redirects=False, timeout=_client_timeout(request),
                     skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
                     compress=None) as response:

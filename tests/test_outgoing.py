@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ntrbot.outgoing import AiohttpTransport, http_client
+from ntrbot.outgoing import AiohttpTransport, http_client, proxy_for
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,3 +156,105 @@ asyncio.run(main())
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+async def test_one_call_is_one_request_when_the_server_hangs_up() -> None:
+    """aiohttp would send a GET again on a dropped connection; the callers count attempts."""
+    seen: list[bytes] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http_client("t") as c:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await c.get(f"http://127.0.0.1:{port}/likes")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(seen) == 1
+
+
+async def test_raw_query_reaches_the_server_unchanged() -> None:
+    got: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http_client("t") as c:
+            await c.get(f"http://127.0.0.1:{port}/a%3Ab/%7Ex?u=https%3A%2F%2Fx%2Fa%3Fb%3D1")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got == [b"GET /a%3Ab/%7Ex?u=https%3A%2F%2Fx%2Fa%3Fb%3D1 HTTP/1.1"]
+
+
+async def test_no_netrc_credentials_are_sent(server: TestServer, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login operator password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    hits: list[str | None] = []
+
+    async def auth(request: web.Request) -> web.Response:
+        hits.append(request.headers.get("Authorization"))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", auth)
+    async with TestServer(app, host="127.0.0.1") as s, http_client("t") as c:
+        await c.get(str(s.make_url("/")))
+    assert hits == [None]
+
+
+@pytest.mark.parametrize(("env", "target", "proxy"), [
+    ({"ALL_PROXY": "http://127.0.0.1:3128"}, "http://api.example/x", "http://127.0.0.1:3128"),
+    ({"HTTPS_PROXY": "http://p:1"}, "https://api.example/x", "http://p:1"),
+    ({"HTTPS_PROXY": "http://p:1"}, "http://api.example/x", None),
+    ({"ALL_PROXY": "http://p:1", "NO_PROXY": "api.example"}, "http://api.example/x", None),
+    ({}, "http://api.example/x", None),
+])
+def test_proxies_come_from_the_environment_as_httpx_took_them(
+        env: dict[str, str], target: str, proxy: str | None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert proxy_for(httpx.URL(target)) == proxy
+
+
+async def test_an_unsupported_scheme_is_not_a_network_error(
+        client: httpx.AsyncClient) -> None:
+    with pytest.raises(httpx.UnsupportedProtocol):
+        await client.get("ftp://127.0.0.1/file")
+
+
+async def test_a_long_response_header_is_accepted() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Security-Policy: " + b"a" * 9000
+                     + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http_client("t") as c:
+            r = await c.get(f"http://127.0.0.1:{port}/")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert r.status_code == 200 and len(r.headers["content-security-policy"]) == 9000
