@@ -95,9 +95,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 content = await response.read()
                 raw_headers: list[tuple[bytes, bytes]] = list(response.raw_headers)
                 status, reason = response.status, response.reason or ""
-        except aiohttp.ClientError as exc:
-            raise _as_httpx_error(exc, request) from exc
-        except (TimeoutError, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _as_httpx_error(exc, request) from exc
         return httpx.Response(status, headers=raw_headers, stream=httpx.ByteStream(content),
                               request=request,

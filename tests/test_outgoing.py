@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,20 @@ async def server() -> AsyncIterator[TestServer]:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with http_client("ntrbot-test/1") as c:
         yield c
+
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def raw_server(handler: Handler) -> AsyncIterator[int]:
+    """A loopback TCP server answering with `handler` (bytes as written); yields its port."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def url(server: TestServer, path: str) -> str:
@@ -166,15 +181,10 @@ async def test_one_call_is_one_request_when_the_server_hangs_up() -> None:
         seen.append(await reader.readuntil(b"\r\n\r\n"))
         writer.close()
 
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with raw_server(hang_up) as port:
         async with http_client("t") as c:
             with pytest.raises(httpx.RemoteProtocolError):
                 await c.get(f"http://127.0.0.1:{port}/likes")
-    finally:
-        server.close()
-        await server.wait_closed()
     assert len(seen) == 1
 
 
@@ -187,14 +197,9 @@ async def test_raw_query_reaches_the_server_unchanged() -> None:
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with raw_server(answer) as port:
         async with http_client("t") as c:
             await c.get(f"http://127.0.0.1:{port}/a%3Ab/%7Ex?u=https%3A%2F%2Fx%2Fa%3Fb%3D1")
-    finally:
-        server.close()
-        await server.wait_closed()
     assert got == [b"GET /a%3Ab/%7Ex?u=https%3A%2F%2Fx%2Fa%3Fb%3D1 HTTP/1.1"]
 
 
@@ -249,12 +254,7 @@ async def test_a_long_response_header_is_accepted() -> None:
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with raw_server(answer) as port:
         async with http_client("t") as c:
             r = await c.get(f"http://127.0.0.1:{port}/")
-    finally:
-        server.close()
-        await server.wait_closed()
     assert r.status_code == 200 and len(r.headers["content-security-policy"]) == 9000
