@@ -214,7 +214,8 @@ class IrcServer:
         os.chmod(self.dir, 0o755)
         give_to_test_user(self.dir)
         d = self.dir
-        (d / "ircd.pid").unlink(missing_ok=True)  # a killed server leaves it behind
+        for stale in ("ircd.pid", "ircd.log"):  # a killed server leaves them behind
+            (d / stale).unlink(missing_ok=True)
         cmd = [HYBRID, "-foreground", "-configfile", str(conf), "-logfile", str(d / "ircd.log"),
                "-pidfile", str(d / "ircd.pid"), "-klinefile", str(d / "kline.db"),
                "-dlinefile", str(d / "dline.db"), "-xlinefile", str(d / "xline.db"),
@@ -232,12 +233,19 @@ class IrcServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited: {self.log.read_text()[-2000:]}")
-            if port_open(self.port):
+            if self._ready():
                 return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.kind} did not listen on {self.port}: "
                            f"{self.log.read_text()[-2000:]}")
+
+    def _ready(self) -> bool:
+        if self.kind == "hybrid":
+            # a probe connect would count against its reconnect throttle: read its log
+            log = self.dir / "ircd.log"
+            return log.exists() and "Server ready" in log.read_text(errors="replace")
+        return port_open(self.port)
 
     def stop(self) -> None:
         """Kill the server (SIGKILL, as a crash would) and wait until the port is free."""
