@@ -4,6 +4,7 @@ every time (the backoff starts over), one line in the channel per delivered anno
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -105,3 +106,21 @@ async def test_backlog_after_an_outage_is_slow_not_dead(kind, burst, ircd_factor
         assert bot.nick == BOT
     finally:
         await listener.close()
+
+
+async def test_nick_held_by_a_ghost_is_taken_back(miniircd: IrcServer, make_bot,
+                                                  caplog) -> None:
+    """The nick is held by someone the bot shares no channel with (it sees no QUIT): NickServ
+    is asked to GHOST it (the password never logged), NICK is retried until it is free."""
+    caplog.set_level(logging.DEBUG)
+    ghost = await RawIrc.connect(miniircd.host, miniircd.port, BOT)
+    secret = "ghost-buster-pw"
+    bot = await make_bot(irc_settings(miniircd, irc_nickserv_password=secret),
+                         nick_retry_interval=0.3)
+    await wait_until(lambda: in_channel(bot), 30, "the join")
+    assert bot.nick == BOT + "_"
+    await wait_until(lambda: "GHOST" in caplog.text, 10, "the GHOST request")
+    await ghost.close()  # pings out, in real life
+    await wait_until(lambda: bot.nick == BOT, 20, "the nick back")
+    assert secret not in caplog.text
+    assert "PRIVMSG NickServ :GHOST ***" in caplog.text
