@@ -20,7 +20,8 @@ ANNOUNCE_FIELDS = frozenset(
      "license", "liked_at", "id", "episode", "show_id"}
 )
 SECRET_FIELDS = frozenset({"admin_token", "relay_tokens", "web_password", "secret_key",
-                           "irc_sasl_password", "irc_password", "discord_webhook_url",
+                           "irc_sasl_password", "irc_password", "irc_nickserv_password",
+                           "discord_webhook_url",
                            "webhook_urls", "webhook_secret"})
 MIN_TOKEN_LENGTH = 16
 
@@ -89,6 +90,9 @@ class Settings:
                                   "an output", default="#sewerchat")
     irc_sasl_user: str | None = _meta("SASL account (PLAIN, SCRAM-SHA-256)", default=None)
     irc_sasl_password: str | None = _meta("SASL password (PLAIN, SCRAM-SHA-256)", default=None)
+    irc_nickserv_password: str | None = _meta(
+        "NickServ password, never logged (used to GHOST a ghost holding the bot's nick)",
+        default=None)
     irc_sasl_mechanism: str = _meta(
         "auto (strongest the server offers among those configured: EXTERNAL with a client "
         "certificate, else SCRAM-SHA-256, else PLAIN), PLAIN, SCRAM-SHA-256 or EXTERNAL",

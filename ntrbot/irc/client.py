@@ -23,6 +23,7 @@ from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
 from ntrbot.irc.lines import clean, safe_line
+from ntrbot.irc.reasons import Reason, ReconnectLog
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
@@ -43,7 +44,7 @@ class IrcClient(DeadLink, ServerEvents):
                  backoff: Backoff | None = None,
                  ping_interval: float = 90.0, ping_timeout: float = 60.0,
                  connect_timeout: float = 30.0, register_timeout: float = 30.0,
-                 nick_retry_interval: float = 60.0,
+                 nick_retry_interval: float = 30.0,
                  rejoin_delay: float = 5.0, join_retry_interval: float = 60.0,
                  confirm_timeout: float = 5.0,
                  live_ping_interval: float = 30.0, live_ping_timeout: float = 15.0,
@@ -81,7 +82,10 @@ class IrcClient(DeadLink, ServerEvents):
             TokenBucket(settings.irc_flood_burst, settings.irc_flood_rate, clock),
             max_normal=MAX_REPLY_QUEUE)
         self.confirmer = Confirmer(self._send_raw_strict, lambda: self.caps, self._link_dead,
-                                   timeout=confirm_timeout)
+                                   timeout=confirm_timeout, last_rx=lambda: self._last_rx,
+                                   on_slow=self._link_slow, clock=clock)
+        #: every reconnect by reason; add_reconnect_listener() for metrics
+        self.reconnects = ReconnectLog()
         self._reconnect_now = False
         self._sasl: Sasl | None = None
         sasl = Sasl(settings.irc_sasl_user, settings.irc_sasl_password, self._send_raw,
@@ -115,6 +119,10 @@ class IrcClient(DeadLink, ServerEvents):
         self._last_rx = 0.0
         self._connected_at = 0.0
         self._server_error: str | None = None
+        self._throttle: str | None = None  # the server's "(re)connect too fast" ERROR text
+        self._down_reason: Reason | None = None  # set when we drop the link ourselves
+        self._slow_logged = False
+        self._ping_seq = 0
         self._ping_sent: float | None = None
         self._alt: Iterator[str] = alternate_nicks(self.wanted_nick)
         self._join_sent: dict[str, float] = {}
@@ -197,7 +205,15 @@ class IrcClient(DeadLink, ServerEvents):
             "queued": len(self.queue),
             "unconfirmed": len(self.confirmer),
             "caps": sorted(self.caps),
+            "reconnects": self.reconnects.total,
+            "reconnects_by_reason": self.reconnects.as_dict(),
+            "last_disconnect_reason": (self.reconnects.last.value
+                                       if self.reconnects.last else None),
         }
+
+    def add_reconnect_listener(self, cb: Callable[[Reason], None]) -> None:
+        """`cb(reason)` for every lost connection or failed connect (see irc/reasons.py)."""
+        self.reconnects.add_listener(cb)
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
         """`cb(status())` is called on connect, disconnect, join, part and error."""
@@ -246,6 +262,9 @@ class IrcClient(DeadLink, ServerEvents):
         self._join_sent.clear()
         self._ping_sent = None
         self._server_error = None
+        self._throttle = None
+        self._down_reason = None
+        self._slow_logged = False
         self._alt = alternate_nicks(self.wanted_nick)
         self.nick = self.wanted_nick
 
@@ -277,6 +296,7 @@ class IrcClient(DeadLink, ServerEvents):
                 reason = str(exc) or type(exc).__name__
                 self._set_error(f"connect to {self.host}:{self.port} failed: {reason}")
                 log.warning("IRC %s", self.last_error)
+                self.reconnects.record(Reason.CONNECT_FAILED)
                 await self._sleep_backoff()
                 continue
             self._last_rx = self._connected_at = self._clock()
@@ -298,7 +318,7 @@ class IrcClient(DeadLink, ServerEvents):
 
     async def _sleep_backoff(self) -> None:
         delay = self.backoff.next_delay()
-        log.info("IRC reconnecting in %.1f s", delay)
+        log.info("IRC reconnecting in %.1f s (attempt %d)", delay, self.backoff.attempt)
         await asyncio.sleep(delay)
 
     async def _watchdog(self) -> None:
@@ -321,19 +341,19 @@ class IrcClient(DeadLink, ServerEvents):
                 self._set_error(f"no data from the server for {idle:.0f} s (ping timeout)")
                 log.warning("IRC %s; reconnecting", self.last_error)
                 self._drop_link(f"IRC link lost — no data for {idle:.0f} s (ping timeout); "
-                                "reconnecting")
+                                "reconnecting", why=Reason.PING_TIMEOUT)
                 continue
             if idle >= interval and self._ping_sent is None:
-                self._ping_sent = now
-                self._send_raw(f"PING :ntrbot-{int(now)}")
+                self._keepalive()
             if not self.registered:
                 if now - self._connected_at >= self.register_timeout:
                     self._set_error(f"not registered after {self.register_timeout:g} s")
                     log.warning("IRC %s; reconnecting", self.last_error)
+                    self._down_reason = Reason.REGISTER_TIMEOUT
                     self._safe(conn.disconnect, "registration timeout")
                 continue
             if self.nick != self.wanted_nick and now - last_nick_try >= self.nick_retry_interval:
-                last_nick_try = now
+                last_nick_try = now  # a ghost of ours may hold it until it pings out
                 self._send_raw(f"NICK {self.wanted_nick}")
             for ch in self.channels:
                 sent = self._join_sent.get(irc.strings.lower(ch))
@@ -353,11 +373,13 @@ class IrcClient(DeadLink, ServerEvents):
         try:
             if event.type == "pong":
                 self.confirmer.on_pong(event)
+                self._traffic()
             elif event.type in REFUSAL_TYPES:
                 self.confirmer.on_refusal(event)
             elif event.type in ("pubmsg", "privmsg") and self._is_me(
                     getattr(event.source, "nick", None)):
-                self.confirmer.on_echo(event)
+                if self.confirmer.on_echo(event):
+                    self._traffic()
                 return
         except Exception:
             log.exception("IRC confirmation of %s failed", event.type)
@@ -386,6 +408,19 @@ class IrcClient(DeadLink, ServerEvents):
     def _set_error(self, text: str) -> None:
         self.last_error = text
         self._notify()
+
+    def _traffic(self) -> None:
+        """A PONG or a confirmed line: once joined, the link has recovered from an outage."""
+        if self.registered and self.joined and not self.backoff.is_recovered:
+            self.backoff.recovered()
+            log.debug("IRC link carries traffic again; reconnect backoff starts over")
+
+    def _keepalive(self, token: str = "ntrbot-k") -> None:
+        """Our own PING: the server must answer it, so its silence then means a dead link."""
+        if self._ping_sent is None:
+            self._ping_seq += 1
+            self._ping_sent = self._clock()
+            self._send_raw(f"PING :{token}{self._ping_seq}")
 
     def _join(self, channel: str) -> None:
         self._join_sent[irc.strings.lower(channel)] = self._clock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from datetime import datetime
@@ -51,15 +52,27 @@ class Confirmer:
     `labeled-response` label when enabled, else by target and text). A `PING` written right
     after every line fences it: its PONG with no refusal numeric in between confirms the line
     on servers without echo-message; with echo-message a line not echoed by then was dropped.
-    A line unconfirmed after `timeout` seconds makes `on_dead` run: the link is presumed dead.
+
+    A line unconfirmed after `timeout` seconds with no sign of life from the server since it
+    was written (`last_rx()`: when the server last sent anything) makes `on_dead` run: the
+    link is presumed dead. A server that is still sending is slow, not dead (a flood penalty
+    holds our lines back): `on_slow` runs and the line keeps waiting until the server has
+    been silent for `timeout` seconds.
     """
 
     def __init__(self, send_raw: Callable[[str], None], caps: Callable[[], AbstractSet[str]],
-                 on_dead: Callable[[Delivery], None], *, timeout: float = 5.0) -> None:
+                 on_dead: Callable[[Delivery], None], *, timeout: float = 5.0,
+                 last_rx: Callable[[], float] | None = None,
+                 on_slow: Callable[[Delivery], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._send_raw = send_raw
         self._caps = caps
         self._on_dead = on_dead
+        self._on_slow = on_slow
+        self._last_rx = last_rx or (lambda: float("-inf"))
+        self._clock = clock
         self.timeout = timeout
+        self._written: dict[int, float] = {}  # id(item) -> when it was last written
         self._seq = itertools.count(1)
         self._unconfirmed: list[Delivery] = []
         self._labels: dict[str, Delivery] = {}
@@ -84,6 +97,7 @@ class Confirmer:
         token = f"ntrbot-c{n}"
         self._fences[token] = item
         self._echoed[id(item)] = echo
+        self._written[id(item)] = self._clock()
         self._unconfirmed.append(item)
         item.set("sent", f"written to the server for {item.target}; waiting for it to confirm")
         self._send_raw(f"PING :{token}")
@@ -96,6 +110,7 @@ class Confirmer:
             for key in [k for k, v in table.items() if v is item]:
                 del table[key]
         self._echoed.pop(id(item), None)
+        self._written.pop(id(item), None)
         if item.timer is not None:
             item.timer.cancel()
 
@@ -160,8 +175,20 @@ class Confirmer:
         return True
 
     def _expired(self, item: Delivery) -> None:
-        if item.state == "sent" and item in self._unconfirmed:
-            self._on_dead(item)
+        if item.state != "sent" or item not in self._unconfirmed:
+            return
+        quiet_since = max(self._last_rx(), self._written.get(id(item), float("-inf")))
+        left = quiet_since + self.timeout - self._clock()
+        if left > 0:  # the server said something since: slow, not dead
+            if self._on_slow is not None:
+                self._on_slow(item)
+            item.timer = asyncio.get_running_loop().call_later(left, self._expired, item)
+            return
+        self._on_dead(item)
+
+    def pending(self) -> bool:
+        """True while some written line waits for the server's answer."""
+        return any(i.state == "sent" for i in self._unconfirmed)
 
     def take_unconfirmed(self) -> list[Delivery]:
         """Every line still waiting for confirmation, oldest first; forgets them all."""
@@ -171,4 +198,5 @@ class Confirmer:
         self._labels.clear()
         self._fences.clear()
         self._echoed.clear()
+        self._written.clear()
         return items

@@ -1,4 +1,4 @@
-"""A dead IRC link: drop it at once, reconnect, and requeue the lines it left unconfirmed."""
+"""A dead IRC link (silent server): drop it at once, reconnect, requeue unconfirmed lines."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from ntrbot.irc.reasons import Reason
 
 if TYPE_CHECKING:
     from ntrbot.irc.confirm import Confirmer
@@ -27,24 +29,43 @@ class DeadLink:
     confirmer: Confirmer
     queue: SendQueue
     _clock: Callable[[], float]
+    _down_reason: Reason | None
+    _slow_logged: bool
 
-    def _safe(self, fn: Callable[..., Any], *args: Any) -> None: ...
+    if TYPE_CHECKING:  # methods of IrcClient
+        def _safe(self, fn: Callable[..., Any], *args: Any) -> None: ...
+        def _keepalive(self, token: str = ...) -> None: ...
 
     def _link_dead(self, item: Delivery) -> None:
-        """A line stayed unconfirmed too long: drop the link and reconnect at once."""
+        """A line stayed unconfirmed and the server silent too long: reconnect at once."""
         conn = self._conn
         if conn is None or not conn.is_connected() or self._stopping:
             return
-        log.warning("IRC link presumed dead: no confirmation of the line to %s within %g s;"
-                    " reconnecting now", item.target, self.confirmer.timeout)
-        self._drop_link("IRC link lost — reconnecting")
+        log.warning("IRC link presumed dead: no confirmation of the line to %s and nothing "
+                    "from the server for %g s; reconnecting now", item.target,
+                    self.confirmer.timeout)
+        self._drop_link("IRC link lost — reconnecting", why=Reason.DEAD_LINK)
 
-    def _drop_link(self, reason: str) -> None:
+    def _link_slow(self, item: Delivery) -> None:
+        """A line is unconfirmed but the server still sends: slow (flood penalty), not dead.
+
+        The line is never re-sent while the link lives; our keepalive PING makes sure the
+        server owes us an answer, so that its silence would still show a dead link.
+        """
+        if not self._slow_logged:
+            self._slow_logged = True
+            log.info("IRC server is slow to confirm the line to %s (over %g s; a flood "
+                     "penalty?) but still sending: waiting, not reconnecting", item.target,
+                     self.confirmer.timeout)
+        self._keepalive()
+
+    def _drop_link(self, reason: str, why: Reason = Reason.DEAD_LINK) -> None:
         """Close the connection at once (a dead link would never flush a QUIT)."""
         conn = self._conn
         if conn is None:
             return
         self._reconnect_now = True
+        self._down_reason = why
         self.last_error = reason
         transport = conn.transport
         self._safe(conn.disconnect, reason)

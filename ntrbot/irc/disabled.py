@@ -34,7 +34,8 @@ class DisabledIrc:
 
     def status(self) -> dict[str, Any]:
         return {"enabled": False, "connected": False, "server": None, "nick": None,
-                "channels": [], "last_error": None, "queued": 0, "caps": []}
+                "channels": [], "last_error": None, "queued": 0, "caps": [],
+                "reconnects": 0, "reconnects_by_reason": {}, "last_disconnect_reason": None}
 
     def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
         return None

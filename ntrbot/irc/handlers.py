@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +15,10 @@ import irc.strings
 
 from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
+from ntrbot.irc.reasons import Reason, ReconnectLog
 
 if TYPE_CHECKING:
+    from ntrbot.config import Settings
     from ntrbot.irc.backoff import Backoff
     from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
@@ -27,7 +30,11 @@ log = logging.getLogger("ntrbot.irc")
 
 #: last_error texts about the link itself, cleared once registered again
 _LINK_ERRORS = ("IRC link lost", "not registered after", "connect to", "disconnected",
-                "no data from the server")
+                "no data from the server", "server throttled")
+#: ERROR texts of a server refusing a reconnect as too fast (ircd-hybrid, charybdis/solanum,
+#: UnrealIRCd, InspIRCd ...): "Your host is trying to (re)connect too fast -- throttled."
+_THROTTLE = re.compile(r"too fast|throttl", re.IGNORECASE)
+_THROTTLE_SECONDS = re.compile(r"(\d+)\s*(?:s\b|sec|second)", re.IGNORECASE)
 #: Numeric codes of the JOIN refusals, by jaraco event name.
 REFUSAL_CODES = {name: code for code, name in irc.events.numeric.items() if code in {
     "403", "405", "471", "473", "474", "475", "477", "489"}}
@@ -54,6 +61,10 @@ class ServerEvents:
     """
 
     # provided by IrcClient
+    settings: Settings
+    reconnects: ReconnectLog
+    _throttle: str | None
+    _down_reason: Reason | None
     host: str
     port: int
     wanted_nick: str
@@ -89,6 +100,7 @@ class ServerEvents:
         def _send_raw(self, line: str) -> None: ...
         def _join(self, channel: str) -> None: ...
         def _fit(self, target: str, text: str) -> str: ...
+        def _keepalive(self, token: str = ...) -> None: ...
 
     def _user_allowed(self, source: str) -> bool:
         """Per-nick command limit, so that one user cannot hog the replies."""
@@ -118,6 +130,7 @@ class ServerEvents:
         if self.nick != self.wanted_nick:
             log.warning("IRC nick %s is taken; using %s until it frees",
                         self.wanted_nick, self.nick)
+            self._regain()
         for ch in self.channels:
             self._join(ch)
         self._notify()
@@ -141,16 +154,31 @@ class ServerEvents:
         self.backoff.disconnected()
         self._link_down()
         if not self._stopping:
-            if reason not in ("ping timeout", "registration timeout") and not self._reconnect_now:
-                self.last_error = f"disconnected: {reason or 'connection closed'}"
-            log.warning("IRC disconnected from %s:%s (%s)", self.host, self.port,
-                        reason or "connection closed")
+            why = self._down_reason or (
+                Reason.THROTTLED if self._throttle is not None
+                else Reason.ERROR if self._server_error else Reason.SERVER_CLOSED)
+            self.reconnects.record(why)
+            if why is Reason.THROTTLED:
+                text = self._throttle or ""
+                found = _THROTTLE_SECONDS.search(text)
+                hold = self.backoff.throttled(float(found.group(1)) if found else None)
+                self.last_error = f"server throttled the reconnect: {text}"
+                log.warning("IRC server throttled the reconnect: %s (next attempt in %.0f s "
+                            "or later)", text, hold)
+            else:
+                if why is Reason.SERVER_CLOSED or why is Reason.ERROR:
+                    self.last_error = f"disconnected: {reason or 'connection closed'}"
+                log.warning("IRC disconnected from %s:%s (%s; %s)", self.host, self.port,
+                            reason or "connection closed", why.value)
         self._lost.set()
         self._notify()
 
     def _on_error(self, event: irc.client.Event) -> None:
         text = event.target or " ".join(event.arguments) or "ERROR"
-        log.warning("IRC server error: %s", text)
+        if _THROTTLE.search(text):
+            self._throttle = text  # logged once, as a throttle, when the server closes
+        else:
+            log.warning("IRC server error: %s", text)
         self._server_error = f"server said: {text}"
         self._set_error(f"server: {text}")
 
@@ -162,6 +190,7 @@ class ServerEvents:
         if event.source.user and event.source.host:
             self.userhost = f"{event.source.user}@{event.source.host}"
         log.info("IRC joined %s", channel)
+        self._keepalive("ntrbot-up")  # its PONG: the link carries traffic (backoff resets)
         self._notify()
         self.queue.wake()
 
@@ -214,6 +243,15 @@ class ServerEvents:
     def _on_quit(self, event: irc.client.Event) -> None:
         if irc.strings.lower(event.source.nick) == irc.strings.lower(self.wanted_nick):
             self._reclaim()
+
+    def _regain(self) -> None:
+        """Our nick is taken (often by our own ghost after a dead link): ask NickServ to
+        disconnect the ghost when we have a password for it; its QUIT then makes us take the
+        nick back. Without one the watchdog retries NICK until the ghost pings out."""
+        password = self.settings.irc_nickserv_password or self.settings.irc_sasl_password
+        if password:
+            log.info("IRC asking NickServ to release %s (GHOST)", self.wanted_nick)
+            self._send_raw(f"PRIVMSG NickServ :GHOST {self.wanted_nick} {password}")
 
     def _reclaim(self) -> None:
         if self.registered and self.nick != self.wanted_nick:

@@ -19,6 +19,9 @@ log = logging.getLogger("ntrbot.irc")
 _SECRET = re.compile(
     r"\b(PASS|AUTHENTICATE|OPER)( +)(?!(?:PLAIN|EXTERNAL|SCRAM-SHA-256|\*|\+)$)\S.*",
     re.IGNORECASE)
+# A password to services: "PRIVMSG NickServ :GHOST nick secret", IDENTIFY, REGAIN, RECOVER
+_SERVICES = re.compile(r"(PRIVMSG +NickServ +:?(?:IDENTIFY|GHOST|REGAIN|RECOVER|RELEASE)\b)"
+                       r"( +).*", re.IGNORECASE)
 # jaraco's parsed-event debug line: "command: authenticate, source: x, target: <payload>"
 _EVENT = re.compile(r"(command: authenticate, source: [^,]*, target: )(?!\+,)[^,]+")
 
@@ -30,6 +33,7 @@ class RedactSecrets(logging.Filter):
         msg = record.getMessage()
         redacted = _SECRET.sub(lambda m: m.group(1) + m.group(2) + "***", msg)
         redacted = _EVENT.sub(lambda m: m.group(1) + "***", redacted)
+        redacted = _SERVICES.sub(lambda m: m.group(1) + m.group(2) + "***", redacted)
         if redacted != msg:
             record.msg, record.args = redacted, ()
         return True

@@ -15,9 +15,9 @@ from tests.support.rawirc import RawIrc
 BOT = "ntrbot"
 
 
-@pytest.fixture(params=["ngircd", "inspircd"])
+@pytest.fixture(params=["ngircd", "inspircd", "hybrid"])
 def opserver(request: pytest.FixtureRequest, ircd_factory) -> IrcServer:
-    """A real server where the channel's first joiner is op (ngircd, InspIRCd 3)."""
+    """A real server where the channel's first joiner is op (ngircd, InspIRCd 3, hybrid)."""
     return ircd_factory(request.param)
 
 
@@ -95,7 +95,7 @@ async def test_no_such_channel_is_failed_with_the_servers_reason(ircd, make_bot)
     assert code in {"401", "403", "404", "442"}, d.detail
 
 
-@pytest.mark.parametrize("kind", ["ngircd", "inspircd"])
+@pytest.mark.parametrize("kind", ["ngircd", "inspircd", "hybrid"])
 async def test_dead_link_is_noticed_and_the_line_resent_after_the_rejoin(
         kind, ircd_factory, tcp_proxy, make_bot) -> None:
     server = ircd_factory(kind)

@@ -77,7 +77,7 @@ def test_backoff_schedule_bounds() -> None:
     b = Backoff(rng=random.Random(7))
     delays = [b.next_delay() for _ in range(12)]
     assert 1.0 <= delays[0] <= 2.0  # first retry within 2 s
-    ceilings = [2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60, 60]
+    ceilings = [2, 2, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60]  # three quick tries, then growing
     for d, c in zip(delays, ceilings, strict=True):
         assert c / 2 <= d <= c
     assert max(delays) <= 60
@@ -108,6 +108,79 @@ def test_backoff_resets_after_stable_connection() -> None:
     b.disconnected()
     assert b.attempt == 0
     assert b.next_delay() <= 2.0
+
+
+def outage(b: Backoff, failed_connects: int) -> list[float]:
+    """The ceilings chosen for one outage: the drop, then `failed_connects` refused connects."""
+    b.disconnected()
+    ceilings = []
+    for _ in range(failed_connects + 1):
+        b.next_delay()
+        assert b.last_ceiling is not None
+        ceilings.append(b.last_ceiling)
+    return ceilings
+
+
+def test_backoff_starts_over_after_each_recovered_connection() -> None:
+    """Eight server restarts in one evening: every one is retried at the first step."""
+    clock = Clock()
+    b = Backoff(first=2, cap=60, stable_after=60, clock=clock, rng=random.Random(3))
+    b.connected()
+    b.recovered()
+    for _ in range(8):
+        clock.now += 20  # minutes apart in real life; far less than stable_after here
+        assert outage(b, failed_connects=2) == [2, 2, 2]  # the server is back within 3 tries
+        b.connected()  # registered ...
+        b.recovered()  # ... joined and a PONG or a confirmed line came back
+        assert b.attempt == 0
+
+
+def test_backoff_without_recovery_keeps_growing_flap_protection() -> None:
+    """Connections that die during registration, or right after it, never reset it."""
+    clock = Clock()
+    b = Backoff(first=2, cap=60, stable_after=60, clock=clock, rng=random.Random(4))
+    ceilings = []
+    for i in range(8):
+        if i % 2:
+            b.connected()  # registered, but died before carrying traffic
+            clock.now += 1
+        ceilings += outage(b, failed_connects=0)
+    assert ceilings == [2, 2, 2, 4, 8, 16, 32, 60]
+    assert b.attempt == 8
+
+
+def test_backoff_long_outage_grows_after_the_quick_tries() -> None:
+    b = Backoff(first=2, cap=60, rng=random.Random(5))
+    assert outage(b, failed_connects=7) == [2, 2, 2, 4, 8, 16, 32, 60]
+
+
+def test_backoff_throttle_holds_the_next_attempt_and_doubles() -> None:
+    clock = Clock()
+    b = Backoff(first=2, cap=60, throttle_hold=5, clock=clock, rng=random.Random(6))
+    waits = []
+    for _ in range(5):
+        hold = b.throttled()
+        b.disconnected()
+        waits.append(b.next_delay())
+        assert waits[-1] == hold
+    assert waits == [5, 10, 20, 40, 60]
+    b.connected()
+    b.recovered()
+    assert b.throttles == 0 and b.next_delay() <= 2
+
+
+def test_backoff_throttle_uses_the_servers_own_wait() -> None:
+    b = Backoff(first=2, cap=60, rng=random.Random(7))
+    assert b.throttled(90) == 90  # longer than the cap: the server's word wins
+    assert b.next_delay() == 90
+    assert b.next_delay() <= 2  # a hold applies to one attempt
+
+
+def test_backoff_rejects_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        Backoff(flat=0)
+    with pytest.raises(ValueError):
+        Backoff(throttle_hold=-1)
 
 
 def test_backoff_long_outage_does_not_overflow() -> None:

@@ -1,4 +1,4 @@
-"""Pytest plugin: real IRC servers (miniircd; ngircd, InspIRCd when installed) on a free port."""
+"""Pytest plugin: real IRC servers (miniircd; ngircd, InspIRCd, ircd-hybrid) on a free port."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,15 @@ MODULEDIR = next((p for p in ("/usr/lib/inspircd/modules", "/usr/lib64/inspircd/
                   if os.path.isdir(p)), "/usr/lib/inspircd/modules")
 INSPIRCD_MODULES = ("cap ircv3 ircv3_echomessage ircv3_labeledresponse ircv3_msgid "
                     "ircv3_servertime ircv3_ctctags ircv3_batch ircv3_capnotify botmode").split()
+# ircd-hybrid conflicts with ngircd in apt, so scripts/test extracts its .deb into
+# .cache/ircd-hybrid/root (and its modules into /usr/lib/ircd-hybrid, the path compiled in).
+_REPO = Path(__file__).resolve().parents[2]
+HYBRID = shutil.which("ircd-hybrid") or next(
+    (p for p in (str(_REPO / ".cache/ircd-hybrid/root/usr/sbin/ircd-hybrid"),
+                 "/usr/sbin/ircd-hybrid") if os.access(p, os.X_OK)), None)
+HYBRID_MODULES = "/usr/lib/ircd-hybrid/modules"
+if HYBRID is not None and not os.path.isdir(os.path.join(HYBRID_MODULES, "autoload")):
+    HYBRID = None  # the binary alone cannot start
 # An IRC operator on the InspIRCd test server: OPER ntrop ntrop (may KILL, DIE, ...).
 INSPIRCD_OPER = ("ntrop", "ntrop")
 
@@ -85,6 +95,54 @@ INSPIRCD_CONF = """\
 """
 
 
+# ircd-hybrid 8.2: loopback, no ident/DNS, first joiner op, stock flood limits. Its stock
+# reconnect throttle (one connection per IP per 2 s, "trying to (re)connect too fast") is on
+# only with IrcServer("hybrid", throttle=True): test observers connect from the same IP.
+HYBRID_CONF = """\
+serverinfo {{
+    name = "irc.test";
+    description = "ntrbot test server";
+    network_name = "ntrtest";
+    hub = no;
+    default_max_clients = 1000;
+    max_nick_length = 30;
+    max_topic_length = 300;
+}};
+admin {{ name = "ntrbot tests"; description = "loopback"; email = "<tests@example.invalid>"; }};
+class {{
+    name = "users";
+    ping_time = 300 seconds;
+    number_per_ip_local = 1000;
+    number_per_ip_global = 1000;
+    max_number = 1000;
+    sendq = 1 megabytes;
+    recvq = 2560 bytes;
+}};
+class {{ name = "opers"; ping_time = 300 seconds; number_per_ip_local = 100; max_number = 100;
+         sendq = 1 megabytes; }};
+listen {{ host = "{host}"; port = {port}; }};
+auth {{ user = "*@*"; class = "users"; }};
+operator {{ name = "{oper}"; user = "*@*"; password = "{oper_password}"; encrypted = no;
+            class = "opers"; flags = admin, kill, remoteban, die, rehash, unkline; }};
+channel {{ max_channels = 100; default_join_flood_count = 0; }};
+general {{
+    disable_auth = yes;
+    throttle_count = {throttle_count};
+    throttle_time = {throttle_time} seconds;
+    ping_cookie = no;
+    invisible_on_connect = no;
+    anti_nick_flood = no;
+}};
+modules {{
+    path = "{modules}";
+    path = "{modules}/autoload";
+}};
+motd {{ mask = "*"; file = "{dir}/motd.txt"; }};
+"""
+# An IRC operator on the ircd-hybrid test server: OPER ntrop ntrop (may KILL).
+HYBRID_OPER = ("ntrop", "ntrop")
+
+
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
@@ -96,8 +154,9 @@ def port_open(port: int) -> bool:
 class IrcServer:
     """A real IRC server process; stop() kills it, start() brings it back on the same port."""
 
-    def __init__(self, kind: str, port: int | None = None) -> None:
+    def __init__(self, kind: str, port: int | None = None, *, throttle: bool = False) -> None:
         self.kind = kind
+        self.throttle = throttle  # ircd-hybrid: its stock reconnect throttle on
         self.host = HOST
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix=f"ntrbot-{kind}-"))
@@ -113,6 +172,8 @@ class IrcServer:
             return cmd
         if self.kind == "inspircd":
             return self._inspircd_command()
+        if self.kind == "hybrid":
+            return self._hybrid_command()
         conf = self.dir / "ngircd.conf"
         conf.write_text(NGIRCD_CONF.format(host=self.host, port=self.port, dir=self.dir))
         (self.dir / "help.txt").write_text("no help\n")
@@ -139,6 +200,29 @@ class IrcServer:
         except RuntimeError:  # root without runuser/setpriv: tell InspIRCd it may run as root
             return [*cmd, "--runasroot"]
 
+    def _hybrid_command(self) -> list[str]:
+        """Write the config; ircd-hybrid refuses root, so it runs as the unprivileged user."""
+        if HYBRID is None:
+            raise RuntimeError("ircd-hybrid is not installed")
+        conf = self.dir / "ircd.conf"
+        count, seconds = (1, 2) if self.throttle else (1000, 1)
+        conf.write_text(HYBRID_CONF.format(
+            host=self.host, port=self.port, dir=self.dir, modules=HYBRID_MODULES,
+            throttle_count=count, throttle_time=seconds,
+            oper=HYBRID_OPER[0], oper_password=HYBRID_OPER[1]))
+        (self.dir / "motd.txt").write_text("ntrbot test server\n")
+        os.chmod(self.dir, 0o755)
+        give_to_test_user(self.dir)
+        d = self.dir
+        for stale in ("ircd.pid", "ircd.log"):  # a killed server leaves them behind
+            (d / stale).unlink(missing_ok=True)
+        cmd = [HYBRID, "-foreground", "-configfile", str(conf), "-logfile", str(d / "ircd.log"),
+               "-pidfile", str(d / "ircd.pid"), "-klinefile", str(d / "kline.db"),
+               "-dlinefile", str(d / "dline.db"), "-xlinefile", str(d / "xline.db"),
+               "-resvfile", str(d / "resv.db")]
+        probe = ["sh", "-c", f"'{HYBRID}' -version >/dev/null && id -u"]
+        return [*drop_prefix(probe), *cmd]
+
     def start(self, timeout: float = 20.0) -> None:
         assert self.proc is None, "already running"
         out = open(self.log, "ab")  # handed to the process, closed below
@@ -149,12 +233,19 @@ class IrcServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited: {self.log.read_text()[-2000:]}")
-            if port_open(self.port):
+            if self._ready():
                 return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.kind} did not listen on {self.port}: "
                            f"{self.log.read_text()[-2000:]}")
+
+    def _ready(self) -> bool:
+        if self.kind == "hybrid":
+            # a probe connect would count against its reconnect throttle: read its log
+            log = self.dir / "ircd.log"
+            return log.exists() and "Server ready" in log.read_text(errors="replace")
+        return port_open(self.port)
 
     def stop(self) -> None:
         """Kill the server (SIGKILL, as a crash would) and wait until the port is free."""
@@ -192,10 +283,16 @@ SERVER_KINDS = [
         pytest.mark.inspircd,
         pytest.mark.skipif(INSPIRCD is None, reason="inspircd is not installed"),
     ]),
+    pytest.param("hybrid", id="hybrid", marks=[
+        pytest.mark.hybrid,
+        pytest.mark.skipif(HYBRID is None, reason="ircd-hybrid is not installed"),
+    ]),
 ]
-_BINARIES = {"miniircd": sys.executable, "ngircd": NGIRCD, "inspircd": INSPIRCD}
+_BINARIES = {"miniircd": sys.executable, "ngircd": NGIRCD, "inspircd": INSPIRCD,
+             "hybrid": HYBRID}
 # Fixtures that need one particular server, and the marker their tests get (for -m).
-_KIND_FIXTURES = {"ngircd_server": "ngircd", "inspircd_server": "inspircd"}
+_KIND_FIXTURES = {"ngircd_server": "ngircd", "inspircd_server": "inspircd",
+                  "hybrid_server": "hybrid"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -225,7 +322,7 @@ def running_server(kind: str) -> Iterator[IrcServer]:
 
 @pytest.fixture(params=SERVER_KINDS)
 def ircd_kind(request: pytest.FixtureRequest) -> str:
-    """'miniircd', 'ngircd' or 'inspircd'; tests using `ircd` run once per installed kind."""
+    """'miniircd', 'ngircd', 'inspircd' or 'hybrid'; tests using `ircd` run once per kind."""
     return request.param
 
 
@@ -258,14 +355,21 @@ def inspircd_server() -> Iterator[IrcServer]:
 
 
 @pytest.fixture
-def ircd_factory() -> Iterator[Callable[[str], IrcServer]]:
+def hybrid_server() -> Iterator[IrcServer]:
+    """ircd-hybrid 8 only (skipped when it is not installed): first joiner op, no throttle."""
+    with running_server("hybrid") as server:
+        yield server
+
+
+@pytest.fixture
+def ircd_factory() -> Iterator[Callable[..., IrcServer]]:
     """make(kind) starts another server of that kind; all are killed afterwards."""
     servers: list[IrcServer] = []
 
-    def make(kind: str) -> IrcServer:
+    def make(kind: str, **options: Any) -> IrcServer:
         if _BINARIES.get(kind) is None:
             pytest.skip(f"{kind} is not installed")
-        server = IrcServer(kind)
+        server = IrcServer(kind, **options)
         servers.append(server)
         server.start()
         return server

@@ -1,9 +1,9 @@
 """Loaded by the ntrbot process under test: a compressed IRC reconnect schedule.
 
-The product waits 2 s, 4 s, ... up to 60 s between reconnects and only starts over after a
-connection that lasted 60 s. A show night with server restarts minutes apart goes through
-that schedule from the start every time; to replay ten restarts in seconds, the same
-schedule is scaled down here (NTRTEST_BACKOFF="first,cap,stable_after").
+The product waits up to 2 s for three tries, then 4 s, 8 s, ... up to 60 s between
+reconnects, and starts over once a rejoined link carried traffic (or lasted 60 s). To replay
+ten restarts in seconds, the same schedule is scaled down here
+(NTRTEST_BACKOFF="first,cap,stable_after").
 """
 
 import os
