@@ -8,12 +8,10 @@ import re
 
 import pytest
 
-from tests.irc.test_inspircd_server import is_cmd
-from tests.irc.test_recovery_live import RecordingBackoff, in_channel
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, RecordingBackoff, in_channel, irc_settings
 from tests.support.ircd import HYBRID_OPER, IrcServer
 from tests.support.net import wait_until
-from tests.support.rawirc import RawIrc
+from tests.support.rawirc import RawIrc, is_cmd
 
 pytestmark = pytest.mark.hybrid
 

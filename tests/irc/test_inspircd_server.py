@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from tests.support.ircd import INSPIRCD_OPER, IrcServer
 from tests.support.net import wait_until
-from tests.support.rawirc import Msg, RawIrc
+from tests.support.rawirc import RawIrc, is_cmd
 
 CHANNEL = "#c"
 WANTED = ("echo-message", "labeled-response", "server-time", "batch", "message-tags",
           "cap-notify")
-
-
-def is_cmd(command: str, *params: str) -> Callable[[Msg], bool]:
-    """Predicate: ``command`` whose first params equal ``params`` (case-insensitively)."""
-    def check(m: Msg) -> bool:
-        return m.command == command and [p.lower() for p in m.params[:len(params)]] == [
-            p.lower() for p in params]
-    return check
 
 
 async def test_cap_ls_302_lists_the_ircv3_caps(inspircd_server: IrcServer) -> None:

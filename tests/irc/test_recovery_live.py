@@ -8,9 +8,7 @@ import logging
 
 import pytest
 
-from ntrbot.irc.backoff import Backoff
-from ntrbot.irc.client import IrcClient
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, RecordingBackoff, in_channel, irc_settings
 from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
@@ -19,24 +17,6 @@ pytestmark = pytest.mark.timeout(240)
 
 BOT = "ntrbot"
 RESTARTS = 8
-
-
-class RecordingBackoff(Backoff):
-    """The product's Backoff, noting the ceiling of every delay it chose."""
-
-    def __init__(self, **kwargs: float) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.ceilings: list[float] = []
-
-    def next_delay(self) -> float:
-        delay = super().next_delay()
-        assert self.last_ceiling is not None
-        self.ceilings.append(self.last_ceiling)
-        return delay
-
-
-def in_channel(bot: IrcClient) -> bool:
-    return bot.registered and CHANNEL in bot.status()["channels"]
 
 
 async def test_every_restart_is_retried_at_the_first_step(ircd: IrcServer, make_bot) -> None:

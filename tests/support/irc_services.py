@@ -7,6 +7,7 @@ from typing import Any
 
 from ntrbot.config import Settings, validate
 from ntrbot.irc.backoff import Backoff
+from ntrbot.irc.client import IrcClient
 from ntrbot.models import Show, ShowTrack, Track
 
 CHANNEL = "#sewerchat"
@@ -73,3 +74,21 @@ def irc_settings(server: Any, **overrides: Any) -> Settings:
 
 def fast_backoff() -> Backoff:
     return Backoff(first=0.2, cap=0.5, stable_after=5.0)
+
+
+class RecordingBackoff(Backoff):
+    """The product's Backoff, noting the ceiling of every delay it chose."""
+
+    def __init__(self, **kwargs: float) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.ceilings: list[float] = []
+
+    def next_delay(self) -> float:
+        delay = super().next_delay()
+        assert self.last_ceiling is not None
+        self.ceilings.append(self.last_ceiling)
+        return delay
+
+
+def in_channel(bot: IrcClient) -> bool:
+    return bot.registered and CHANNEL in bot.status()["channels"]

@@ -214,3 +214,11 @@ class RawIrc:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
+
+
+def is_cmd(command: str, *params: str) -> Callable[[Msg], bool]:
+    """Predicate: ``command`` whose first params equal ``params`` (case-insensitively)."""
+    def check(m: Msg) -> bool:
+        return m.command == command and [p.lower() for p in m.params[:len(params)]] == [
+            p.lower() for p in params]
+    return check
