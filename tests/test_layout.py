@@ -122,3 +122,15 @@ def test_routes_are_listed_in_one_module() -> None:
         text = path.read_text(encoding="utf-8")
         if path.name != "routes.py":
             assert "router.add_" not in text and "RouteTableDef" not in text, path
+
+
+def test_test_modules_share_helpers_only_through_tests_support() -> None:
+    tests = PACKAGE.parent / "tests"
+    for path in tests.rglob("test_*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                last = node.module.rpartition(".")[2]
+                assert not (node.module.startswith("tests.") and (
+                    last.startswith("test_") or last == "conftest")), (
+                    f"{path.relative_to(tests)} imports {node.module}: move it to tests/support")
