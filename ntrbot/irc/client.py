@@ -26,6 +26,7 @@ from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
+from ntrbot.irc.stats import LinkStats
 from ntrbot.irc.transport import Connection, Reactor, make_factory
 
 __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
@@ -96,6 +97,7 @@ class IrcClient(DeadLink, ServerEvents):
             self._sasl.on_done = self._cap.end
         self.bot_mode: str | None = None
         self._replay = ReplayFilter()
+        self.stats = LinkStats()  # reconnects, join refusals: for /metrics
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -277,6 +279,7 @@ class IrcClient(DeadLink, ServerEvents):
                 reason = str(exc) or type(exc).__name__
                 self._set_error(f"connect to {self.host}:{self.port} failed: {reason}")
                 log.warning("IRC %s", self.last_error)
+                self.stats.reconnecting(self.last_error)
                 await self._sleep_backoff()
                 continue
             self._last_rx = self._connected_at = self._clock()
@@ -290,6 +293,7 @@ class IrcClient(DeadLink, ServerEvents):
                 with contextlib.suppress(BaseException):
                     await watchdog
             if not self._stopping:
+                self.stats.reconnecting(self.last_error)
                 if self._reconnect_now:
                     self._reconnect_now = False
                     log.info("IRC reconnecting at once")
@@ -346,6 +350,7 @@ class IrcClient(DeadLink, ServerEvents):
     def _dispatch(self, conn: Any, event: irc.client.Event) -> None:
         if conn is not self._conn:
             return
+        self.stats.on_event(event.type)
         if event.type == "all_raw_messages":
             self._last_rx = self._clock()
             self._ping_sent = None
