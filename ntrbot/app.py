@@ -28,6 +28,7 @@ from .poller import Poller
 from .serve import StartupError
 from .services import ChannelServices
 from .soundcloud import SoundCloudApi, SoundCloudClient
+from .stats import AppStats
 from .weeks import ShowClock, utcnow
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,15 @@ def make_irc(settings: Settings, clock: ShowClock,
     from .irc.client import IrcClient
 
     return IrcClient(settings, is_live=lambda: clock.is_live(now()))
+
+
+async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The event-loop lag probe that /metrics reports, for the app's whole life."""
+    task = asyncio.create_task(app[keys.STATS].loop_lag.run(), name="loop-lag")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -149,9 +159,11 @@ def create_app(settings: Settings, *, irc: IrcBackend | None = None,
     app[keys.NOW] = now
     app[keys.EVENTS] = EventBus()
     app[keys.CURRENT_SHOW] = {}
+    app[keys.STATS] = AppStats()
     app[keys.CLOCK] = clock = show_clock(settings)
     app[keys.IRC] = irc if irc is not None else make_irc(settings, clock, now)
     setup_hub(app)
+    app.cleanup_ctx.append(loop_lag_ctx)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_ctx(soundcloud))
     app.cleanup_ctx.append(poller_ctx(start_poller))

@@ -19,9 +19,9 @@ ANNOUNCE_FIELDS = frozenset(
     {"position", "title", "artist", "permalink_url", "artwork_url", "duration_ms",
      "license", "liked_at", "id", "episode", "show_id"}
 )
-SECRET_FIELDS = frozenset({"admin_token", "relay_tokens", "web_password", "secret_key",
-                           "irc_sasl_password", "irc_password", "irc_nickserv_password",
-                           "discord_webhook_url",
+SECRET_FIELDS = frozenset({"admin_token", "relay_tokens", "metrics_token", "web_password",
+                           "secret_key", "irc_sasl_password", "irc_password",
+                           "irc_nickserv_password", "discord_webhook_url",
                            "webhook_urls", "webhook_secret"})
 MIN_TOKEN_LENGTH = 16
 
@@ -47,6 +47,9 @@ class Settings:
     relay_tokens: tuple[str, ...] = _meta(
         "tokens that may only subscribe to /ws/announce (relay bots), comma separated, "
         "16+ characters each", default=())
+    metrics_token: str | None = _meta(
+        "bearer token that may only read GET /metrics (16+ characters); the admin token "
+        "reads it too", default=None)
     host: str = _meta("web listen address", default="127.0.0.1")
     port: int = _meta("web listen port", default=8000)
     db_path: str = _meta("SQLite file", default="./ntrbot.db")
@@ -346,6 +349,10 @@ def check_tokens(s: Settings) -> None:
     for token in s.relay_tokens:
         _check(len(token) >= MIN_TOKEN_LENGTH, "relay_tokens", "every token " + advice)
         _check(token != s.admin_token, "relay_tokens", "must differ from NTR_ADMIN_TOKEN")
+    if s.metrics_token is not None:
+        _check(len(s.metrics_token) >= MIN_TOKEN_LENGTH, "metrics_token", advice)
+        _check(s.metrics_token != s.admin_token and s.metrics_token not in s.relay_tokens,
+               "metrics_token", "must differ from NTR_ADMIN_TOKEN and NTR_RELAY_TOKENS")
     try:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:

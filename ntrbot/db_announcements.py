@@ -150,6 +150,23 @@ class AnnouncementMethods:
             "a.id AND d.state IN ('queued', 'sent')) ORDER BY a.announced_at, a.id")
         return await self._with_deliveries(rows)
 
+    async def delivery_counts(self) -> list[tuple[str, str, int]]:
+        """(output, state, count) of every output delivery in a final state, ever recorded
+        (retracted announcements too: the lines went out), for /metrics."""
+        rows = await self._all(
+            "SELECT output, state, COUNT(*) FROM deliveries WHERE state IN "
+            "('delivered', 'failed', 'expired', 'cancelled') GROUP BY output, state "
+            "ORDER BY output, state")
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def delivery_seconds(self) -> list[float]:
+        """Seconds from each announce to its `delivered` (its first IRC channel's
+        confirmation), counted from its air time when it waited for one; for /metrics."""
+        rows = await self._all(
+            "SELECT COALESCE(airs_at, announced_at), delivered_at FROM announcements "
+            "WHERE delivered_at IS NOT NULL")
+        return [max(0.0, (_dt(done) - _dt(start)).total_seconds()) for start, done in rows]
+
     async def retract_announcement(self, announcement_id: int, when: datetime) -> bool:
         """Strike an announcement from the history (the IRC line itself stays sent)."""
         async def write(c: aiosqlite.Connection) -> bool:

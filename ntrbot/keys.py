@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .irc.api import IrcBackend
     from .poller import Poller
     from .soundcloud import SoundCloudApi
+    from .stats import AppStats
     from .weeks import ShowClock
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -36,3 +37,4 @@ WEBHOOKS: web.AppKey[Outputs] = web.AppKey("webhooks")
 CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
 NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")
 CURRENT_SHOW: web.AppKey[dict[str, CurrentShow]] = web.AppKey("current_show")
+STATS: web.AppKey[AppStats] = web.AppKey("stats")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -70,6 +71,7 @@ class Poller:
         self.last_error: str | None = None
         self.last_result: PollResult | None = None
         self.next_poll: datetime | None = None
+        self.polls: Counter[str] = Counter({"ok": 0, "error": 0})  # for /metrics
 
     def state(self) -> dict[str, Any]:
         """JSON-able poller state for /health and the dashboard."""
@@ -98,12 +100,14 @@ class Poller:
             except Exception as exc:
                 self.last_error = f"{self._now().isoformat()}: {exc}"
                 self._failures += 1
+                self.polls["error"] += 1
                 self._publish()
                 raise
             self.last_success = self._now()
             self.last_error = None
             self.last_result = result
             self._failures = 0
+            self.polls["ok"] += 1
             self._publish()
             return result
 

@@ -10,8 +10,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "ntrbot"
 # The domain: what an announce, a poll or an IRC command is, with no HTTP in it.
 DOMAIN = ("announce", "announcer", "backup", "config", "db", "db_announcements", "events",
-          "legacy", "manual", "models", "poller", "schema", "services", "setlist",
-          "soundcloud", "tracking", "webhooks", "weeks", "irc")
+          "legacy", "manual", "metrics", "models", "poller", "schema", "services", "setlist",
+          "soundcloud", "stats", "tracking", "webhooks", "weeks", "irc")
 
 
 def module_name(path: Path) -> str:

@@ -286,8 +286,10 @@ def bearer_ok(request: web.Request, token: str) -> bool | None:
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _bearer_identity(request: web.Request, given: str) -> str:
-    """"token" for the admin token; 403 for a relay token; 429/401 (counted) otherwise."""
+def _bearer_identity(request: web.Request, given: str, *, metrics: bool = False) -> str:
+    """"token" for the admin token ("metrics" for the metrics token when `metrics`: the
+    /metrics route); 403 for a relay or metrics token elsewhere; 429/401 (counted)
+    otherwise."""
     settings = request.app[SETTINGS]
     client = client_address(request)
     throttle = token_throttle(request.app)
@@ -296,12 +298,27 @@ def _bearer_identity(request: web.Request, given: str) -> str:
         raise too_many(wait, "too many wrong tokens")
     if token_matches(given, (settings.admin_token,)):
         return "token"
+    if settings.metrics_token and token_matches(given, (settings.metrics_token,)):
+        if metrics:
+            return "metrics"
+        raise json_exception(web.HTTPForbidden, "the metrics token may only read /metrics")
     if token_matches(given, settings.relay_tokens):
         raise json_exception(web.HTTPForbidden,
                          "a relay token may only subscribe to /ws/announce")
     throttle.failed(client)
-    log.info("wrong admin token from %s", client)
-    raise json_exception(web.HTTPUnauthorized, "invalid admin token")
+    log.info("wrong %s token from %s", "metrics" if metrics else "admin", client)
+    raise json_exception(web.HTTPUnauthorized,
+                         "invalid metrics token" if metrics else "invalid admin token")
+
+
+def metrics_identity(request: web.Request) -> str:
+    """"token" (admin) or "metrics" (NTR_METRICS_TOKEN) for GET /metrics: a bearer token
+    only, no session; raises JSON 401 (a wrong token counted), 403 (relay token) or 429."""
+    given = bearer_token(request)
+    if given is None:
+        raise json_exception(web.HTTPUnauthorized, "authentication required: "
+                             "Authorization: Bearer <NTR_ADMIN_TOKEN or NTR_METRICS_TOKEN>")
+    return _bearer_identity(request, given, metrics=True)
 
 
 async def admin_identity(request: web.Request) -> str:

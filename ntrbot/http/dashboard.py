@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp_session import get_session, new_session, session_middleware
 
-from ..keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS
+from ..keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS, STATS
 from ..serve import StartupError
 from .auth import (
     REVOKED,
@@ -100,6 +100,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     wait = throttle.reserve(client)
     if wait > 0:
         log.warning("login throttled for %s", client)
+        request.app[STATS].login_failures["throttled"] += 1
         return _login_error(request, "Too many failed logins. Try again in "
                             f"{math.ceil(wait)} seconds.", 429, retry_header(wait))
     form: Mapping[str, object]
@@ -112,6 +113,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if not await check_login(settings, username, password):  # scrypt off the event loop
         log.info("failed login from %s", client)
+        request.app[STATS].login_failures["invalid"] += 1
         return _login_page("Invalid username or password.", username=user)
     throttle.succeeded(client)
     start_session(await new_session(request), settings, user)

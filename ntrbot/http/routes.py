@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, api, dashboard, editing, history, hub, public, public_feed
+from . import admin, api, dashboard, editing, history, hub, metrics, public, public_feed
 
 
 def add_routes(app: web.Application, *, dashboard_enabled: bool) -> None:
@@ -17,6 +17,8 @@ def add_routes(app: web.Application, *, dashboard_enabled: bool) -> None:
     r.add_get("/nowplaying", api.now_playing)
     r.add_get("/shows", api.shows)
     r.add_get("/shows/{show_id}", api.show)
+    # Prometheus text for a bearer admin or metrics token (metrics.py).
+    r.add_get("/metrics", metrics.metrics)
     # Show history and setlists (history.py).
     r.add_get("/shows/{show_id}/announcements", history.announcements)
     r.add_get("/shows/{show_id}/setlist.{fmt}", history.setlist_export)

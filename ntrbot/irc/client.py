@@ -27,6 +27,7 @@ from ntrbot.irc.reasons import Reason, ReconnectLog
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
+from ntrbot.irc.stats import LinkStats
 from ntrbot.irc.transport import Connection, Reactor, make_factory
 
 __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
@@ -100,6 +101,7 @@ class IrcClient(DeadLink, ServerEvents):
             self._sasl.on_done = self._cap.end
         self.bot_mode: str | None = None
         self._replay = ReplayFilter()
+        self.stats = LinkStats(self.reconnects)  # for /metrics: reconnects, join refusals
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -366,6 +368,7 @@ class IrcClient(DeadLink, ServerEvents):
     def _dispatch(self, conn: Any, event: irc.client.Event) -> None:
         if conn is not self._conn:
             return
+        self.stats.on_event(event.type)
         if event.type == "all_raw_messages":
             self._last_rx = self._clock()
             self._ping_sent = None

@@ -1,0 +1,52 @@
+"""GET /metrics: ntrbot's state in the Prometheus text format, for a bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .. import keys
+from ..irc.stats import LinkStats
+from ..stats import Snapshot
+from .auth import metrics_identity
+from .dashboard import SOCKETS
+from .public_feed import FEED
+
+#: the classic text format every Prometheus reads (prometheus-client writes it)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _irc_stats(irc: Any) -> tuple[dict[str, int], int, dict[str, int]]:
+    stats = getattr(irc, "stats", None)  # the real client's counters; stand-ins have none
+    if not isinstance(stats, LinkStats):
+        return {}, 0, {}
+    return dict(stats.reconnects), stats.dead_links, dict(stats.join_refusals)
+
+
+async def snapshot(app: web.Application) -> Snapshot:
+    """Read everything a scrape reports from where it lives (database, clients, hubs)."""
+    db, irc, stats = app[keys.DB], app[keys.IRC], app[keys.STATS]
+    reconnects, dead_links, refusals = _irc_stats(irc)
+    sockets = {"/ws/announce": app[keys.HUB].subscribers, "/ws/public": len(app[FEED].listeners)}
+    if SOCKETS in app:
+        sockets["/ws/dashboard"] = len(app[SOCKETS])
+    return Snapshot(
+        deliveries=await db.delivery_counts(), delivery_seconds=await db.delivery_seconds(),
+        irc_connected=bool(irc.status().get("connected")), reconnects=reconnects,
+        dead_links=dead_links, join_refusals=refusals, polls=dict(app[keys.POLLER].polls),
+        websockets=sockets, login_failures=dict(stats.login_failures),
+        loop_lag=stats.loop_lag)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    metrics_identity(request)
+    app = request.app
+    snap = await snapshot(app)
+    stats = app[keys.STATS]
+    if stats.exporter is None:  # prometheus-client is loaded on the first scrape only
+        from ..metrics import Exporter
+
+        stats.exporter = Exporter()
+    return web.Response(body=stats.exporter.render(snap),
+                        headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})

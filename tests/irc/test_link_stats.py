@@ -1,0 +1,54 @@
+"""IrcClient.stats on real servers: reconnect reasons, dead links, join refusals (/metrics)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.net import wait_until
+from tests.support.rawirc import RawIrc
+
+
+async def test_a_server_restart_counts_a_closed_link_and_failed_connects(
+        miniircd, make_bot) -> None:
+    bot = await make_bot(irc_settings(miniircd))
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    assert sum(bot.stats.reconnects.values()) == 0
+    miniircd.stop()
+    await wait_until(lambda: bot.stats.reconnects["connect_failed"] >= 1, 30,
+                     "a refused reconnect")
+    miniircd.start()
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to rejoin")
+    assert bot.stats.reconnects["server_closed"] == 1
+    assert bot.stats.dead_links == 0
+
+
+@pytest.mark.ngircd
+async def test_a_dead_link_is_counted(ircd_factory, tcp_proxy, make_bot) -> None:
+    server = ircd_factory("ngircd")
+    proxy = await tcp_proxy(server.host, server.port)
+
+    class Via:
+        host, port = "127.0.0.1", proxy.port
+
+    bot = await make_bot(irc_settings(Via), register_timeout=3.0)
+    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    proxy.blackhole()
+    await bot.say(CHANNEL, "Now Playing: into the hole", priority=True, confirm=True,
+                  fresh_for=120)
+    await wait_until(lambda: bot.stats.dead_links == 1, 30, "the dead link")
+    assert bot.stats.reconnects["dead_link"] == 1
+    proxy.restore()
+
+
+async def test_join_refusals_are_counted_by_numeric(miniircd, make_bot) -> None:
+    op = await RawIrc.connect(miniircd.host, miniircd.port, "chanop")
+    try:
+        await op.join(CHANNEL)
+        await op.send(f"MODE {CHANNEL} +k sekrit")
+        await op.wait_for(lambda m: m.command == "MODE", 20)
+        bot = await make_bot(irc_settings(miniircd))
+        await wait_until(lambda: bot.stats.join_refusals["475"] >= 1, 30, "a 475 refusal")
+        assert set(bot.stats.join_refusals) == {"475"}
+    finally:
+        await op.close()
