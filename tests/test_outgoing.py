@@ -1,23 +1,21 @@
-"""The outgoing HTTP client: httpx's API over aiohttp's client, against a loopback server."""
+"""The outgoing HTTP client: httpx on its own transport, against a loopback server."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import gzip
 import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ntrbot.outgoing import AiohttpTransport, http_client, proxy_for
+from ntrbot.outgoing import OutgoingTransport, http_client, proxy_for
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,48 +131,40 @@ async def test_a_cut_response_is_a_transport_error(server: TestServer,
         await client.get(url(server, "/cut"))
 
 
-async def test_close_closes_the_aiohttp_session(server: TestServer) -> None:
-    transport = AiohttpTransport()
-    async with httpx.AsyncClient(transport=transport) as c:
-        await c.get(url(server, "/echo"))
-        session: Any = transport._session
-        assert session is not None and not session.closed
-    assert session.closed and transport._session is None
+async def test_close_closes_the_kept_alive_connection() -> None:
+    closed = asyncio.Event()
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        if await reader.read() == b"":
+            closed.set()
+        writer.close()
+
+    async with raw_server(keep_alive) as port:
+        async with http_client("t") as c:
+            assert (await c.get(f"http://127.0.0.1:{port}/")).text == "ok"
+            assert not closed.is_set()
+        await asyncio.wait_for(closed.wait(), 10)
 
 
-def test_a_request_loads_none_of_httpx_own_transport() -> None:
-    """The point of it: httpcore's connection machinery and anyio (~3.5 MB) stay out."""
-    code = """
-import asyncio, sys
-from aiohttp import web
-from ntrbot.outgoing import http_client
-
-async def main():
-    app = web.Application()
-    async def ok(request):
-        return web.json_response({"ok": True})
-
-    app.router.add_get("/", ok)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+async def test_the_client_is_httpx_alone() -> None:
+    """No bridge to aiohttp's client, so no private hook into it (issue 23 item 4)."""
+    tree = ast.parse((REPO / "ntrbot" / "outgoing.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import | ast.ImportFrom)
+                for alias in (node.names if isinstance(node, ast.Import)
+                              else [ast.alias(node.module or "")])}
+    assert "aiohttp" not in imported and "yarl" not in imported
+    assert "httpx" in imported
     async with http_client("t") as c:
-        assert (await c.get(f"http://127.0.0.1:{port}/")).json() == {"ok": True}
-    await runner.cleanup()
-    print(sorted(m for m in sys.modules if m.split(".")[0] in {"anyio", "sniffio"}))
-
-asyncio.run(main())
-"""
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+        assert isinstance(c._transport, OutgoingTransport)
 
 
 async def test_one_call_is_one_request_when_the_server_hangs_up() -> None:
-    """aiohttp would send a GET again on a dropped connection; the callers count attempts."""
+    """No resend of a GET on a dropped connection (aiohttp's client did); the callers count
+    attempts."""
     seen: list[bytes] = []
 
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -258,3 +248,51 @@ async def test_a_long_response_header_is_accepted() -> None:
         async with http_client("t") as c:
             r = await c.get(f"http://127.0.0.1:{port}/")
     assert r.status_code == 200 and len(r.headers["content-security-policy"]) == 9000
+
+
+async def test_an_endless_response_header_is_a_protocol_error() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 300_000 + b"\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    async with raw_server(answer) as port:
+        async with http_client("t") as c:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await c.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_requests_go_through_the_proxy_of_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTP proxy from ALL_PROXY gets the absolute URL; NO_PROXY hosts go direct."""
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    async with raw_server(proxy) as port, raw_server(proxy) as direct:
+        monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        async with http_client("t") as c:
+            assert (await c.get("http://api.example/likes?x=%2F")).text == "ok"
+            assert (await c.get(f"http://localhost:{direct}/here")).text == "ok"
+    assert lines == [b"GET http://api.example/likes?x=%2F HTTP/1.1", b"GET /here HTTP/1.1"]
+
+
+async def test_an_unusable_proxy_is_a_proxy_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("ALL_PROXY", "gopher://user:pw@127.0.0.1:70")
+    async with http_client("t") as c:
+        with pytest.raises(httpx.ProxyError) as raised:
+            await c.get("http://api.example/x")
+    assert "pw" not in str(raised.value)

@@ -13,7 +13,7 @@ from aiohttp import connector
 from ntrbot import keys, tls
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.outgoing import AiohttpTransport
+from ntrbot.outgoing import OutgoingTransport
 
 SYSTEM_CAS = bool(connector._SSL_CONTEXT_VERIFIED.cert_store_stats().get("x509_ca"))
 
@@ -95,10 +95,10 @@ def test_only_a_hashed_ca_directory_counts_as_a_store(monkeypatch: pytest.Monkey
         assert_verifying(ctx)
 
 
-async def test_app_http_client_uses_the_shared_context_on_aiohttp(
+async def test_app_http_client_uses_the_shared_context(
         settings: Settings, aiohttp_client: Any) -> None:
     app = create_app(settings)
     await aiohttp_client(app)
     transport = app[keys.HTTP]._transport
-    assert isinstance(transport, AiohttpTransport)
-    assert transport._ssl is tls.https_context()
+    assert isinstance(transport, OutgoingTransport)
+    assert transport.ssl_context is tls.https_context()

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 
+from tests.support import bots
 from tests.support.compat_plugins import SOPEL_PLUGIN, TOKEN, load_module, sample_shows
 from tests.support.standins import NtrStandIn
+
+
+def _starts_bots(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        getattr(v, "__module__", None) == bots.__name__ for v in vars(module).values())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """As root, get the bots' interpreter (`bots.bot_python`: a venv built once per machine)
+    before the first test, off its timeout, when a collected test starts the real bots."""
+    if session.config.option.collectonly or os.geteuid() != 0:
+        return
+    if any(_starts_bots(item) for item in session.items):
+        with contextlib.suppress(Exception):  # the test that needs it reports the error
+            bots.bot_python()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Coroutine
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.unpriv import TEST_USER as TEST_USER
-from tests.support.unpriv import drop_prefix, give_to_test_user
+from tests.support.unpriv import drop_prefix, give_to_test_user, unpriv_python
 
 REPO = Path(__file__).resolve().parents[2]
 SOPEL_PLUGIN = REPO / "compat" / "sopel" / "ntr_playlist.py"
@@ -84,12 +83,22 @@ supybot.servers.http.port: 0
 # --- running as someone else -----------------------------------------------------------------
 
 
+BOT_MODULES = ("sopel", "supybot", "websocket")
+BOT_PACKAGES = ("sopel", "limnoria", "websocket-client")
+
+
+def bot_python() -> str:
+    """The interpreter the bots run with: one TEST_USER can execute, with Sopel, Limnoria and
+    websocket-client (tests.support.unpriv.unpriv_python; sys.executable when not root)."""
+    return unpriv_python(BOT_MODULES, BOT_PACKAGES)
+
+
 def _privilege_drop_prefix() -> list[str]:
     """Command prefix that runs a command as TEST_USER ([] when we are not root).
 
-    See tests.support.unpriv.drop_prefix: the probe checks this interpreter can import the bots.
+    See tests.support.unpriv.drop_prefix: the probe checks `bot_python` can import the bots.
     """
-    probe = [sys.executable, "-c", "import os, sopel, supybot, websocket; print(os.geteuid())"]
+    probe = [bot_python(), "-c", "import os, sopel, supybot, websocket; print(os.geteuid())"]
     return drop_prefix(probe)
 
 
@@ -312,7 +321,7 @@ def start_sopel(
             api_base_url=api_base_url,
         )
     )
-    command = [sys.executable, "-m", "sopel.cli.run", "start", "-c", str(cfg)]
+    command = [bot_python(), "-m", "sopel.cli.run", "start", "-c", str(cfg)]
     return _spawn("sopel", nick, home, command, irc_host, irc_port, channel, join_timeout, keep_dir)
 
 
@@ -358,7 +367,7 @@ def start_limnoria(
         )
     )
     command = [
-        sys.executable,
+        bot_python(),
         "-c",
         "from supybot.scripts.limnoria import main; main()",
         "--disable-multiprocessing",
