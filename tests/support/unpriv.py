@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 TEST_USER = "ntrtest"
+# Held while the user is looked up and created, so that one xdist worker creates it.
+_USER_LOCK = os.path.join(tempfile.gettempdir(), "ntrbot-test-user.lock")
 
 _PREFIXES: dict[tuple[str, ...], list[str]] = {}
 
@@ -18,12 +22,20 @@ def ensure_test_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(TEST_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
-            check=True,
-            capture_output=True,
-        )
-        return pwd.getpwnam(TEST_USER)
+        pass
+    # pytest-xdist workers may all get here at once: one of them creates the user.
+    with open(_USER_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(TEST_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                 TEST_USER],
+                check=True,
+                capture_output=True,
+            )
+            return pwd.getpwnam(TEST_USER)
 
 
 def drop_prefix(probe: list[str]) -> list[str]:
