@@ -19,6 +19,7 @@ from ntrbot.http.auth import verify_password
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import DEFAULT_CLIENT_ID, FakeSoundCloud, make_like
 from tests.support.net import free_port
+from tests.support.process import REPO
 
 SECRET_KEY = "s" * 40
 WEB_PASSWORD = "hunter2-but-longer"
@@ -27,6 +28,8 @@ WEB_PASSWORD = "hunter2-but-longer"
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NTR_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # The code of this checkout, whatever `pip install -e` points at (as NtrbotProcess does).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 

@@ -179,6 +179,9 @@ async def test_close_closes_both_even_when_one_fails(tmp_path: Path,
     monkeypatch.setattr(reader, "close", failing_close)
     with pytest.raises(sqlite3.OperationalError, match="close failed"):
         await db.close()
+    # aiosqlite's worker thread ends just after close() returns: join it, bounded
+    writer._thread.join(10)
+    reader._thread.join(10)
     assert writer._connection is None and not writer._thread.is_alive()
     assert not reader._thread.is_alive()
 

@@ -30,6 +30,8 @@ from tests.support.rawirc import RawIrc
 REPO = Path(__file__).resolve().parents[1]
 # What `pip install .` needs from the working tree (untracked files included).
 PACKAGE_FILES = ("pyproject.toml", "README.md", "ntrbot", "web")
+# Under pytest-xdist (--dist loadgroup) the module runs on one worker: one demo_venv build.
+pytestmark = pytest.mark.xdist_group("demo-venv")
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

@@ -386,13 +386,18 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
         await page.wait_for_selector("#edit-panel[hidden]", state="attached")
 
         # a new like arrives (Refresh now): it appears live, highlighted for a few seconds
+        # (FRESH_MS, 8 s: the other tab's clock is Playwright's, moved on past them)
+        await other.clock.install()
         fake.add_like(make_like(601, datetime.now(UTC) - timedelta(minutes=1),
                                 title=NEW_LIKE, artist="Sewer Cats"))
         await page.click("#refresh")
         fresh = other.locator("#current-tracks tr.fresh", has_text=NEW_LIKE)
         await fresh.wait_for()
         assert (await row_titles(other))[-1] == NEW_LIKE
-        await fresh.wait_for(state="detached", timeout=15_000)
+        await other.clock.run_for(5_000)
+        assert await fresh.count() == 1  # still highlighted
+        await other.clock.run_for(3_100)
+        await fresh.wait_for(state="detached")
         await other.locator("#current-tracks tr", has_text=NEW_LIKE).wait_for()
 
         # Chromium logs the 4xx answers this test provoked on purpose; nothing else

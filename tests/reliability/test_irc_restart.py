@@ -210,6 +210,8 @@ async def test_restarts_rejoin_and_deliver_queued_announces_once(
     try:
         first = await show.announce(1)
         assert first["delivery"] == "delivered", first
+        # seen before the server is killed (it may not have relayed it yet otherwise)
+        await show.observer.wait_privmsg(NICK, CHANNEL, contains=first["message"])  # type: ignore[union-attr]
         messages.append(first["message"])
         for cycle in range(1, CYCLES + 1):
             await show.server_down()

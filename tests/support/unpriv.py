@@ -32,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 TEST_USER = "ntrtest"
+# Held while the user is looked up and created, so that one xdist worker creates it.
+_USER_LOCK = os.path.join(tempfile.gettempdir(), "ntrbot-test-user.lock")
 # Where the test user's venvs are built: world-readable, never under a 0700 home.
 CACHE_ROOT = Path(tempfile.gettempdir())
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -54,12 +56,20 @@ def ensure_test_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(TEST_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
-            check=True,
-            capture_output=True,
-        )
-        return pwd.getpwnam(TEST_USER)
+        pass
+    # pytest-xdist workers may all get here at once: one of them creates the user.
+    with open(_USER_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(TEST_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                 TEST_USER],
+                check=True,
+                capture_output=True,
+            )
+            return pwd.getpwnam(TEST_USER)
 
 
 def exec_as_prefix() -> list[str]:
