@@ -22,6 +22,7 @@ from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
+from ntrbot.irc.joins import JoinPlan
 from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
@@ -117,7 +118,8 @@ class IrcClient(DeadLink, ServerEvents):
         self._server_error: str | None = None
         self._ping_sent: float | None = None
         self._alt: Iterator[str] = alternate_nicks(self.wanted_nick)
-        self._join_sent: dict[str, float] = {}
+        self.joins = JoinPlan(self.channels, settings.channel_keys,
+                              unanswered=join_retry_interval, clock=clock)
 
     # --- public interface --------------------------------------------------
 
@@ -193,6 +195,8 @@ class IrcClient(DeadLink, ServerEvents):
             "tls": self.settings.irc_tls,
             "nick": self.nick,
             "channels": sorted(self.joined.values()),
+            "join_refusals": self.joins.refusals(),
+            "join_refusal_counts": dict(self.joins.refusal_counts),
             "last_error": self.last_error,
             "queued": len(self.queue),
             "unconfirmed": len(self.confirmer),
@@ -243,7 +247,7 @@ class IrcClient(DeadLink, ServerEvents):
     def _reset_connection_state(self) -> None:
         self.registered = False
         self.joined.clear()
-        self._join_sent.clear()
+        self.joins.new_connection()
         self._ping_sent = None
         self._server_error = None
         self._alt = alternate_nicks(self.wanted_nick)
@@ -335,11 +339,8 @@ class IrcClient(DeadLink, ServerEvents):
             if self.nick != self.wanted_nick and now - last_nick_try >= self.nick_retry_interval:
                 last_nick_try = now
                 self._send_raw(f"NICK {self.wanted_nick}")
-            for ch in self.channels:
-                sent = self._join_sent.get(irc.strings.lower(ch))
-                if irc.strings.lower(ch) not in self.joined and (
-                        sent is None or now - sent >= self.join_retry_interval):
-                    self._join(ch)
+            for ch in self.joins.to_join(self.joined):
+                self._join(ch)
 
     # --- events ------------------------------------------------------------
 
@@ -388,5 +389,5 @@ class IrcClient(DeadLink, ServerEvents):
         self._notify()
 
     def _join(self, channel: str) -> None:
-        self._join_sent[irc.strings.lower(channel)] = self._clock()
-        self._send_raw(f"JOIN {channel}")
+        self.joins.sent(channel)
+        self._send_raw(self.joins.line(channel))  # may carry the key: never logged

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
     from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
+    from ntrbot.irc.joins import JoinPlan
     from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
     from ntrbot.irc.sendqueue import SendQueue
@@ -74,7 +75,7 @@ class ServerEvents:
     _server_error: str | None
     _lost: asyncio.Event
     _alt: Iterator[str]
-    _join_sent: dict[str, float]
+    joins: JoinPlan
     _tasks: set[asyncio.Task[Any]]
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
@@ -159,6 +160,9 @@ class ServerEvents:
             return
         channel = event.target
         self.joined[irc.strings.lower(channel)] = channel
+        if self.joins.joined(channel) and (self.last_error or "").startswith(
+                f"cannot join {channel}:"):
+            self.last_error = None  # the refusal is over
         if event.source.user and event.source.host:
             self.userhost = f"{event.source.user}@{event.source.host}"
         log.info("IRC joined %s", channel)
@@ -182,22 +186,36 @@ class ServerEvents:
                     event.source.nick, why, self.rejoin_delay)
         self._set_error(f"kicked from {channel} by {event.source.nick}")
         if irc.strings.lower(channel) in {irc.strings.lower(c) for c in self.channels}:
-            self._join_sent[irc.strings.lower(channel)] = self._clock()
+            self.joins.hold(channel, self.rejoin_delay)
             asyncio.get_running_loop().call_later(self.rejoin_delay, self._rejoin, channel)
 
     def _rejoin(self, channel: str) -> None:
-        if self.registered and irc.strings.lower(channel) not in self.joined:
+        if self.registered and self.joins.due(channel, self.joined):
             self._join(channel)
 
     def _join_failed(self, event: irc.client.Event) -> None:
         channel = event.arguments[0] if event.arguments else "?"
         text = event.arguments[1] if len(event.arguments) > 1 else event.type
-        log.warning("IRC cannot join %s: %s (will retry)", channel, text)
         code = REFUSAL_CODES.get(event.type, event.type)
         # Announces waiting for this channel would wait in vain: the host is told now.
         self.queue.fail_target(channel, f"{code} cannot join {channel}: {text}",
                                key=irc.strings.lower)
-        self._set_error(f"cannot join {channel}: {text}")
+        if not self.joins.wanted(channel):
+            log.warning("IRC cannot join %s: %s", channel, text)
+            self._set_error(f"cannot join {channel}: {text}")
+            return
+        refusal = self.joins.refused(channel, code, text)
+        delay = refusal.retry_at - self._clock()
+        log.warning("IRC cannot join %s; retrying in %.0f s", refusal.message, delay)
+        self._set_error(f"cannot join {refusal.message}")
+        asyncio.get_running_loop().call_later(delay, self._rejoin, channel)
+
+    def _on_invite(self, event: irc.client.Event) -> None:
+        channel = event.arguments[0] if event.arguments else ""
+        if self.registered and self.joins.wanted(channel) and \
+                irc.strings.lower(channel) not in self.joined:
+            log.info("IRC invited to %s by %s; joining", channel, event.source.nick)
+            self._join(channel)
 
     _on_inviteonlychan = _on_bannedfromchan = _on_badchannelkey = _join_failed
     _on_channelisfull = _on_nosuchchannel = _on_toomanychannels = _join_failed
