@@ -17,6 +17,7 @@ from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
+from ntrbot.irc.ctcp import CtcpResponder
 from ntrbot.irc.deadlink import DeadLink
 from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.disabled import DisabledIrc
@@ -97,6 +98,8 @@ class IrcClient(DeadLink, ServerEvents):
             self._sasl.on_done = self._cap.end
         self.bot_mode: str | None = None
         self._replay = ReplayFilter()
+        # CTCP answers share the flood budget; none when it is spent (announces first)
+        self.ctcp = CtcpResponder(may_send=self.queue.bucket.try_take, clock=clock)
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
     from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
+    from ntrbot.irc.ctcp import CtcpResponder
     from ntrbot.irc.joins import JoinPlan
     from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
@@ -76,6 +77,7 @@ class ServerEvents:
     _lost: asyncio.Event
     _alt: Iterator[str]
     joins: JoinPlan
+    ctcp: CtcpResponder
     _tasks: set[asyncio.Task[Any]]
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
@@ -293,6 +295,17 @@ class ServerEvents:
 
     def _on_privmsg(self, event: irc.client.Event) -> None:
         self._command(event, reply_to=event.source.nick)
+
+    def _on_ctcp(self, event: irc.client.Event) -> None:
+        """A CTCP request, to us or a channel: the answer is a NOTICE to the asker only.
+        (An ACTION is a "ctcp" event too, then an "action" one: never a command.)"""
+        if (not event.arguments or self._is_me(event.source.nick)
+                or self._replay.reason(event.tags) is not None):
+            return
+        arg = event.arguments[1] if len(event.arguments) > 1 else ""
+        line = self.ctcp.answer(event.source.nick, event.arguments[0], arg)
+        if line:
+            self._send_raw(line)
 
     def _on_batch(self, event: irc.client.Event) -> None:
         self._replay.batch(event.target or "", list(event.arguments), event.tags)
