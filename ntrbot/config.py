@@ -352,6 +352,8 @@ def validate(s: Settings) -> None:
                "irc_channels" if ch in s.irc_channels else "announce_channel",
                f"{ch!r} is not a channel name")
     check_channel_keys(s)
+    _check(s.irc_nickserv_password is None or not _bad_key(s.irc_nickserv_password),
+           "irc_nickserv_password", "must be one word (no spaces or control characters)")
     _check(s.irc_flood_burst >= 1, "irc_flood_burst", "must be at least 1")
     _check(s.irc_flood_rate > 0, "irc_flood_rate", "must be > 0")
     _check(s.announce_fresh_seconds >= 0, "announce_fresh_seconds", "must be >= 0")

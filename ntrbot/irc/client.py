@@ -23,6 +23,7 @@ from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
+from ntrbot.irc.identify import NickServIdentify
 from ntrbot.irc.joins import JoinPlan
 from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.replay import ReplayFilter
@@ -100,6 +101,8 @@ class IrcClient(DeadLink, ServerEvents):
         self._replay = ReplayFilter()
         # CTCP answers share the flood budget; none when it is spent (announces first)
         self.ctcp = CtcpResponder(may_send=self.queue.bucket.try_take, clock=clock)
+        self.nickserv = NickServIdentify(settings.irc_sasl_user or self.wanted_nick,
+                                         settings.irc_nickserv_password, self._send_raw)
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
     from ntrbot.irc.ctcp import CtcpResponder
+    from ntrbot.irc.identify import NickServIdentify
     from ntrbot.irc.joins import JoinPlan
     from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
@@ -78,6 +79,7 @@ class ServerEvents:
     _alt: Iterator[str]
     joins: JoinPlan
     ctcp: CtcpResponder
+    nickserv: NickServIdentify
     _tasks: set[asyncio.Task[Any]]
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
@@ -116,6 +118,8 @@ class ServerEvents:
         self._replay.live(event.tags)
         self._cap.registered()
         self.nick = event.target or self.nick
+        # no SASL configured, or not offered / refused: NickServ IDENTIFY, before the JOINs
+        self.nickserv.registered(sasl_done=self._sasl is not None and self._sasl.state == "done")
         self.backoff.connected()
         log.info("IRC connected to %s:%s as %s", self.host, self.port, self.nick)
         if self.nick != self.wanted_nick:
@@ -306,6 +310,10 @@ class ServerEvents:
         line = self.ctcp.answer(event.source.nick, event.arguments[0], arg)
         if line:
             self._send_raw(line)
+
+    def _on_privnotice(self, event: irc.client.Event) -> None:
+        if event.arguments:
+            self.nickserv.notice(getattr(event.source, "nick", None), event.arguments[0])
 
     def _on_batch(self, event: irc.client.Event) -> None:
         self._replay.batch(event.target or "", list(event.arguments), event.tags)
