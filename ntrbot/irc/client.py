@@ -29,6 +29,7 @@ from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
+from ntrbot.irc.sts import Sts, StsStore, policy_path
 from ntrbot.irc.transport import Connection, Reactor, make_factory
 
 __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
@@ -103,6 +104,9 @@ class IrcClient(DeadLink, ServerEvents):
         self.ctcp = CtcpResponder(may_send=self.queue.bucket.try_take, clock=clock)
         self.nickserv = NickServIdentify(settings.irc_sasl_user or self.wanted_nick,
                                          settings.irc_nickserv_password, self._send_raw)
+        # IRCv3 STS: self.port and the TLS flag follow it on every connect
+        self.sts = Sts(self.host, self.port, settings.irc_tls, verify=settings.irc_tls_verify,
+                       store=StsStore(policy_path(settings.db_path)))
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -157,6 +161,7 @@ class IrcClient(DeadLink, ServerEvents):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._main = self._sender = None
+        self.sts.disconnected()
         for item in self.confirmer.take_unconfirmed():
             item.set("failed", "not confirmed: ntrbot stopped before the server answered")
         self.queue.fail_all("IRC client stopped before the line was sent")
@@ -198,7 +203,8 @@ class IrcClient(DeadLink, ServerEvents):
             "enabled": True,
             "connected": self.registered,
             "server": f"{self.host}:{self.port}",
-            "tls": self.settings.irc_tls,
+            "tls": self.sts.tls,
+            "sts": self.sts.policy,
             "nick": self.nick,
             "channels": sorted(self.joined.values()),
             "join_refusals": self.joins.refusals(),
@@ -265,9 +271,10 @@ class IrcClient(DeadLink, ServerEvents):
         while not self._stopping:
             self._reset_connection_state()
             self._lost.clear()
+            self.port, tls = self.sts.target()  # an STS policy: TLS on its port, never plain
             log.info("IRC connecting to %s:%s%s as %s", self.host, self.port,
-                     " (TLS)" if self.settings.irc_tls else "", self.wanted_nick)
-            factory = make_factory(self._connect_factory, tls=self.settings.irc_tls,
+                     " (TLS)" if tls else "", self.wanted_nick)
+            factory = make_factory(self._connect_factory, tls=tls,
                                    tls_verify=self.settings.irc_tls_verify,
                                    tls_cert=self.settings.irc_tls_cert,
                                    tls_key=self.settings.irc_tls_key,
@@ -299,6 +306,7 @@ class IrcClient(DeadLink, ServerEvents):
                 watchdog.cancel()
                 with contextlib.suppress(BaseException):
                     await watchdog
+            self.sts.disconnected()  # a policy runs for its duration from the close
             if not self._stopping:
                 if self._reconnect_now:
                     self._reconnect_now = False

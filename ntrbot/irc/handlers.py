@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
     from ntrbot.irc.sendqueue import SendQueue
+    from ntrbot.irc.sts import Sts
 
 log = logging.getLogger("ntrbot.irc")
 
@@ -80,6 +81,7 @@ class ServerEvents:
     joins: JoinPlan
     ctcp: CtcpResponder
     nickserv: NickServIdentify
+    sts: Sts
     _tasks: set[asyncio.Task[Any]]
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
@@ -264,6 +266,10 @@ class ServerEvents:
 
     def _on_cap(self, event: irc.client.Event) -> None:
         self._cap.on_cap(list(event.arguments))
+        if event.arguments and event.arguments[0].upper() in ("LS", "NEW") and \
+                self.sts.on_caps(self._cap.offered) and not self._reconnect_now:
+            self._reconnect_now = True  # STS: this plaintext link goes; TLS at once
+            self._send_raw("QUIT :upgrading to TLS (STS)")
 
     def _on_invalidcapcmd(self, event: irc.client.Event) -> None:
         self._cap.invalid_command()
