@@ -24,6 +24,8 @@ SECRET_FIELDS = frozenset({"admin_token", "relay_tokens", "metrics_token", "web_
                            "irc_nickserv_password", "discord_webhook_url",
                            "webhook_urls", "webhook_secret"})
 MIN_TOKEN_LENGTH = 16
+#: channel keys are secrets too: masked by check-config, never logged
+SECRET_FIELDS = SECRET_FIELDS | {"irc_channel_keys"}
 
 
 class ConfigError(ValueError):
@@ -87,8 +89,12 @@ class Settings:
     irc_tls_verify: bool = _meta("verify the server's TLS certificate", default=True)
     irc_password: str | None = _meta("IRC server password (PASS)", default=None)
     irc_nick: str = _meta("bot nick", default="ntrbot")
-    irc_channels: tuple[str, ...] = _meta("channels to join, comma separated",
-                                          default=("#sewerchat",))
+    irc_channels: tuple[str, ...] = _meta(
+        "channels to join, comma separated; an entry may be `#chan key` for a channel with a "
+        "key (+k)", default=("#sewerchat",))
+    irc_channel_keys: tuple[str, ...] = _meta(
+        "channel keys (+k), comma separated `#chan=key` pairs (the channel in "
+        "NTR_IRC_CHANNELS or NTR_ANNOUNCE_CHANNEL); never logged", default=())
     announce_channel: str = _meta("where announces go; several channels comma separated, each "
                                   "an output", default="#sewerchat")
     irc_sasl_user: str | None = _meta("SASL account (PLAIN, SCRAM-SHA-256)", default=None)
@@ -127,6 +133,27 @@ class Settings:
         "16+ characters; the key of the webhooks' X-Ntrbot-Signature HMAC-SHA256 (required "
         "with NTR_WEBHOOK_URLS)", default=None)
     log_level: str = _meta("DEBUG, INFO, WARNING or ERROR", default="INFO")
+
+    def __post_init__(self) -> None:
+        # "#chan key" in NTR_IRC_CHANNELS: the name stays there, the key joins the keys.
+        if any(len(c.split()) > 1 for c in self.irc_channels):
+            names, keys = [], list(self.irc_channel_keys)
+            for entry in self.irc_channels:
+                name, *rest = entry.split(None, 1)
+                names.append(name)
+                if rest:
+                    keys.append(f"{name}={rest[0].strip()}")
+            object.__setattr__(self, "irc_channels", tuple(names))
+            object.__setattr__(self, "irc_channel_keys", tuple(keys))
+
+    @property
+    def channel_keys(self) -> dict[str, str]:
+        """Channel -> key (+k), from NTR_IRC_CHANNEL_KEYS and `#chan key` channel entries."""
+        out: dict[str, str] = {}
+        for pair in self.irc_channel_keys:
+            chan, _, key = pair.partition("=")
+            out[chan.strip()] = key.strip()
+        return out
 
     @property
     def dashboard_enabled(self) -> bool:
@@ -327,6 +354,9 @@ def validate(s: Settings) -> None:
         _check(ch[:1] in "#&+!" and len(ch) > 1 and not any(c in ch for c in " ,\x07\r\n"),
                "irc_channels" if ch in s.irc_channels else "announce_channel",
                f"{ch!r} is not a channel name")
+    check_channel_keys(s)
+    _check(s.irc_nickserv_password is None or not _bad_key(s.irc_nickserv_password),
+           "irc_nickserv_password", "must be one word (no spaces or control characters)")
     _check(s.irc_flood_burst >= 1, "irc_flood_burst", "must be at least 1")
     _check(s.irc_flood_rate > 0, "irc_flood_rate", "must be > 0")
     _check(s.announce_fresh_seconds >= 0, "announce_fresh_seconds", "must be >= 0")
@@ -385,6 +415,30 @@ def check_webhooks(s: Settings) -> None:
         _check(len(s.webhook_secret) >= MIN_TOKEN_LENGTH, "webhook_secret",
                f"must be at least {MIN_TOKEN_LENGTH} characters "
                "(`ntrbot gen-secret` makes one)")
+
+
+def _bad_key(key: str) -> bool:
+    return (not key or key.startswith(":")
+            or any(c in ", " or ord(c) < 32 or ord(c) == 127 for c in key))
+
+
+def check_channel_keys(s: Settings) -> None:
+    """Every key is `#chan=key` for a channel ntrbot joins; never echoes a key."""
+    names = {c.lower() for c in (*s.irc_channels, *s.announce_channels)}
+    seen: dict[str, str] = {}
+    total = len(s.irc_channel_keys)
+    for n, pair in enumerate(s.irc_channel_keys, 1):
+        chan, sep, key = (part.strip() for part in pair.partition("="))
+        where = f"entry {n} of {total}"
+        _check(bool(sep) and chan[:1] in "#&+!" and len(chan) > 1, "irc_channel_keys",
+               f"{where} is not #channel=key")
+        _check(chan.lower() in names, "irc_channel_keys",
+               f"{where}: {chan} is not in NTR_IRC_CHANNELS or NTR_ANNOUNCE_CHANNEL")
+        _check(not _bad_key(key), "irc_channel_keys",
+               f"{where}: the key for {chan} is empty or has a space, comma or control "
+               "character")
+        _check(seen.setdefault(chan.lower(), key) == key, "irc_channel_keys",
+               f"two different keys for {chan}")
 
 
 def check_announce_format(template: str) -> None:

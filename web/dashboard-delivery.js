@@ -26,6 +26,13 @@ function ircReady(chan) {
   return joined.includes(chan.toLowerCase());
 }
 
+// Why the server refused our JOIN of this channel, if it did: "#c: banned (474 …)".
+function refusalOf(chan) {
+  const rs = (state.irc && state.irc.join_refusals) || [];
+  const r = rs.find((x) => String(x.channel).toLowerCase() === chan.toLowerCase());
+  return r ? r.message : null;
+}
+
 // --- before the air time ---------------------------------------------------------
 
 // Still waiting for its air time: `airs_at` ahead on this browser's clock and nothing has
@@ -90,7 +97,8 @@ export function channelWords(d, named) {
   const pre = named ? chan + ' ' : '';
   switch (d.state) {
     case 'delivered': return 'in ' + chan + ' ' + clockSec(d.at);
-    case 'queued': return pre + (ircReady(chan) ? 'sending…' : 'sending… (waiting for IRC)');
+    case 'queued': return pre + (ircReady(chan) ? 'sending…'
+      : refusalOf(chan) ? 'sending… (' + refusalOf(chan) + ')' : 'sending… (waiting for IRC)');
     case 'sent': return pre + 'sending…';
     case 'failed': return pre + 'failed: ' + (d.detail || 'no reason given');
     case 'expired': return pre + 'not sent (too late)';

@@ -106,10 +106,18 @@ function renderIrc(irc) {
   const was = state.irc;
   state.irc = irc;
   // IRC on/off or up/down changes the words of queued announces ("waiting for IRC")
-  if (irc && (!was || was.enabled !== irc.enabled || was.connected !== irc.connected)) render();
+  const why = (i) => ((i && i.join_refusals) || []).map((r) => r.message).join('|');
+  if (irc && (!was || was.enabled !== irc.enabled || was.connected !== irc.connected ||
+      why(was) !== why(irc))) render();
   if (!irc || !irc.enabled) return setPill('irc-status', 'IRC off', 'off', 'IRC is not configured');
   const chans = (irc.channels || []).join(' ');
-  if (irc.connected) {
+  // a refused JOIN, in the server's words: "#sewerchat: banned (474 Cannot join channel (+b))"
+  const refused = irc.join_refusals || [];
+  if (irc.connected && refused.length) {
+    setPill('irc-status', 'IRC ' + (chans ? chans + ' · ' : '') + refused.map((r) => r.message).join(' · '),
+      chans ? 'warn' : 'bad', 'connected as ' + (irc.nick || '?') + '; ' + refused.map((r) =>
+        r.message + ', trying again in ' + Math.max(1, Math.round(r.retry_in)) + ' s').join('; '));
+  } else if (irc.connected) {
     setPill('irc-status', 'IRC ' + (chans || 'connected'), chans ? 'ok' : 'warn',
       'connected as ' + (irc.nick || '?') + (chans ? ', joined ' + chans : ', no channel joined'));
   } else if (/^IRC link lost/.test(irc.last_error || '')) {

@@ -17,17 +17,21 @@ from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
+from ntrbot.irc.ctcp import CtcpResponder
 from ntrbot.irc.deadlink import DeadLink
 from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
+from ntrbot.irc.identify import NickServIdentify
+from ntrbot.irc.joins import JoinPlan
 from ntrbot.irc.lines import clean, safe_line
 from ntrbot.irc.reasons import Reason, ReconnectLog
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
 from ntrbot.irc.stats import LinkStats
+from ntrbot.irc.sts import Sts, StsStore, policy_path
 from ntrbot.irc.transport import Connection, Reactor, make_factory
 
 __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
@@ -101,7 +105,13 @@ class IrcClient(DeadLink, ServerEvents):
             self._sasl.on_done = self._cap.end
         self.bot_mode: str | None = None
         self._replay = ReplayFilter()
-        self.stats = LinkStats(self.reconnects)  # for /metrics: reconnects, join refusals
+        # CTCP answers share the flood budget; none when it is spent (announces first)
+        self.ctcp = CtcpResponder(may_send=self.queue.bucket.try_take, clock=clock)
+        self.nickserv = NickServIdentify(settings.irc_sasl_user or self.wanted_nick,
+                                         settings.irc_nickserv_password, self._send_raw)
+        # IRCv3 STS: self.port and the TLS flag follow it on every connect
+        self.sts = Sts(self.host, self.port, settings.irc_tls, verify=settings.irc_tls_verify,
+                       store=StsStore(policy_path(settings.db_path)))
 
         self._conn: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -127,7 +137,10 @@ class IrcClient(DeadLink, ServerEvents):
         self._ping_seq = 0
         self._ping_sent: float | None = None
         self._alt: Iterator[str] = alternate_nicks(self.wanted_nick)
-        self._join_sent: dict[str, float] = {}
+        self.joins = JoinPlan(self.channels, settings.channel_keys,
+                              unanswered=join_retry_interval, clock=clock)
+        # for /metrics: reconnects, join refusals
+        self.stats = LinkStats(self.reconnects, self.joins.refusal_counts)
 
     # --- public interface --------------------------------------------------
 
@@ -159,6 +172,7 @@ class IrcClient(DeadLink, ServerEvents):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._main = self._sender = None
+        self.sts.disconnected()
         for item in self.confirmer.take_unconfirmed():
             item.set("failed", "not confirmed: ntrbot stopped before the server answered")
         self.queue.fail_all("IRC client stopped before the line was sent")
@@ -200,9 +214,12 @@ class IrcClient(DeadLink, ServerEvents):
             "enabled": True,
             "connected": self.registered,
             "server": f"{self.host}:{self.port}",
-            "tls": self.settings.irc_tls,
+            "tls": self.sts.tls,
+            "sts": self.sts.policy,
             "nick": self.nick,
             "channels": sorted(self.joined.values()),
+            "join_refusals": self.joins.refusals(),
+            "join_refusal_counts": dict(self.joins.refusal_counts),
             "last_error": self.last_error,
             "queued": len(self.queue),
             "unconfirmed": len(self.confirmer),
@@ -261,7 +278,7 @@ class IrcClient(DeadLink, ServerEvents):
     def _reset_connection_state(self) -> None:
         self.registered = False
         self.joined.clear()
-        self._join_sent.clear()
+        self.joins.new_connection()
         self._ping_sent = None
         self._server_error = None
         self._throttle = None
@@ -276,9 +293,10 @@ class IrcClient(DeadLink, ServerEvents):
         while not self._stopping:
             self._reset_connection_state()
             self._lost.clear()
+            self.port, tls = self.sts.target()  # an STS policy: TLS on its port, never plain
             log.info("IRC connecting to %s:%s%s as %s", self.host, self.port,
-                     " (TLS)" if self.settings.irc_tls else "", self.wanted_nick)
-            factory = make_factory(self._connect_factory, tls=self.settings.irc_tls,
+                     " (TLS)" if tls else "", self.wanted_nick)
+            factory = make_factory(self._connect_factory, tls=tls,
                                    tls_verify=self.settings.irc_tls_verify,
                                    tls_cert=self.settings.irc_tls_cert,
                                    tls_key=self.settings.irc_tls_key,
@@ -311,6 +329,7 @@ class IrcClient(DeadLink, ServerEvents):
                 watchdog.cancel()
                 with contextlib.suppress(BaseException):
                     await watchdog
+            self.sts.disconnected()  # a policy runs for its duration from the close
             if not self._stopping:
                 if self._reconnect_now:
                     self._reconnect_now = False
@@ -357,18 +376,14 @@ class IrcClient(DeadLink, ServerEvents):
             if self.nick != self.wanted_nick and now - last_nick_try >= self.nick_retry_interval:
                 last_nick_try = now  # a ghost of ours may hold it until it pings out
                 self._send_raw(f"NICK {self.wanted_nick}")
-            for ch in self.channels:
-                sent = self._join_sent.get(irc.strings.lower(ch))
-                if irc.strings.lower(ch) not in self.joined and (
-                        sent is None or now - sent >= self.join_retry_interval):
-                    self._join(ch)
+            for ch in self.joins.to_join(self.joined):
+                self._join(ch)
 
     # --- events ------------------------------------------------------------
 
     def _dispatch(self, conn: Any, event: irc.client.Event) -> None:
         if conn is not self._conn:
             return
-        self.stats.on_event(event.type)
         if event.type == "all_raw_messages":
             self._last_rx = self._clock()
             self._ping_sent = None
@@ -426,5 +441,5 @@ class IrcClient(DeadLink, ServerEvents):
             self._send_raw(f"PING :{token}{self._ping_seq}")
 
     def _join(self, channel: str) -> None:
-        self._join_sent[irc.strings.lower(channel)] = self._clock()
-        self._send_raw(f"JOIN {channel}")
+        self.joins.sent(channel)
+        self._send_raw(self.joins.line(channel))  # may carry the key: never logged

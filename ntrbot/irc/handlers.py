@@ -22,9 +22,13 @@ if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
     from ntrbot.irc.caps import CapNegotiator
     from ntrbot.irc.commands import CommandHandler
+    from ntrbot.irc.ctcp import CtcpResponder
+    from ntrbot.irc.identify import NickServIdentify
+    from ntrbot.irc.joins import JoinPlan
     from ntrbot.irc.replay import ReplayFilter
     from ntrbot.irc.sasl import Sasl
     from ntrbot.irc.sendqueue import SendQueue
+    from ntrbot.irc.sts import Sts
 
 log = logging.getLogger("ntrbot.irc")
 
@@ -85,7 +89,10 @@ class ServerEvents:
     _server_error: str | None
     _lost: asyncio.Event
     _alt: Iterator[str]
-    _join_sent: dict[str, float]
+    joins: JoinPlan
+    ctcp: CtcpResponder
+    nickserv: NickServIdentify
+    sts: Sts
     _tasks: set[asyncio.Task[Any]]
     _command_tasks: int
     _user_buckets: dict[str, TokenBucket]
@@ -125,6 +132,8 @@ class ServerEvents:
         self._replay.live(event.tags)
         self._cap.registered()
         self.nick = event.target or self.nick
+        # no SASL configured, or not offered / refused: NickServ IDENTIFY, before the JOINs
+        self.nickserv.registered(sasl_done=self._sasl is not None and self._sasl.state == "done")
         self.backoff.connected()
         log.info("IRC connected to %s:%s as %s", self.host, self.port, self.nick)
         if self.nick != self.wanted_nick:
@@ -187,6 +196,9 @@ class ServerEvents:
             return
         channel = event.target
         self.joined[irc.strings.lower(channel)] = channel
+        if self.joins.joined(channel) and (self.last_error or "").startswith(
+                f"cannot join {channel}:"):
+            self.last_error = None  # the refusal is over
         if event.source.user and event.source.host:
             self.userhost = f"{event.source.user}@{event.source.host}"
         log.info("IRC joined %s", channel)
@@ -211,22 +223,36 @@ class ServerEvents:
                     event.source.nick, why, self.rejoin_delay)
         self._set_error(f"kicked from {channel} by {event.source.nick}")
         if irc.strings.lower(channel) in {irc.strings.lower(c) for c in self.channels}:
-            self._join_sent[irc.strings.lower(channel)] = self._clock()
+            self.joins.hold(channel, self.rejoin_delay)
             asyncio.get_running_loop().call_later(self.rejoin_delay, self._rejoin, channel)
 
     def _rejoin(self, channel: str) -> None:
-        if self.registered and irc.strings.lower(channel) not in self.joined:
+        if self.registered and self.joins.due(channel, self.joined):
             self._join(channel)
 
     def _join_failed(self, event: irc.client.Event) -> None:
         channel = event.arguments[0] if event.arguments else "?"
         text = event.arguments[1] if len(event.arguments) > 1 else event.type
-        log.warning("IRC cannot join %s: %s (will retry)", channel, text)
         code = REFUSAL_CODES.get(event.type, event.type)
         # Announces waiting for this channel would wait in vain: the host is told now.
         self.queue.fail_target(channel, f"{code} cannot join {channel}: {text}",
                                key=irc.strings.lower)
-        self._set_error(f"cannot join {channel}: {text}")
+        if not self.joins.wanted(channel):
+            log.warning("IRC cannot join %s: %s", channel, text)
+            self._set_error(f"cannot join {channel}: {text}")
+            return
+        refusal = self.joins.refused(channel, code, text)
+        delay = refusal.retry_at - self._clock()
+        log.warning("IRC cannot join %s; retrying in %.0f s", refusal.message, delay)
+        self._set_error(f"cannot join {refusal.message}")
+        asyncio.get_running_loop().call_later(delay, self._rejoin, channel)
+
+    def _on_invite(self, event: irc.client.Event) -> None:
+        channel = event.arguments[0] if event.arguments else ""
+        if self.registered and self.joins.wanted(channel) and \
+                irc.strings.lower(channel) not in self.joined:
+            log.info("IRC invited to %s by %s; joining", channel, event.source.nick)
+            self._join(channel)
 
     _on_inviteonlychan = _on_bannedfromchan = _on_badchannelkey = _join_failed
     _on_channelisfull = _on_nosuchchannel = _on_toomanychannels = _join_failed
@@ -278,6 +304,10 @@ class ServerEvents:
 
     def _on_cap(self, event: irc.client.Event) -> None:
         self._cap.on_cap(list(event.arguments))
+        if event.arguments and event.arguments[0].upper() in ("LS", "NEW") and \
+                self.sts.on_caps(self._cap.offered) and not self._reconnect_now:
+            self._reconnect_now = True  # STS: this plaintext link goes; TLS at once
+            self._send_raw("QUIT :upgrading to TLS (STS)")
 
     def _on_invalidcapcmd(self, event: irc.client.Event) -> None:
         self._cap.invalid_command()
@@ -313,6 +343,21 @@ class ServerEvents:
 
     def _on_privmsg(self, event: irc.client.Event) -> None:
         self._command(event, reply_to=event.source.nick)
+
+    def _on_ctcp(self, event: irc.client.Event) -> None:
+        """A CTCP request, to us or a channel: the answer is a NOTICE to the asker only.
+        (An ACTION is a "ctcp" event too, then an "action" one: never a command.)"""
+        if (not event.arguments or self._is_me(event.source.nick)
+                or self._replay.reason(event.tags) is not None):
+            return
+        arg = event.arguments[1] if len(event.arguments) > 1 else ""
+        line = self.ctcp.answer(event.source.nick, event.arguments[0], arg)
+        if line:
+            self._send_raw(line)
+
+    def _on_privnotice(self, event: irc.client.Event) -> None:
+        if event.arguments:
+            self.nickserv.notice(getattr(event.source, "nick", None), event.arguments[0])
 
     def _on_batch(self, event: irc.client.Event) -> None:
         self._replay.batch(event.target or "", list(event.arguments), event.tags)

@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
-import irc.events
-
-from .reasons import Reason, ReconnectLog
-
-#: JOIN refusals by jaraco event name -> numeric (full, invite only, banned, bad key, ...)
-JOIN_REFUSALS = {name: code for code, name in irc.events.numeric.items() if code in {
-    "403", "405", "471", "473", "474", "475", "477", "489"}}
-#: reconnect reasons that mean ntrbot itself judged the link dead
-DEAD_LINK_REASONS = (Reason.DEAD_LINK.value, Reason.PING_TIMEOUT.value)
-#: every reconnect reason, in the order /metrics lists them
-REASONS = tuple(r.value for r in Reason)
+from .reasons import ReconnectLog
 
 
 class LinkStats:
     """Read by /metrics: the client's reconnects (its ReconnectLog, by reason) and each
-    JOIN refusal numeric, counted by IrcClient."""
+    JOIN refusal numeric."""
 
-    def __init__(self, reconnect_log: ReconnectLog) -> None:
+    def __init__(self, reconnect_log: ReconnectLog, join_refusals: Mapping[str, int]) -> None:
         self._log = reconnect_log
-        self.join_refusals: Counter[str] = Counter()
+        self.join_refusals = join_refusals  # by numeric: the client's JoinPlan counts them
 
     @property
     def reconnects(self) -> Counter[str]:
         return self._log.counts
-
-    def on_event(self, event_type: str) -> None:
-        code = JOIN_REFUSALS.get(event_type)
-        if code is not None:
-            self.join_refusals[code] += 1
 
     @property
     def dead_links(self) -> int:
