@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from .reasons import ReconnectLog
+from .reasons import Reason, ReconnectLog
+
+#: reconnect reasons that mean ntrbot itself judged the link dead
+DEAD_LINK_REASONS = (Reason.DEAD_LINK.value, Reason.PING_TIMEOUT.value)
+#: every reconnect reason, in the order /metrics lists them
+REASONS = tuple(r.value for r in Reason)
 
 
 class LinkStats:

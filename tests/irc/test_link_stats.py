@@ -48,7 +48,7 @@ async def test_join_refusals_are_counted_by_numeric(miniircd, make_bot) -> None:
         await op.send(f"MODE {CHANNEL} +k sekrit")
         await op.wait_for(lambda m: m.command == "MODE", 20)
         bot = await make_bot(irc_settings(miniircd))
-        await wait_until(lambda: bot.stats.join_refusals["475"] >= 1, 30, "a 475 refusal")
+        await wait_until(lambda: bot.stats.join_refusals.get("475", 0) >= 1, 30, "a 475 refusal")
         assert set(bot.stats.join_refusals) == {"475"}
     finally:
         await op.close()
