@@ -171,15 +171,17 @@ async def fake() -> AsyncIterator[FakeSoundCloud]:
 async def test_run_polls_soundcloud_and_joins_irc(exe: Path, home: Path, cwd: Path,
                                                   fake: FakeSoundCloud,
                                                   miniircd: IrcServer) -> None:
-    """`NTR_ADMIN_TOKEN=... ./ntrbot`: the production path (outgoing HTTP, IRC client)."""
+    """`NTR_ADMIN_TOKEN=... ./ntrbot`: the production path (outgoing HTTP, IRC client), on a
+    system without CA certificates: the bundled certifi store is loaded."""
     env = {"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_SOUNDCLOUD_API_BASE": fake.api_base,
            "NTR_SOUNDCLOUD_WEB_BASE": fake.web_base, "NTR_IRC_SERVER": miniircd.host,
            "NTR_IRC_PORT": str(miniircd.port), "NTR_IRC_NICK": "ntrrun", **show_week()}
     code, out, err = await arun(exe, "poll", home=home, cwd=cwd,
                                 NTR_DB_PATH=str(cwd / "poll.db"), **env)
     assert code == 0 and "4 likes" in out, err
+    no_cas = {"SSL_CERT_FILE": str(home / "none.pem"), "SSL_CERT_DIR": str(home / "none")}
     bot = await NtrbotProcess(cwd, env, args=(), command=[str(exe)],
-                              environ=bare_env(home)).start(timeout=60)
+                              environ=bare_env(home, **no_cas)).start(timeout=60)
     try:
         async with httpx.AsyncClient(base_url=bot.base_url, timeout=10) as http:
             async def polled() -> bool:
@@ -192,6 +194,7 @@ async def test_run_polls_soundcloud_and_joins_irc(exe: Path, home: Path, cwd: Pa
     finally:
         assert await bot.stop() == 0
     assert "Traceback" not in bot.log() and ADMIN_TOKEN not in bot.log()
+    assert "no system CA certificates found: verifying with certifi's bundle" in bot.log()
 
 
 def test_import_legacy(exe: Path, home: Path, cwd: Path, tmp_path: Path) -> None:
@@ -216,3 +219,15 @@ def test_bundle_holds_web_time_zones_and_ca_certificates(exe: Path) -> None:
     for unneeded in ("pydantic", "numpy", "tkinter", "unittest", "pytest", "rich"):
         assert not any(n.split("/")[0].split(".")[0] == unneeded for n in names), unneeded
     assert exe.stat().st_size < 40e6
+
+
+def test_binary_bench_smoke(exe: Path) -> None:
+    """bench/binary.py still runs: size, cold/warm start, RSS beside the pip-like venv."""
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "bench.binary", "--exe", str(exe), "--runs",
+                           "1", "--idle", "0.2"], cwd=repo, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for what in ("size of ntrbot:", "cold exec -> /health 200", "warm exec -> /health 200",
+                 "binary / pip venv RSS in the show state:"):
+        assert what in proc.stdout, proc.stdout

@@ -32,8 +32,8 @@ class NtrbotProcess:
         self.command = command or [sys.executable, "-m", "ntrbot"]
         base = os.environ if environ is None else environ
         self.env = {k: v for k, v in base.items() if not k.startswith("NTR_")}
-        if command is None:
-            # It runs the code of this checkout, whatever `pip install -e` points at.
+        if self.command[1:] == ["-m", "ntrbot"]:
+            # A Python runs the code of this checkout, whatever `pip install -e` points at.
             self.env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(REPO), self.env.get("PYTHONPATH", "")) if p)
         # Never reach the real SoundCloud: a refused loopback port unless a test says where.
