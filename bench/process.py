@@ -55,6 +55,17 @@ def rss_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def tree_rss_kb(pid: int) -> dict[str, int]:
+    """`rss_kb` summed over `pid` and its children (the one-file binary is two processes: the
+    bootloader that unpacked it and the Python it started)."""
+    total: dict[str, int] = {}
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for one in [pid, *map(int, children)]:
+        for key, value in rss_kb(one).items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 def mb(mem: dict[str, int]) -> str:
     private = (mem.get("Private_Clean", 0) + mem.get("Private_Dirty", 0)) / 1024
     return (f"VmRSS {mem['VmRSS'] / 1024:5.1f} MB (Pss {mem.get('Pss', 0) / 1024:5.1f}, "
@@ -131,16 +142,19 @@ async def show_in_progress(bot: NtrbotProcess, obs: IrcObserver,
 
 
 async def one_start(stack: Stack, ircd: IrcServer, obs: IrcObserver, run: int, idle: float,
-                    python: str, figures: Starts) -> None:
+                    command: list[str], figures: Starts) -> None:
+    """Start `command` (`python -m ntrbot`, or the binary), time it, read its RSS (the
+    process and its children) idle and in the show state, stop it."""
     assert stack.fake is not None
     nick = f"ntrb{ircd.kind[:2]}{run}"
     env = {**ntr_env(stack.fake), **irc_env(ircd, nick=nick), **dashboard_env()}
-    bot = NtrbotProcess(stack.workdir / f"{ircd.kind}-{run}", env)
+    bot = NtrbotProcess(stack.workdir / f"{ircd.kind}-{run}-{len(stack.bots)}", env,
+                        command=command)
     bot.workdir.mkdir()
     since = len(obs.lines)
     with open(bot.log_path, "ab") as out:
         t0 = time.perf_counter()
-        bot.proc = subprocess.Popen([python, "-m", "ntrbot"], cwd=bot.workdir,
+        bot.proc = subprocess.Popen(command, cwd=bot.workdir,
                                     env=bot.env, stdout=out, stderr=subprocess.STDOUT)
     stack.bots.append(bot)
     async with httpx.AsyncClient(timeout=2.0) as http:
@@ -165,10 +179,10 @@ async def one_start(stack: Stack, ircd: IrcServer, obs: IrcObserver, run: int, i
             return bool((await http.get(bot.base_url + "/playlist")).json()["tracks"])
         await wait_for(polled, 30, "first poll")
     await asyncio.sleep(idle)
-    idle_mem = rss_kb(bot.proc.pid)
+    idle_mem = tree_rss_kb(bot.proc.pid)
     async with show_in_progress(bot, obs, nick):
         await asyncio.sleep(1.0)
-        used_mem = rss_kb(bot.proc.pid)
+        used_mem = tree_rss_kb(bot.proc.pid)
     await bot.stop()
     figures.idle.append(idle_mem["VmRSS"] / 1024)
     figures.in_use.append(used_mem["VmRSS"] / 1024)
@@ -215,7 +229,8 @@ async def main(runs: int, idle: float, servers: list[str], python: str) -> None:
             await obs.join(CHANNEL)
             figures = Starts(kind)
             for run in range(runs):
-                await one_start(stack, ircd, obs, run, idle, python, figures)
+                await one_start(stack, ircd, obs, run, idle, [python, "-m", "ntrbot"],
+                                figures)
             obs.close()
             report(figures)
         print(f"{runs} runs per server, dashboard mounted, idle {idle:g} s after the first poll")

@@ -15,6 +15,7 @@ import importlib.metadata as md
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -28,20 +29,40 @@ def _canonical(name: str) -> str:
 
 def runtime_closure(root: str = "ntrbot") -> list[md.Distribution]:
     """`root`'s installed distribution and everything it needs at run time (no extras)."""
+    dist = md.distribution(root)
+    return closure([Requirement(text) for text in dist.requires or []],
+                   skip={_canonical(root)})
+
+
+def checkout_requirements(extras: tuple[str, ...] = ()) -> list[Requirement]:
+    """The runtime dependencies this checkout's pyproject.toml declares, plus `extras`'."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    texts = list(project["dependencies"])
+    for extra in extras:
+        texts += project["optional-dependencies"][extra]
+    return [Requirement(text) for text in texts]
+
+
+def closure(requirements: list[Requirement],
+            skip: set[str] | None = None) -> list[md.Distribution]:
+    """The installed distributions `requirements` name and all they need (markers of this
+    interpreter, no extras below the first level); a missing one raises
+    PackageNotFoundError naming it."""
     env = {"extra": ""}
     seen: dict[str, md.Distribution] = {}
-    todo = [root]
+    todo = [r for r in requirements if r.marker is None or r.marker.evaluate(env)]
     while todo:
-        name = _canonical(todo.pop())
-        if name in seen:
+        req = todo.pop()
+        name = _canonical(req.name)
+        if name in seen or name in (skip or set()):
             continue
         dist = md.distribution(name)
         seen[name] = dist
         for text in dist.requires or []:
-            req = Requirement(text)
-            if req.marker is None or req.marker.evaluate(env):
-                todo.append(req.name)
-    return [d for n, d in sorted(seen.items()) if n != _canonical(root)]
+            sub = Requirement(text)
+            if sub.marker is None or sub.marker.evaluate(env):
+                todo.append(sub)
+    return [d for _, d in sorted(seen.items())]
 
 
 def _top_level_entries(dist: md.Distribution) -> set[Path]:
@@ -54,15 +75,16 @@ def _top_level_entries(dist: md.Distribution) -> set[Path]:
     return entries
 
 
-def build(target: Path) -> Path:
-    """Create the venv in `target`; return its python. The checkout's `ntrbot` is compiled."""
+def build(target: Path, dists: list[md.Distribution] | None = None) -> Path:
+    """Create the venv in `target` holding `dists` (default: ntrbot's runtime closure);
+    return its python. The checkout's `ntrbot` is compiled."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
     python = target / "bin" / "python"
     purelib = subprocess.run([str(python), "-c",
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              check=True, capture_output=True, text=True).stdout.strip()
     site = Path(purelib)
-    for dist in runtime_closure():
+    for dist in runtime_closure() if dists is None else dists:
         for entry in _top_level_entries(dist):
             link = site / entry.name
             if entry.exists() and not link.exists():

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import os
-import re
 import ssl
 
 from aiohttp import connector
 
-_HASHED = re.compile(r"[0-9a-f]{8}\.r?[0-9]+")
+from .castore import has_cas, load_fallback_cas
+
 
 @functools.cache
 def https_context() -> ssl.SSLContext:
@@ -30,36 +29,8 @@ def https_context() -> ssl.SSLContext:
             and ctx.check_hostname):
         ctx = ssl.create_default_context()
         ctx.set_alpn_protocols(["http/1.1"])
-    if not _has_cas(ctx):
-        ctx = _certifi_context()
-    return ctx
-
-
-def _has_cas(ctx: ssl.SSLContext) -> bool:
-    """True when the context can verify: CAs loaded, or an OpenSSL hashed CA directory.
-
-    Certificates in a `capath` directory (default, or $SSL_CERT_DIR) are looked up per
-    handshake, so they never show in the store's statistics; a directory holding at least
-    one file OpenSSL would look up (`<8 hex digits>.<n>`, as c_rehash names them) counts.
-    """
-    if ctx.cert_store_stats().get("x509_ca") or ctx.get_ca_certs():
-        return True
-    return _has_hashed_certs(ssl.get_default_verify_paths().capath)
-
-
-def _has_hashed_certs(path: str | None) -> bool:
-    if not path:
-        return False
-    try:
-        with os.scandir(path) as entries:
-            return any(_HASHED.fullmatch(e.name) and e.is_file() for e in entries)
-    except OSError:
-        return False
-
-
-def _certifi_context() -> ssl.SSLContext:
-    import certifi  # httpx's own dependency; only needed without a system CA store
-
-    ctx = ssl.create_default_context(cafile=certifi.where())
-    ctx.set_alpn_protocols(["http/1.1"])
+    if not has_cas(ctx):
+        ctx = ssl.create_default_context()
+        ctx.set_alpn_protocols(["http/1.1"])
+        load_fallback_cas(ctx)
     return ctx

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,8 +20,9 @@ from ntrbot.demo import DemoError, banner, demo_settings, parse_irc_server
 from ntrbot.sample_data import SampleSoundCloud, sample_playlists
 from ntrbot.soundcloud import SoundCloudNotFound
 from ntrbot.weeks import ShowClock
+from tests.support.demo import DemoProcess, clean_env
 from tests.support.ircd import IrcServer
-from tests.support.net import free_port, wait_until
+from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,13 +30,6 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE_FILES = ("pyproject.toml", "README.md", "ntrbot", "web")
 # Under pytest-xdist (--dist loadgroup) the module runs on one worker: one demo_venv build.
 pytestmark = pytest.mark.xdist_group("demo-venv")
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NTR_") and k not in {"PYTHONPATH", "PYTHONHOME"}}
-    env.update({"PYTHONUNBUFFERED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, **extra)
-    return env
 
 
 def _offline_build_possible() -> bool:
@@ -93,63 +84,12 @@ def demo_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if _offline_build_possible():
         pip += ["--no-build-isolation", "--no-index"]
     # Otherwise pip fetches the build backend (setuptools) from its configured index.
-    proc = subprocess.run([*pip, str(src)], cwd=root, env=_clean_env(), capture_output=True,
+    proc = subprocess.run([*pip, str(src)], cwd=root, env=clean_env(), capture_output=True,
                           text=True, timeout=300)
     if proc.returncode != 0:
         pytest.fail(f"pip install of the working tree failed:\n{proc.stdout}\n{proc.stderr}")
     yield venv
     shutil.rmtree(root, ignore_errors=True)
-
-
-class DemoProcess:
-    """`ntrbot demo` from the venv's console script, its banner parsed."""
-
-    def __init__(self, exe: Path | list[str], workdir: Path, *args: str,
-                 env: dict[str, str] | None = None) -> None:
-        self.command = [str(exe)] if isinstance(exe, Path) else exe
-        self.workdir, self.args, self.extra_env = workdir, args, env or {}
-        self.port = free_port()
-        self.proc: asyncio.subprocess.Process | None = None
-        self.banner: list[str] = []
-        self.log_path = workdir / "demo.log"
-
-    async def start(self, timeout: float = 60.0) -> DemoProcess:
-        with open(self.log_path, "wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command, "demo", *self.args, cwd=self.workdir,
-                stdout=asyncio.subprocess.PIPE, stderr=log,
-                env=_clean_env(NTR_HOST="127.0.0.1", NTR_PORT=str(self.port),
-                               NTR_ADMIN_TOKEN="must-not-be-used-by-the-demo",
-                               **self.extra_env))
-        assert self.proc.stdout is not None
-        async with asyncio.timeout(timeout):
-            while not self.banner or not self.banner[-1].startswith("Stop it"):
-                line = await self.proc.stdout.readline()
-                if not line:
-                    raise AssertionError(f"demo exited early:\n{self.log()}")
-                self.banner.append(line.decode().rstrip("\n"))
-        return self
-
-    def field(self, pattern: str) -> re.Match[str]:
-        for line in self.banner:
-            found = re.search(pattern, line)
-            if found:
-                return found
-        raise AssertionError(f"{pattern!r} not in the banner:\n" + "\n".join(self.banner))
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    async def stop(self, sig: int = signal.SIGINT) -> int:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(sig)
-        try:
-            async with asyncio.timeout(20):
-                return await self.proc.wait()
-        except TimeoutError:
-            self.proc.kill()
-            raise
 
 
 @pytest.fixture
@@ -168,7 +108,7 @@ def test_the_venv_runs_the_installed_package_not_the_tree(demo_venv: Path,
     out = subprocess.run([str(demo_venv / "bin" / "python"), "-c",
                           "import ntrbot, ntrbot.http.dashboard as d; "
                           "print(ntrbot.__file__); print(d.web_dir())"],
-                         cwd=tmp_path, env=_clean_env(), capture_output=True, text=True,
+                         cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
                          timeout=60, check=True).stdout.splitlines()
     assert all(line.startswith(str(demo_venv)) for line in out), out
     assert (Path(out[1]) / "dashboard.html").is_file()
@@ -325,7 +265,7 @@ def test_bad_demo_setting_is_one_line_exit_2(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NTR_PORT"):
         demo_settings(tmp_path, None, 9, {"NTR_PORT": "http"})
     proc = subprocess.run([sys.executable, "-m", "ntrbot", "demo"], cwd=tmp_path,
-                          env=_clean_env(NTR_PORT="http"), capture_output=True, text=True,
+                          env=clean_env(NTR_PORT="http"), capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
@@ -374,7 +314,7 @@ def test_demo_port_in_use_is_one_line(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run([sys.executable, "-m", "ntrbot", "--log-level", "ERROR", "demo"],
-                              cwd=tmp_path, env=_clean_env(NTR_PORT=str(port)),
+                              cwd=tmp_path, env=clean_env(NTR_PORT=str(port)),
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"ntrbot: cannot listen on 127.0.0.1:{port}: " \

@@ -59,16 +59,25 @@ def test_architecture_md_places_every_module() -> None:
 
 def test_deploy_docs_name_real_settings_only() -> None:
     known = set(setting_names())
-    for name in ("deploy.md", "ntrbot.service"):
+    for name in ("deploy.md", "ntrbot.service", "ntrbot-binary.service"):
         text = (DOCS / name).read_text()
         used = set(re.findall(r"\bNTR_[A-Z_]+[A-Z]\b", text))
         assert used, name
         assert used <= known, f"{name} names unknown settings: {sorted(used - known)}"
 
 
+@pytest.mark.parametrize("unit", ["ntrbot.service", "ntrbot-binary.service"])
 @pytest.mark.parametrize("line", ["ExecStart=", "EnvironmentFile=", "Restart=", "User="])
-def test_systemd_unit_has(line: str) -> None:
-    assert any(x.startswith(line) for x in (DOCS / "ntrbot.service").read_text().splitlines())
+def test_systemd_unit_has(unit: str, line: str) -> None:
+    assert any(x.startswith(line) for x in (DOCS / unit).read_text().splitlines())
+
+
+def test_binary_unit_differs_from_the_venv_unit_only_in_what_it_runs() -> None:
+    def settings(name: str) -> list[str]:
+        return [x for x in (DOCS / name).read_text().splitlines()
+                if x and not x.startswith(("#", "ExecStart=", "Documentation="))]
+    assert settings("ntrbot-binary.service") == settings("ntrbot.service")
+    assert "ExecStart=/usr/local/bin/ntrbot run" in (DOCS / "ntrbot-binary.service").read_text()
 
 
 def test_readme_and_docs_images_are_made_by_the_browser_tests() -> None:

@@ -102,3 +102,23 @@ async def test_app_http_client_uses_the_shared_context(
     transport = app[keys.HTTP]._transport
     assert isinstance(transport, OutgoingTransport)
     assert transport.ssl_context is tls.https_context()
+
+
+def test_irc_tls_falls_back_to_certifi_without_a_system_store(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A server without ca-certificates, or the one-file binary on a distribution that keeps
+    its CAs elsewhere than the build machine: NTR_IRC_TLS still verifies, with certifi."""
+    from ntrbot.irc import transport
+
+    paths = ssl.get_default_verify_paths()
+    monkeypatch.setenv(paths.openssl_cafile_env, str(tmp_path / "none.pem"))
+    monkeypatch.setenv(paths.openssl_capath_env, str(tmp_path / "no-dir"))
+    assert not ssl.create_default_context().cert_store_stats()["x509_ca"]
+    transport.tls_context.cache_clear()
+    try:
+        with caplog.at_level("INFO", "ntrbot.tls"):
+            assert_verifying(transport.tls_context(verify=True))
+        assert "certifi" in caplog.text
+        assert not transport.tls_context(verify=False).cert_store_stats()["x509_ca"]
+    finally:
+        transport.tls_context.cache_clear()

@@ -14,6 +14,8 @@ import irc.client_aio
 import irc.connection
 import jaraco.stream.buffer
 
+from ..castore import load_fallback_cas
+
 log = logging.getLogger("ntrbot.irc")
 
 _SECRET = re.compile(
@@ -122,7 +124,9 @@ def tls_context(verify: bool = True, cert: str | None = None,
     `cert`/`key`: PEM client certificate and key (CertFP, SASL EXTERNAL).
     """
     ctx = ssl.create_default_context()
-    if not verify:
+    if verify:
+        load_fallback_cas(ctx)
+    else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if cert:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -18,16 +19,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class NtrbotProcess:
-    """`python -m ntrbot ARGS` with a clean NTR_ environment, logging to a file."""
+    """`python -m ntrbot ARGS` with a clean NTR_ environment, logging to a file.
+
+    `command` runs another ntrbot instead (the one-file binary) and `environ` is the
+    environment it starts from (default: this process's)."""
 
     def __init__(self, workdir: Path, env: dict[str, str], args: tuple[str, ...] = ("run",),
-                 port: int | None = None) -> None:
+                 port: int | None = None, command: list[str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NTR_")}
-        # The process runs the code of this checkout, whatever `pip install -e` points at.
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO), self.env.get("PYTHONPATH", "")) if p)
+        self.command = command or [sys.executable, "-m", "ntrbot"]
+        base = os.environ if environ is None else environ
+        self.env = {k: v for k, v in base.items() if not k.startswith("NTR_")}
+        if self.command[1:] == ["-m", "ntrbot"]:
+            # A Python runs the code of this checkout, whatever `pip install -e` points at.
+            self.env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(REPO), self.env.get("PYTHONPATH", "")) if p)
         # Never reach the real SoundCloud: a refused loopback port unless a test says where.
         nowhere = f"http://127.0.0.1:{free_port()}"
         self.env.update({"NTR_SOUNDCLOUD_API_BASE": nowhere, "NTR_SOUNDCLOUD_WEB_BASE": nowhere})
@@ -48,7 +56,7 @@ class NtrbotProcess:
     async def start(self, timeout: float = 30.0) -> NtrbotProcess:
         """Spawn and wait until GET /health answers 200."""
         with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "ntrbot", *self.args],
+            self.proc = subprocess.Popen([*self.command, *self.args],
                                          cwd=self.workdir, env=self.env, stdout=out,
                                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
