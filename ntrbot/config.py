@@ -236,8 +236,10 @@ def _read_toml(path: str) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("config", f"cannot read {path}: {exc}") from None
     # Allow an optional [ntrbot] table; keys may be `port` or `NTR_PORT`.
-    if isinstance(data.get("ntrbot"), dict):
-        data = {**data, **data.pop("ntrbot")}
+    # (not `{**data, **data.pop("ntrbot")}`: that copies the key before popping it)
+    table = data.get("ntrbot")
+    if isinstance(table, dict):
+        data = {k: v for k, v in data.items() if k != "ntrbot"} | table
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = key.lower()

@@ -19,6 +19,7 @@ from ntrbot.http.auth import verify_password
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import DEFAULT_CLIENT_ID, FakeSoundCloud, make_like
 from tests.support.net import free_port
+from tests.support.process import REPO
 
 SECRET_KEY = "s" * 40
 WEB_PASSWORD = "hunter2-but-longer"
@@ -27,6 +28,8 @@ WEB_PASSWORD = "hunter2-but-longer"
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NTR_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # The process runs the code of this checkout, whatever `pip install -e` points at.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
@@ -111,6 +114,16 @@ def test_check_config_reads_toml_and_the_environment_wins(tmp_path: Path) -> Non
     assert "NTR_IRC_NICK=envbot" in proc.stdout.splitlines()
 
 
+def test_check_config_reads_an_ntrbot_table(tmp_path: Path) -> None:
+    config = tmp_path / "ntrbot.toml"
+    config.write_text(f'[ntrbot]\nadmin_token = "{ADMIN_TOKEN}"\nport = 8081\n'
+                      'NTR_IRC_NICK = "tablebot"\n')
+    proc = ntrbot("--config", str(config), "check-config", cwd=tmp_path, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "NTR_PORT=8081" in proc.stdout.splitlines()
+    assert "NTR_IRC_NICK=tablebot" in proc.stdout.splitlines()
+
+
 @pytest.mark.parametrize(("env", "toml", "name"), [
     ({}, None, "NTR_ADMIN_TOKEN"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_PORT": "99999"}, None, "NTR_PORT"),
@@ -120,6 +133,7 @@ def test_check_config_reads_toml_and_the_environment_wins(tmp_path: Path) -> Non
      "NTR_ANNOUNCE_FORMAT"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "port = [1, 2", "NTR_CONFIG"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "no_such_setting = 1", "NTR_NO_SUCH_SETTING"),
+    ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "[ntrbot]\nno_such_setting = 1", "NTR_NO_SUCH_SETTING"),
     ({"NTR_ADMIN_TOKEN": "abcd1234"}, None, "NTR_ADMIN_TOKEN"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_RELAY_TOKENS": "short-relay"}, None,
      "NTR_RELAY_TOKENS"),
