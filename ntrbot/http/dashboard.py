@@ -33,7 +33,7 @@ from .auth import (
 )
 from .clientaddr import client_address
 from .fanout import Fanout, Overflow, Policy, close_socket
-from .helpers import web_dir
+from .helpers import web_dir, ws_json
 from .negotiate import wants_html
 from .throttle import retry_header
 
@@ -207,7 +207,7 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                reply = await _reply(app, json.loads(msg.data))
+                reply = await _reply(app, ws_json(msg.data))
             except ValueError:
                 reply = {"type": "error", "error": "not JSON"}
             if reply is not None:
