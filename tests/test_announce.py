@@ -92,7 +92,7 @@ async def test_announce_auth_matrix(app_client: Any) -> None:
                           headers={**BEARER, "Origin": "https://evil.example"})
     assert r.status == 200
     # after logout the cookie no longer works
-    await client.get("/logout", allow_redirects=False)
+    await client.post("/logout", allow_redirects=False)
     r = await client.post("/admin/announce", json=body)
     assert r.status == 401
 

@@ -154,7 +154,7 @@ async def test_logout_then_socket_refused(app_client: Any) -> None:
     ws = await client.ws_connect("/ws/dashboard")
     await next_of(ws, "hello")
     await ws.close()
-    await client.get("/logout", allow_redirects=False)
+    await client.post("/logout", allow_redirects=False)
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await client.ws_connect("/ws/dashboard")
 
