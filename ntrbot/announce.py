@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .announce_format import FormatFailed, render
 from .irc.lines import clean
 from .models import Announcement
 
@@ -14,10 +14,6 @@ if TYPE_CHECKING:
     from .models import Show, ShowTrack
 
 log = logging.getLogger(__name__)
-
-# `{permalink_url}` (with a conversion or format spec) and the separator before it.
-_URL_FIELD = re.compile(r"\s*(?:[-\u2013\u2014|:\u00b7]\s*)?"
-                        r"\{permalink_url(?:![rsa])?(?::[^{}]*)?\}")
 
 
 class AnnounceError(Exception):
@@ -35,6 +31,10 @@ class NotFound(AnnounceError):
 
 class AlreadyAnnounced(AnnounceError):
     """The track was announced already (`force` announces it again)."""
+
+
+class FormatError(AnnounceError):
+    """NTR_ANNOUNCE_FORMAT cannot render this track (start-up checks it on sample tracks)."""
 
 
 @dataclass
@@ -64,20 +64,14 @@ class AnnounceResult:
 
 
 def format_announce(template: str, show: Show, st: ShowTrack) -> str:
-    """The announce line. A track without a URL (a manual track may have none) drops the
-    `{permalink_url}` field together with the separator before it (" - "). The line is
-    cleaned by the one line cleaner (`ntrbot.irc.lines.clean`)."""
-    t = st.track
-    if not t.permalink_url:
-        template = _URL_FIELD.sub("", template)
-    values = {
-        "position": st.position, "title": t.title, "artist": t.artist,
-        "permalink_url": t.permalink_url, "artwork_url": t.artwork_url or "",
-        "duration_ms": t.duration_ms if t.duration_ms is not None else "",
-        "license": t.license or "", "liked_at": st.liked_at.isoformat(), "id": t.id,
-        "episode": show.episode if show.episode is not None else "", "show_id": show.id,
-    }
-    return clean(template.format_map(values))
+    """The announce line (`announce_format.render`: a track without a URL drops
+    `{permalink_url}` with the separator before it), cleaned by the one line cleaner
+    (`ntrbot.irc.lines.clean`). A template that cannot render the track is a FormatError."""
+    try:
+        return clean(render(template, show, st))
+    except FormatFailed as exc:
+        log.warning("NTR_ANNOUNCE_FORMAT %s (show %s, #%s)", exc, show.id, st.position)
+        raise FormatError(f"NTR_ANNOUNCE_FORMAT {exc}") from None
 
 
 MAX_DELAY = 600  # seconds an announce may wait (the stream delay, or one announce's)

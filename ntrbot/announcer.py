@@ -184,10 +184,10 @@ class Announcer:
                     raise AlreadyAnnounced(
                         f"track #{position} was already announced in this show",
                         announced_at=earlier.announced_at.isoformat())
+            message = format_announce(self.settings.announce_format, show, st)
             if self._next_id is None:
                 self._next_id = await self.db.next_announcement_id()
             ann_id, self._next_id = self._next_id, self._next_id + 1
-            message = format_announce(self.settings.announce_format, show, st)
             now = self._clock()
             wait = self.delay if delay is None else delay
             airs_at = now + timedelta(seconds=max(0.0, wait))

@@ -6,6 +6,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from .files import create_private
+
 BUSY_TIMEOUT_MS = 5000
 COUNTED = ("shows", "tracks", "announcements")
 
@@ -48,6 +50,8 @@ def backup(db_path: str, dest: str, *, force: bool = False) -> str:
                               timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            partial.unlink(missing_ok=True)
+            create_private(partial)  # 0600: the copy holds what the database holds
             out = sqlite3.connect(partial)
             try:
                 src.backup(out)

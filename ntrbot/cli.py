@@ -156,7 +156,9 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
     clock = ShowClock(settings.show_day, settings.show_hour, settings.tz,
                       timedelta(hours=settings.show_length_hours))
     try:
-        result, shows = import_legacy(args.path, settings.db_path, clock, dry_run=args.dry_run)
+        result, shows = import_legacy(
+            args.path, settings.db_path, clock, dry_run=args.dry_run,
+            warn=lambda line: print(f"ntrbot: {args.path}: {line}", file=sys.stderr))
     except LegacyError as exc:
         return fail(str(exc), 1)
     if args.dry_run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import string
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -270,8 +270,10 @@ def _read_toml(path: str) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("config", f"cannot read {path}: {exc}") from None
     # Allow an optional [ntrbot] table; keys may be `port` or `NTR_PORT`.
-    if isinstance(data.get("ntrbot"), dict):
-        data = {**data, **data.pop("ntrbot")}
+    # (not `{**data, **data.pop("ntrbot")}`: that copies the key before popping it)
+    table = data.get("ntrbot")
+    if isinstance(table, dict):
+        data = {k: v for k, v in data.items() if k != "ntrbot"} | table
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = key.lower()
@@ -321,6 +323,12 @@ def _check(ok: bool, name: str, problem: str) -> None:
         raise ConfigError(name, problem)
 
 
+MAX_NICK_LENGTH = 30
+# RFC 2812 2.3.1: a letter or special first, then letters, digits, specials or "-" (ASCII
+# only: `\Z`, not `$`, so a trailing newline never passes).
+_NICK = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
+
+
 def validate(s: Settings) -> None:
     """Raise ConfigError for the first setting that cannot work."""
     check_tokens(s)
@@ -347,8 +355,10 @@ def validate(s: Settings) -> None:
                "must be at least 32 characters (`ntrbot gen-secret` makes one)")
     _check(s.cookie_secure in {"auto", "true", "false"}, "cookie_secure",
            "must be auto, true or false")
-    _check(bool(s.irc_nick) and " " not in s.irc_nick and "!" not in s.irc_nick,
-           "irc_nick", "must be a single word")
+    _check(_NICK.match(s.irc_nick) is not None and len(s.irc_nick) <= MAX_NICK_LENGTH,
+           "irc_nick",
+           f"must be 1-{MAX_NICK_LENGTH} letters, digits or []\\`_^{{|}}- "
+           "(RFC 2812), not starting with a digit or -")
     _check(bool(s.announce_channels), "announce_channel", "must name at least one channel")
     for ch in (*s.irc_channels, *s.announce_channels):
         _check(ch[:1] in "#&+!" and len(ch) > 1 and not any(c in ch for c in " ,\x07\r\n"),
@@ -442,16 +452,13 @@ def check_channel_keys(s: Settings) -> None:
 
 
 def check_announce_format(template: str) -> None:
-    """Raise ConfigError unless every {field} in the template is a known track field."""
-    try:
-        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        raise ConfigError("announce_format", f"bad template ({exc})") from None
-    for name in names:
-        if name not in ANNOUNCE_FIELDS:
-            raise ConfigError("announce_format",
-                              f"unknown field {{{name}}}; known: "
-                              + ", ".join(sorted(ANNOUNCE_FIELDS)))
+    """Raise ConfigError unless the template renders sample tracks: only known track fields,
+    sane widths, and every format spec valid for its value (`announce_format.problem`)."""
+    from .announce_format import problem  # only the format needs the track models
+
+    why = problem(template, ANNOUNCE_FIELDS)
+    if why is not None:
+        raise ConfigError("announce_format", why)
 
 
 SASL_MECHANISMS = ("auto", "PLAIN", "SCRAM-SHA-256", "EXTERNAL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -13,6 +14,8 @@ import aiosqlite
 
 from . import manual
 from .db_announcements import AnnouncementMethods
+from .files import create_private
+from .irc.lines import clean
 from .models import ImportedShow, ImportResult, Show, ShowTrack, Track
 from .schema import migrate
 from .schema import parse_iso as _dt
@@ -46,6 +49,9 @@ class Database(AnnouncementMethods):
 
     @classmethod
     async def open(cls, path: str, tz: ZoneInfo) -> Database:
+        """Open (a new file: create, mode 0600) and migrate the database at `path`."""
+        with contextlib.suppress(OSError):  # sqlite3 says why it cannot, in its own words
+            create_private(path)
         conn = await _connect(path)
         reader: aiosqlite.Connection | None = None
         try:
@@ -111,9 +117,7 @@ class Database(AnnouncementMethods):
                     tracks=tracks or [])
 
     def _show_track(self, r: Sequence[Any]) -> ShowTrack:
-        return ShowTrack(position=r[0], liked_at=_dt(r[1]),
-                         track=Track(id=r[2], title=r[3], artist=r[4], permalink_url=r[5],
-                                     artwork_url=r[6], duration_ms=r[7], license=r[8]))
+        return ShowTrack(position=r[0], liked_at=_dt(r[1]), track=_track(r[2:9]))
 
     async def show(self, show_id: int) -> Show | None:
         """One show with its tracks in position order."""
@@ -199,7 +203,7 @@ class Database(AnnouncementMethods):
             for r in await self._all(
                     "SELECT id, title, artist, permalink_url, artwork_url, duration_ms, license "
                     f"FROM tracks WHERE id IN ({marks})", chunk, conn):
-                out[r[0]] = Track(*r)
+                out[r[0]] = _track(r)
         return out
 
     async def save_playlists(self, tracks: Sequence[Track],
@@ -319,6 +323,14 @@ class Database(AnnouncementMethods):
 
 
 Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manual")
+
+
+def _track(r: Sequence[Any]) -> Track:
+    """A stored track; its texts through the one cleaner (`irc.lines.clean`: no control or
+    bidi characters), so every page, export and line shows them clean, old rows too."""
+    return Track(id=r[0], title=clean(r[1]), artist=clean(r[2]), permalink_url=r[3],
+                 artwork_url=r[4], duration_ms=r[5],
+                 license=clean(r[6]) if r[6] is not None else None)
 
 
 async def _connect(path: str, *, reader: bool = False) -> aiosqlite.Connection:

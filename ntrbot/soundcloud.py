@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ntrbot.irc.lines import clean
 from ntrbot.models import Like, Track
 
 log = logging.getLogger(__name__)
@@ -325,9 +326,8 @@ def _http_url(value: Any) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
+    """A text field, through the one cleaner (no control or bidi characters), or None."""
+    return (clean(value) or None) if isinstance(value, str) else None
 
 
 def parse_time(value: Any) -> datetime:

@@ -8,12 +8,15 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from .irc.lines import ELLIPSIS, clean
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -32,10 +35,62 @@ MIN_WAIT = 0.05
 
 Update = Callable[[str, str, str], None]
 
+#: Discord refuses a message whose content is longer (in characters).
+DISCORD_MAX_CONTENT = 2000
+_DISCORD_INLINE = re.compile(r"([\\*_~`|\[\]<@])")
+_DISCORD_LINE_START = re.compile(r"(?m)^(\s*|\s*\d+)((?<!\d)[>#+-]|(?<=\d)[.)])")
+_TRAILING_URL = re.compile(r"(?:^|\s)(https?://\S+)$")
+_DISCORD_URL_UNSAFE = re.compile(r'[<>"`|{}^\\]')
+
 
 def sign(secret: str, body: bytes) -> str:
     """The X-Ntrbot-Signature value for `body`: `sha256=<hex HMAC-SHA256>`."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_utf16(text: str, units: int) -> str:
+    """The longest prefix of `text` of at most `units` UTF-16 code units (Discord counts
+    characters as JavaScript does), never ending inside an escape (an odd run of `\\`)."""
+    out, used = [], 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > units:
+            break
+        out.append(ch)
+    cut = "".join(out)
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    return cut[:-1] if trailing % 2 else cut
+
+
+def discord_escape(text: str) -> str:
+    """`text` with Discord's Markdown made literal: every inline marker (bold, italics,
+    underline, strike, spoiler, code, masked links `[x](url)`, mentions `<@id>`,
+    `@everyone`/`@here`) backslash-escaped, and a quote, heading or list at a line start."""
+    text = _DISCORD_INLINE.sub(r"\\\1", text)
+    return _DISCORD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def discord_content(line: str) -> str:
+    """The announce line as a Discord message: cleaned (one line, no control or bidi
+    characters), Markdown escaped, at most DISCORD_MAX_CONTENT characters. A trailing URL
+    is kept whole (and unescaped, so Discord still links it; characters that are never
+    literal in a URL are percent-encoded) and the text before it is cut with an ellipsis."""
+    line = clean(line)
+    m = _TRAILING_URL.search(line)
+    head, url = (line[:m.start(1)].rstrip(), _DISCORD_URL_UNSAFE.sub(
+        lambda c: f"%{ord(c.group()):02X}", m.group(1))) if m else (line, "")
+    text = discord_escape(head)
+    tail = (" " + url) if text and url else url
+    if _utf16_len(text) + _utf16_len(tail) <= DISCORD_MAX_CONTENT:
+        return text + tail
+    room = DISCORD_MAX_CONTENT - _utf16_len(tail) - len(ELLIPSIS)
+    if room < 0:  # a URL longer than the whole message: cut everything
+        return _cut_utf16(text + tail, DISCORD_MAX_CONTENT - len(ELLIPSIS)) + ELLIPSIS
+    return _cut_utf16(text, room).rstrip() + ELLIPSIS + tail
 
 
 def discord_execute_url(url: str) -> httpx.URL:
@@ -118,7 +173,8 @@ class WebhookOutputs:
         if not self._targets:
             return
         deadline = self._clock() + max(fresh_for, 0.0)
-        discord_body = json.dumps({"content": line, "allowed_mentions": {"parse": []}},
+        discord_body = json.dumps({"content": discord_content(line),
+                                   "allowed_mentions": {"parse": []}},
                                   ensure_ascii=False).encode("utf-8")
         signed_body = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
                                  default=str).encode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -91,7 +92,7 @@ async def test_announce_auth_matrix(app_client: Any) -> None:
                           headers={**BEARER, "Origin": "https://evil.example"})
     assert r.status == 200
     # after logout the cookie no longer works
-    await client.get("/logout", allow_redirects=False)
+    await client.post("/logout", allow_redirects=False)
     r = await client.post("/admin/announce", json=body)
     assert r.status == 401
 
@@ -337,3 +338,21 @@ async def test_every_announce_channel_is_an_output(make_settings: Callable[..., 
                                     headers=BEARER)).json()
     assert [d["output"] for d in body["deliveries"]] == ["irc:#sewerchat", "irc:#second"]
     assert [t for t, _, _ in irc.said] == ["#sewerchat", "#second"]
+
+
+async def test_a_format_that_cannot_render_is_a_refusal_never_a_500(
+        make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
+        irc: FakeIrc, caplog: pytest.LogCaptureFixture) -> None:
+    """Start-up refuses such a format (tests/test_config.py); should one still get through
+    (set on Settings directly), the announce is refused with a 4xx naming the setting."""
+    settings = dataclasses.replace(make_settings(),
+                                   announce_format="{position:099999999999999999999}")
+    app = make_app(settings, irc)
+    client = await aiohttp_client(app)
+    show_id, _ = await seed_app(app)
+    r = await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
+                          headers=BEARER)
+    assert r.status == 400
+    assert "NTR_ANNOUNCE_FORMAT" in (await r.json())["error"]
+    assert irc.said == [] and await app[keys.DB].announcements(show_id) == []
+    assert "Traceback" not in caplog.text

@@ -104,7 +104,13 @@ def _req(headers: dict[str, str], method: str = "POST", peer: str = "127.0.0.1")
 
 def test_same_origin() -> None:
     assert same_origin(_req({"Origin": "http://ntr.example:8000"}))
-    assert same_origin(_req({"Origin": "https://ntr.example:8000"}))
+    # only the request's own scheme: https per X-Forwarded-Proto from a trusted proxy
+    assert not same_origin(_req({"Origin": "https://ntr.example:8000"}))
+    assert same_origin(_req({"Origin": "https://ntr.example:8000", "X-Forwarded-Proto": "https"}))
+    assert not same_origin(_req({"Origin": "http://ntr.example:8000",
+                                 "X-Forwarded-Proto": "https"}))
+    assert not same_origin(_req({"Origin": "https://ntr.example:8000",
+                                 "X-Forwarded-Proto": "https"}, peer="203.0.113.9"))
     assert not same_origin(_req({"Origin": "http://evil.example"}))
     assert not same_origin(_req({"Origin": "null"}))
     assert not same_origin(_req({"Origin": "http://ntr.example:8001"}))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -158,3 +159,30 @@ async def test_backup_failures_are_one_line(tmp_path: Path, case: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("ntrbot: ") and "Traceback" not in err
     assert {"no-database": "no database at", "no-directory": "no directory",
             "onto-itself": "is the database itself"}[case] in lines[0]
+
+
+async def test_database_and_backup_files_are_0600_whatever_the_umask(tmp_path: Path) -> None:
+    """The database holds the announce history and its hosts' names; with the usual umask
+    022 (or 0) its file, -wal, -shm and every backup were world-readable."""
+    from ntrbot.db import Database
+
+    db, copy = tmp_path / "ntrbot.db", tmp_path / "copy.db"
+    old = os.umask(0)
+    try:
+        database = await Database.open(str(db), ZoneInfo("UTC"))
+        try:
+            await database.set_meta("test", "x")  # a write: the -wal and -shm exist now
+            for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                assert path.exists() and path.stat().st_mode & 0o777 == 0o600, path
+        finally:
+            await database.close()
+        code, _, err = await ntrbot("backup", str(copy), env=env_for(db), cwd=tmp_path)
+        assert code == 0, err
+        assert copy.stat().st_mode & 0o777 == 0o600
+        copy.chmod(0o644)
+        code, _, err = await ntrbot("backup", str(copy), "--force", env=env_for(db),
+                                    cwd=tmp_path)
+        assert code == 0, err
+        assert copy.stat().st_mode & 0o777 == 0o600  # a replaced copy too
+    finally:
+        os.umask(old)

@@ -114,6 +114,16 @@ def test_check_config_reads_toml_and_the_environment_wins(tmp_path: Path) -> Non
     assert "NTR_IRC_NICK=envbot" in proc.stdout.splitlines()
 
 
+def test_check_config_reads_an_ntrbot_table(tmp_path: Path) -> None:
+    config = tmp_path / "ntrbot.toml"
+    config.write_text(f'[ntrbot]\nadmin_token = "{ADMIN_TOKEN}"\nport = 8081\n'
+                      'NTR_IRC_NICK = "tablebot"\n')
+    proc = ntrbot("--config", str(config), "check-config", cwd=tmp_path, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "NTR_PORT=8081" in proc.stdout.splitlines()
+    assert "NTR_IRC_NICK=tablebot" in proc.stdout.splitlines()
+
+
 @pytest.mark.parametrize(("env", "toml", "name"), [
     ({}, None, "NTR_ADMIN_TOKEN"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_PORT": "99999"}, None, "NTR_PORT"),
@@ -121,8 +131,12 @@ def test_check_config_reads_toml_and_the_environment_wins(tmp_path: Path) -> Non
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_IRC_TLS": "maybe"}, None, "NTR_IRC_TLS"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_ANNOUNCE_FORMAT": "{nope}"}, None,
      "NTR_ANNOUNCE_FORMAT"),
+    ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_ANNOUNCE_FORMAT": "{position:099999999999999999999}"},
+     None, "NTR_ANNOUNCE_FORMAT"),
+    ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_IRC_NICK": "ntr\r\nQUIT"}, None, "NTR_IRC_NICK"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "port = [1, 2", "NTR_CONFIG"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "no_such_setting = 1", "NTR_NO_SUCH_SETTING"),
+    ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN}, "[ntrbot]\nno_such_setting = 1", "NTR_NO_SUCH_SETTING"),
     ({"NTR_ADMIN_TOKEN": "abcd1234"}, None, "NTR_ADMIN_TOKEN"),
     ({"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_RELAY_TOKENS": "short-relay"}, None,
      "NTR_RELAY_TOKENS"),

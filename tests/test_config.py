@@ -76,6 +76,18 @@ def test_toml_file_and_env_wins(tmp_path: Path) -> None:
     ({**BASE, "NTR_ANNOUNCE_CHANNEL": "#a b"}, "NTR_ANNOUNCE_CHANNEL"),
     ({**BASE, "NTR_ANNOUNCE_FORMAT": "{nope}"}, "NTR_ANNOUNCE_FORMAT"),
     ({**BASE, "NTR_ANNOUNCE_FORMAT": "{title"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{position:099999999999999999999}"},
+     "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{position:0999999999}"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{title:d}"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{duration_ms:d}"}, "NTR_ANNOUNCE_FORMAT"),  # manual
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{id:c}"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_ANNOUNCE_FORMAT": "{title:{position}}"}, "NTR_ANNOUNCE_FORMAT"),
+    ({**BASE, "NTR_IRC_NICK": "ntr\r\nQUIT"}, "NTR_IRC_NICK"),
+    ({**BASE, "NTR_IRC_NICK": "1bot"}, "NTR_IRC_NICK"),
+    ({**BASE, "NTR_IRC_NICK": "-bot"}, "NTR_IRC_NICK"),
+    ({**BASE, "NTR_IRC_NICK": "bot:x"}, "NTR_IRC_NICK"),
+    ({**BASE, "NTR_IRC_NICK": "b" * 31}, "NTR_IRC_NICK"),
     ({**BASE, "NTR_IRC_SASL_USER": "u"}, "NTR_IRC_SASL_PASSWORD"),
     ({**BASE, "NTR_SOUNDCLOUD_API_BASE": "ftp://x"}, "NTR_SOUNDCLOUD_API_BASE"),
     ({"NTR_ADMIN_TOKEN": "abcd1234"}, "NTR_ADMIN_TOKEN"),
@@ -89,6 +101,14 @@ def test_invalid_values_name_the_setting(env: dict[str, str], setting: str) -> N
         load_settings(env)
     message = str(info.value)
     assert message.startswith(setting + ":") and "\n" not in message
+
+
+def test_nicks_and_formats_that_work() -> None:
+    for nick in ("ntrbot", "[ntr]bot", "b`_^{|}-9", "n" * 30):
+        assert load_settings({**BASE, "NTR_IRC_NICK": nick}).irc_nick == nick
+    for fmt in ("#{position:03} {title:.50} {artist!r:>20} {episode} {duration_ms}",
+                "{title} {permalink_url:.80}"):
+        assert load_settings({**BASE, "NTR_ANNOUNCE_FORMAT": fmt}).announce_format == fmt
 
 
 def test_bad_toml_is_one_line(tmp_path: Path) -> None:

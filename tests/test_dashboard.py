@@ -61,9 +61,13 @@ async def test_login_success_sets_cookie_and_opens_dashboard(client: TestClient)
     text = await page.text()
     assert "dashboard.js" in text
     assert ADMIN_TOKEN not in text and SECRET_KEY not in text and WEB_PASSWORD not in text
-    # logged in: /login goes straight to the dashboard
+    # logged in: /login says so, links the dashboard and offers Log out (a POST form)
     again = await client.get("/login", allow_redirects=False)
-    assert again.status == 303 and again.headers["Location"] == "/dashboard"
+    assert again.status == 200
+    text = await again.text()
+    assert f"Logged in as <strong>{WEB_USER}</strong>" in text and 'href="/dashboard"' in text
+    assert '<form method="post" action="/logout">' in text and "Log out" in text
+    assert 'name="password"' not in text and ADMIN_TOKEN not in text
 
 
 async def test_wrong_password_is_200_invalid(client: TestClient) -> None:
@@ -79,18 +83,31 @@ async def test_wrong_password_is_200_invalid(client: TestClient) -> None:
     assert r.status == 200 and "Invalid" in await r.text()
 
 
-@pytest.mark.parametrize("method", ["get", "post"])
-async def test_logout_clears_session(client: TestClient, method: str) -> None:
+async def test_logout_clears_session(client: TestClient) -> None:
     await login(client)
     assert (await client.get("/dashboard", allow_redirects=False)).status == 200
-    r = await getattr(client, method)("/logout", allow_redirects=False)
+    r = await client.post("/logout", allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/login"
     assert (await client.get("/dashboard", allow_redirects=False)).status == 303
 
 
+async def test_get_logout_changes_nothing(client: TestClient) -> None:
+    """A GET (a link, an <img> on any site) must not log the host out: it answers 303 to
+    /login, where the signed-in host finds the Log out button."""
+    await login(client)
+    value = session_cookie(client)
+    r = await client.get("/logout", allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/login"
+    assert session_cookie(client) == value
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 200
+    r = await client.get("/dashboard", allow_redirects=False,
+                         headers={"Cookie": f"ntr_session={value}"})
+    assert r.status == 200
+
+
 async def test_old_cookie_is_useless_after_logout_in_same_browser(client: TestClient) -> None:
     await login(client)
-    await client.get("/logout", allow_redirects=False)
+    await client.post("/logout", allow_redirects=False)
     assert session_cookie(client) in (None, "")
 
 
@@ -169,6 +186,32 @@ async def test_cross_origin_cookie_posts_refused(client: TestClient) -> None:
     origin = f"http://{client.host}:{client.port}"
     r = await client.post("/admin/refresh", headers={"Origin": origin})
     assert r.status == 200
+
+
+async def test_origin_must_have_the_request_s_own_scheme(
+        make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp) -> None:
+    """http://host is not https://host: a page over plain http (which anyone on the path can
+    rewrite) may not post to the https site, nor the other way round. Behind a trusted
+    proxy the scheme is the one its X-Forwarded-Proto says."""
+    for trusted in (True, False):
+        settings = dashboard_settings(make_settings, **(
+            {} if trusted else {"trusted_proxies": ()}))
+        client = await aiohttp_client(make_app(settings))
+        await login(client)
+        site = f"{client.host}:{client.port}"
+        http, https = {"Origin": f"http://{site}"}, {"Origin": f"https://{site}"}
+        forwarded = {"X-Forwarded-Proto": "https"}
+        assert (await client.post("/admin/refresh", headers=http)).status == 200
+        assert (await client.post("/admin/refresh", headers=https)).status == 403
+        assert (await client.post("/admin/refresh", headers={
+            "Referer": f"https://{site}/dashboard"})).status == 403
+        r = await client.post("/admin/refresh", headers={**https, **forwarded})
+        assert r.status == (200 if trusted else 403)
+        r = await client.post("/admin/refresh", headers={**http, **forwarded})
+        assert r.status == (403 if trusted else 200)
+        r = await client.post("/logout", headers=https, allow_redirects=False)
+        assert r.status == 403
+        await client.close()
 
 
 async def test_security_headers_on_pages(client: TestClient) -> None:

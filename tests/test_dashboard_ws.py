@@ -134,12 +134,27 @@ async def test_announcements_on_request_survive_restart(
     assert (await next_of(ws, "error"))["error"] == "not JSON"
 
 
+async def test_deeply_nested_json_is_an_error_reply_not_a_dropped_socket(
+        app_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """"[" * 16000 made json.loads raise RecursionError, uncaught: a traceback in the log and
+    the socket gone. Now it is refused like any malformed message, and the socket stays."""
+    _, client = app_client
+    ws = await client.ws_connect("/ws/dashboard")
+    await next_of(ws, "hello")
+    for text in ("[" * 16000, "[" * 8000 + "]" * 8000, '{"a":' * 2500 + "1" + "}" * 2500):
+        await ws.send_str(text)
+        assert (await next_of(ws, "error"))["error"] == "not JSON"
+    await ws.send_json({"type": "ping"})
+    assert await next_of(ws, "pong") == {"type": "pong"}
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
 async def test_logout_then_socket_refused(app_client: Any) -> None:
     _, client = app_client
     ws = await client.ws_connect("/ws/dashboard")
     await next_of(ws, "hello")
     await ws.close()
-    await client.get("/logout", allow_redirects=False)
+    await client.post("/logout", allow_redirects=False)
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await client.ws_connect("/ws/dashboard")
 

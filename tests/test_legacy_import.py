@@ -313,3 +313,83 @@ async def test_old_data_cannot_smuggle_links_or_control_characters(tmp_path: Pat
     finally:
         await db.close()
     assert track.permalink_url == "" and track.title == "Evil QUIT"
+
+
+# --- a hostile file ------------------------------------------------------------------
+
+def test_a_view_is_never_read(tmp_path: Path) -> None:
+    """A recursive view (one grew to 2.9 GB in 60 s, --dry-run too) is not a table: refused
+    at once, without running it."""
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("ALTER TABLE tracks RENAME TO real_tracks")
+        conn.execute("CREATE VIEW tracks AS WITH RECURSIVE c(x) AS (SELECT 101 UNION ALL "
+                     "SELECT x + 1 FROM c LIMIT 200000) SELECT x AS id, 'T' AS title, "
+                     "'A' AS artist, 'https://x.example/' || x AS permalink_url FROM c")
+    for args in (("--dry-run",), ()):
+        proc = run("import-legacy", str(legacy), *args, db=db, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "'tracks' is a view, not a table" in one_line(proc.stderr)
+    assert not db.exists() or asyncio.run(playlists(db)) == {}
+
+
+def test_hostile_values_are_skipped_each_with_one_line(tmp_path: Path) -> None:
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("UPDATE tracks SET title = ? WHERE id = 101", ("x" * 5_000_000,))
+        conn.execute("UPDATE tracks SET permalink_url = ? WHERE id = 102",
+                     ("https://x.example/" + "u" * 3000,))
+        conn.execute("UPDATE tracks SET artwork_url = ?, duration_ms = 1e300 WHERE id = 103",
+                     ("https://x.example/" + "a" * 3000,))
+        conn.execute("UPDATE tracks SET id = -5 WHERE id = 105")  # a manual track's range
+        conn.execute("UPDATE tracks SET id = 9223372036854775807 WHERE id = 106")
+        conn.execute("ALTER TABLE shows ADD COLUMN episode")
+        conn.execute("UPDATE shows SET episode = 1e20 WHERE id = 7")
+        conn.execute("UPDATE shows SET episode = 12 WHERE id = 8")
+        conn.execute("UPDATE show_tracks SET position = 9e999 WHERE track_id = 107")
+    proc = run("import-legacy", str(legacy), db=db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    notes = proc.stderr.strip().splitlines()
+    assert all(n.startswith(f"ntrbot: {legacy}: ") and len(n) < 300 for n in notes), notes
+    text = "\n".join(notes)
+    for expected in ("track 101: title longer than 1000 characters; track skipped",
+                     "track 102: permalink_url longer than 2048 characters; track skipped",
+                     "track 103: artwork_url longer than 2048", "track 103: duration_ms",
+                     "track id -5 is not a SoundCloud id",
+                     "track id 9223372036854775807 is not a SoundCloud id",
+                     "show 7: episode 1e+20 is not 0-1000000000"):
+        assert expected in text, text
+    assert len(notes) == 7
+    assert one_line(proc.stdout) == "3 shows, 5 tracks imported, 0 shows already present"
+    weeks = asyncio.run(playlists(db))
+    assert weeks[W1.isoformat()] == [103, 104]
+    assert weeks[W2.isoformat()] == [107]
+    assert weeks[W3.isoformat()] == [108, 110]
+
+
+def test_a_value_over_sqlite_s_length_limit_is_one_line(tmp_path: Path) -> None:
+    """Values over 8 MB are not even read: SQLite's length limit on the reading connection."""
+    legacy, db = tmp_path / "old.db", tmp_path / "ntrbot.db"
+    make_legacy(legacy)
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("UPDATE tracks SET title = zeroblob(10000000) WHERE id = 101")
+    proc = run("import-legacy", str(legacy), "--dry-run", db=db, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "string or blob too big" in one_line(proc.stderr)
+
+
+def test_reading_is_cut_at_its_time_cap(tmp_path: Path) -> None:
+    from ntrbot.legacy import LegacyError, read_legacy
+
+    legacy = tmp_path / "old.db"
+    make_legacy(legacy)
+    with sqlite3.connect(legacy) as conn:  # enough rows for the progress handler to run
+        conn.executemany("INSERT INTO tracks (id, title, artist, permalink_url) VALUES "
+                         "(?, 'T', 'A', 'https://x.example/t')",
+                         [(n,) for n in range(1000, 6000)])
+    assert len(read_legacy(str(legacy))) == 3
+    with pytest.raises(LegacyError, match="took longer than 0 s"):
+        read_legacy(str(legacy), seconds=0)

@@ -338,3 +338,47 @@ async def test_refusals_log_the_client_never_the_token(dash: TestClient,
     text = caplog.text
     assert "198.51.100.77" in text and "198.51.100.78" in text and "198.51.100.79" in text
     assert guess not in text and "6.6.6.6" not in text
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+async def test_bidi_controls_never_reach_pages_or_exports(make_settings: Callable[..., Settings],
+                                                          aiohttp_client: Any,
+                                                          make_app: MakeApp) -> None:
+    """A title with bidi controls (stored before ntrbot cleaned them, or by any path) is shown
+    without them on the public page, in the JSON the dashboard and public page render, and
+    in every setlist export."""
+    from datetime import timedelta
+
+    from ntrbot import keys
+    from ntrbot.models import Track
+    from ntrbot.soundcloud import parse_track
+
+    app = make_app(dashboard_settings(make_settings))
+    client = await aiohttp_client(app)
+    show_id, _ = await seed_app(app)
+    evil = Track(777, "gnp.exe\u202e\u2066Live\u2069 Set\u200f", "DJ \u061cRTL\u200e",
+                 "https://soundcloud.com/x/live", None, 1000, "cc\u202e-by")
+    clock, now = app[keys.CLOCK], app[keys.NOW]()
+    start, end = clock.week_of(now)
+    await app[keys.DB].save_playlists([evil], {(start, end): [
+        (777, start + timedelta(minutes=5), "like")]})
+    r = await client.post("/admin/announce", headers=BEARER,
+                          json={"show_id": show_id, "position": 1})
+    assert r.status == 200
+    pages = {path: await (await client.get(path, headers={"Accept": accept})).text()
+             for path, accept in [("/", "text/html"), (f"/shows/{show_id}", "text/html"),
+                                  (f"/shows/{show_id}", "application/json"),
+                                  ("/playlist", "application/json")]
+             + [(f"/shows/{show_id}/setlist.{fmt}", "*/*")
+                for fmt in ("md", "txt", "csv", "json")]}
+    for path, text in pages.items():
+        assert "Live" in text or "setlist" in path, path
+        assert not set(text) & set(BIDI), path
+        assert "\\u202e" not in text.lower() and "\\u200f" not in text.lower(), path
+    assert "gnp.exeLive Set" in pages[f"/shows/{show_id}"]
+    # and what SoundCloud sends is stored clean from now on
+    parsed = parse_track({"id": 5, "title": "a\u202eb\u200f", "permalink_url":
+                          "https://soundcloud.com/a/b", "user": {"username": "u\u2067v"}})
+    assert (parsed.title, parsed.artist) == ("ab", "uv")

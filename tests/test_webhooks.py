@@ -16,7 +16,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ntrbot.config import ConfigError, Settings, load_settings
-from ntrbot.webhooks import BACKOFF_START, SIGNATURE_HEADER, WebhookOutputs, output_name
+from ntrbot.webhooks import (
+    BACKOFF_START,
+    SIGNATURE_HEADER,
+    WebhookOutputs,
+    discord_content,
+    output_name,
+)
 from tests.support.net import free_port
 from tests.support.webhook_standin import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
 
@@ -145,6 +151,59 @@ async def test_discord_delivered_with_message_id(standin: StandIn,
     assert json.loads(req["raw"]) == {"content": LINE, "allowed_mentions": {"parse": []}}
     assert req["headers"]["Content-Type"] == "application/json"
     assert t.sleeps == []
+
+
+HOSTILE_LINE = ("Now Playing: Song #2: [free](https://evil.example) **loud** __u__ ~~s~~ `c` "
+                "||spoil|| \u202eevil\u200f <@123> @everyone @here by > quote - "
+                "https://soundcloud.com/rat_kings/a_b")
+
+
+async def test_discord_content_is_inert_and_the_webhook_gets_the_raw_message(
+        standin: StandIn, http: httpx.AsyncClient) -> None:
+    """Markdown and mentions in a title are literal text on Discord, bidi controls are
+    gone, the URL still links; the signed webhook still gets the announce object as is."""
+    t = FakeTime()
+    out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH),
+               webhook_urls=(standin.url(HOOK_PATH),))
+    updates = Updates()
+    message = {**MESSAGE, "message": HOSTILE_LINE}
+    out.start(message, HOSTILE_LINE, 30, updates)
+    for name in out.names:
+        assert (await updates.final(name))[0] == "delivered"
+    by_kind = {r["kind"]: json.loads(r["raw"]) for r in standin.requests}
+    discord = by_kind["discord"]
+    assert discord["allowed_mentions"] == {"parse": []}
+    assert discord["content"] == (
+        "Now Playing: Song #2: \\[free\\](https://evil.example) \\*\\*loud\\*\\* "
+        "\\_\\_u\\_\\_ \\~\\~s\\~\\~ \\`c\\` \\|\\|spoil\\|\\| evil \\<\\@123> "
+        "\\@everyone \\@here by > quote - https://soundcloud.com/rat_kings/a_b")
+    assert by_kind["hook"] == message  # the raw announce object, nothing escaped
+
+
+@pytest.mark.parametrize(("line", "content"), [
+    ("> quoted", "\\> quoted"), ("# heading", "\\# heading"), ("-# small", "\\-# small"),
+    ("1. listed", "1\\. listed"), ("- item", "\\- item"), ("* item", "\\* item"),
+    ("a - b #1 > c", "a - b #1 > c"),  # only at the start of a line do these mean anything
+])
+def test_discord_line_start_markdown_is_literal(line: str, content: str) -> None:
+    assert discord_content(line) == content
+
+
+def test_discord_content_fits_2000_characters_and_keeps_the_url() -> None:
+    """A manual track (title and artist up to 200 characters each, any URL up to 2,000) can
+    make a line of ~2,450 characters; Discord refuses over 2,000."""
+    url = "https://example.com/" + "u" * 1680
+    line = "Now Playing: Song #1: " + "T_" * 100 + " by " + "A" * 200 + " - " + url
+    assert len(line) > 2000
+    content = discord_content(line)
+    assert len(content) <= 2000 and content.endswith(" " + url)
+    assert "…" in content
+    head = content[: -len(url) - 1]
+    assert not head.rstrip("…").endswith("\\") or head.rstrip("…").endswith("\\\\")
+    emoji = discord_content("\U0001f3b5" * 1500 + " https://e.example/t")
+    assert len(emoji.encode("utf-16-le")) // 2 <= 2000 and emoji.endswith(" https://e.example/t")
+    huge = discord_content("x https://e.example/" + "u" * 2100)
+    assert len(huge) <= 2000
 
 
 @pytest.mark.parametrize(("retry_after", "in_body"), [(2.5, True), (0.2, True), (3.0, False)])

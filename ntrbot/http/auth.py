@@ -225,8 +225,11 @@ async def check_login(settings: Any, username: Any, password: Any) -> bool:
 # --- same-origin checks ------------------------------------------------------
 
 def _site_origins(request: web.Request) -> set[str]:
+    """This site's origins: the request's own scheme (behind a trusted proxy, the one its
+    X-Forwarded-Proto says) with its Host, and NTR_PUBLIC_URL's. An http page may not
+    post to the https site, nor the other way round."""
     host = request.host.lower()
-    origins = {f"http://{host}", f"https://{host}"}
+    origins = {f"{'https' if request_is_https(request) else 'http'}://{host}"}
     public_url = request.app[SETTINGS].public_url
     if public_url:
         parts = urlsplit(public_url)

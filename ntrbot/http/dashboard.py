@@ -33,7 +33,7 @@ from .auth import (
 )
 from .clientaddr import client_address
 from .fanout import Fanout, Overflow, Policy, close_socket
-from .helpers import web_dir
+from .helpers import web_dir, ws_json
 from .negotiate import wants_html
 from .throttle import retry_header
 
@@ -62,12 +62,27 @@ def _login_page(message: str | None = None, status: int = 200,
                 username: str = "") -> web.Response:
     page = (web_dir() / "login.html").read_text(encoding="utf-8")
     notice = f'<p class="notice error" role="alert">{html.escape(message)}</p>' if message else ""
-    page = page.replace("<!--MESSAGE-->", notice)
+    page = page.replace("<!--MESSAGE-->", notice).replace("<!--SIGNED-IN-->\n", "")
     if username:  # keep what was typed (escaped), so only the password is retyped
         page = page.replace('name="username"',
                             f'name="username" value="{html.escape(username[:200])}"', 1)
     return web.Response(text=page, status=status,
                         content_type="text/html", charset="utf-8", headers=NO_STORE)
+
+
+def _signed_in_page(user: str) -> web.Response:
+    """/login for a signed-in user: who is signed in, the dashboard, and a Log out button
+    (a same-origin POST form: logging out is never a GET)."""
+    page = (web_dir() / "login.html").read_text(encoding="utf-8")
+    start, end = page.index("<!--SIGNED-IN-->"), page.index("</form>") + len("</form>")
+    card = (f'<p>Logged in as <strong>{html.escape(user[:200])}</strong>.</p>\n'
+            '      <p><a href="/dashboard" role="button">Open the dashboard</a></p>\n'
+            '      <form method="post" action="/logout">\n'
+            '        <button type="submit" class="secondary">Log out</button>\n'
+            '      </form>')
+    page = page[:start] + card + page[end:]
+    return web.Response(text=page.replace("<!--MESSAGE-->", ""), content_type="text/html",
+                        charset="utf-8", headers=NO_STORE)
 
 
 def _login_error(request: web.Request, message: str, status: int,
@@ -86,9 +101,8 @@ def _client(request: web.Request) -> str:
 
 
 async def login_get(request: web.Request) -> web.StreamResponse:
-    if await session_user(request) is not None:
-        return _redirect("/dashboard")
-    return _login_page()
+    user = await session_user(request)
+    return _login_page() if user is None else _signed_in_page(user)
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
@@ -121,8 +135,15 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     return _redirect("/dashboard")
 
 
+async def logout_get(request: web.Request) -> web.StreamResponse:
+    """GET /logout changes nothing (a link or an <img> from anywhere must not log the host
+    out): 303 to /login, which offers a signed-in user the Log out button."""
+    return _redirect("/login")
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
-    if request.method == "POST" and not same_origin(request, allow_null=True):
+    """POST /logout, from this site's own pages only (Origin/Referer check)."""
+    if not same_origin(request, allow_null=True):
         return web.json_response({"error": "cross-origin request refused"}, status=403)
     session = await get_session(request)
     sid = session.get(SESSION_ID)
@@ -209,7 +230,7 @@ async def dashboard_socket(request: web.Request) -> web.StreamResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                reply = await _reply(app, json.loads(msg.data))
+                reply = await _reply(app, ws_json(msg.data))
             except ValueError:
                 reply = {"type": "error", "error": "not JSON"}
             if reply is not None:

@@ -60,6 +60,26 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return _secured(json_error(500, "internal error"))
 
 
+def ws_json(text: str) -> Any:
+    """A client's WebSocket text message parsed (every socket reads them here; sizes are
+    bounded by each socket's `max_msg_size`). ValueError for anything that is not JSON,
+    nesting deeper than the parser's recursion limit included ("[" * 16000 raised an
+    uncaught RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def ws_object(text: str) -> dict[str, Any] | None:
+    """A client's WebSocket message when it is a JSON object, else None."""
+    try:
+        data = ws_json(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 saying what is wrong with it."""
     try:

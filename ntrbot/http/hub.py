@@ -16,6 +16,7 @@ from ..events import EventBus
 from ..keys import EVENTS, HUB, SETTINGS
 from .clientaddr import client_address
 from .fanout import Fanout, Overflow, Policy, Subscriber, close_socket
+from .helpers import ws_object
 from .wsgate import SubscribeGate
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,6 @@ CLOSE_TOO_SLOW = 4008  # subscriber could not keep up and was dropped
 
 
 _NAME = re.compile(r"[^\w.@#:+-]+")
-
-
-def _client_message(text: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def relay_name(value: Any) -> str | None:
@@ -151,7 +144,7 @@ class AnnounceHub:
             return None
         if msg.type != WSMsgType.TEXT:
             return None
-        data = _client_message(msg.data)
+        data = ws_object(msg.data)
         if data is None or data.get("type") != "subscribe":
             return None
         token = data.get("token")
@@ -197,7 +190,7 @@ class AnnounceHub:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
-                data = _client_message(msg.data)
+                data = ws_object(msg.data)
                 if data is None:
                     continue
                 if data.get("type") == "ping":

@@ -42,7 +42,7 @@ def add_routes(app: web.Application, *, dashboard_enabled: bool) -> None:
         # The host's dashboard: login, page, socket, files (dashboard.py).
         r.add_get("/login", dashboard.login_get)
         r.add_post("/login", dashboard.login_post)
-        r.add_get("/logout", dashboard.logout)
+        r.add_get("/logout", dashboard.logout_get)
         r.add_post("/logout", dashboard.logout)
         r.add_get("/dashboard", dashboard.dashboard_page)
         r.add_get("/ws/dashboard", dashboard.dashboard_socket)

@@ -110,10 +110,16 @@ class ServerEvents:
         def _keepalive(self, token: str = ...) -> None: ...
 
     def _user_allowed(self, source: str) -> bool:
-        """Per-nick command limit, so that one user cannot hog the replies."""
-        who = irc.strings.lower(irc.client.NickMask(source).nick)
+        """Per-user command limit, so that one user cannot hog the replies. Keyed by
+        user@host, not the nick: a NICK change must not buy a fresh burst."""
+        mask = irc.client.NickMask(source)
+        who = irc.strings.lower(f"{mask.user}@{mask.host}" if mask.user and mask.host
+                                else mask.nick)
         bucket = self._user_buckets.get(who)
         if bucket is None:
+            if len(self._user_buckets) > 1000:  # forget the users whose burst is back
+                for key in [k for k, b in self._user_buckets.items() if b.tokens >= b.burst]:
+                    del self._user_buckets[key]
             if len(self._user_buckets) > 1000:
                 self._user_buckets.clear()
             bucket = self._user_buckets[who] = TokenBucket(

@@ -222,3 +222,29 @@ async def test_public_page_has_no_serious_axe_violations(browser: Any, site: Any
     none(await axe_problems(page, axe_source))
     none(await focus_problems(page))
     await ctx.close()
+
+
+async def test_signed_in_login_page_logs_out_by_its_post_form(browser: Any, site: Any,
+                                                               axe_source: str) -> None:
+    """/login (and GET /logout, which only leads there) shows the signed-in host a Log out
+    button; it posts the form (same origin), and only that logs out."""
+    ctx = await browser.new_context(viewport=DESKTOP, reduced_motion="reduce")
+    page = await ctx.new_page()
+    base = str(site.make_url("")).rstrip("/")
+    await log_in(page, base)
+    await page.goto(base + "/logout")  # a GET: changes nothing
+    assert page.url.endswith("/login")
+    await page.wait_for_selector("text=Logged in as")
+    none(await axe_problems(page, axe_source))
+    none(await focus_problems(page))
+    await page.goto(base + "/dashboard")
+    assert page.url.endswith("/dashboard")  # still signed in
+    await page.goto(base + "/login")
+    async with page.expect_request(lambda r: r.url.endswith("/logout")) as sent:
+        await page.click("button:has-text('Log out')")
+    assert (await sent.value).method == "POST"
+    await page.wait_for_url("**/login")
+    await page.wait_for_selector("#password")
+    await page.goto(base + "/dashboard")
+    assert page.url.endswith("/login")
+    await ctx.close()

@@ -565,6 +565,7 @@ HOSTILE = [
     "u2028\u2028u2029\u2029end", "bom\ufeffhere\ufeff", "\ufeff",
     "evil\u202eLTR\u202c \u2066iso\u2069 \u2067\u2068\u202a\u202b\u202d",
     "rtl \u05e9\u05dc\u05d5\u05dd", "lm\u200e rm\u200f zw\u200d j", "🎵 emoji ✓",
+    "alm\u061c arabic \u0645\u061c",
     "bad \ud800 surrogate", "\udfff\ud83c\udfb5\ud83c",
     "\u3000ideographic\xa0nbsp ", "esc\x1b[31mred\x1b[0m bell\x07",
     "T" * 2000, ("Title\r\n\x01\x0304,05 " * 200)[:2000] + " - https://sc.example/t",
@@ -580,7 +581,8 @@ def test_clean_line_agrees_with_ntrbot_s_cleaner(client_module: ModuleType, raw:
     assert out == clean(raw)
     out.encode("utf-8")  # no lone surrogate left
     assert not [c for c in out if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
-    assert not set(out) & set("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert not set(out) & set("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                              "\u200e\u200f\u061c")
     assert "  " not in out and out == out.strip()
 
 

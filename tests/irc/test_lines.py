@@ -34,6 +34,7 @@ def wire(line: str, nick: str = NICK, userhost: str | None = None) -> bytes:
     ("\x0304,text", ",text"),  # a comma without a background number is text
     ("\x03\u0663\u0664 arabic digits", "\u0663\u0664 arabic digits"),  # colours are ASCII
     ("evil\u202eLTR\u202c \u2066iso\u2069 \u202a\u202b\u202d", "evilLTR iso"),
+    ("lm\u200e rm\u200f alm\u061c zwj\u200d", "lm rm alm zwj\u200d"),  # ZWJ joins emoji
     ("tab\tsep", "tab sep"),
     ("bell\x07 esc\x1b[31m", "bell esc[31m"),
     ("c1\x85line\x9bnext", "c1 linenext"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 
 import irc.connection
@@ -229,3 +230,34 @@ async def test_kicked_bot_rejoins_on_ngircd(make_bot, services):
     finally:
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)
+
+
+async def test_per_user_command_limit_survives_a_nick_change(ircd, make_bot, services, caplog,
+                                                             monkeypatch):
+    """The limit is per user@host: a NICK change does not buy a fresh burst (it did, keyed
+    by nick). A user on another connection still gets answers."""
+    from ntrbot.irc import handlers
+
+    monkeypatch.setattr(handlers, "USER_COMMAND_RATE", 1e-6)  # no refill during the test
+    caplog.set_level(logging.INFO, "ntrbot.irc")
+    await joined_bot(ircd, make_bot, services)
+    user = await RawIrc.connect(ircd.host, ircd.port, "greedy")
+    other = await RawIrc.connect(ircd.host, ircd.port, "patient")
+    try:
+        for _ in range(handlers.USER_COMMAND_BURST):
+            mark = user.mark()
+            await user.say(BOT, "!np")
+            await user.wait_privmsg(BOT, "greedy", since=mark)
+        await user.send("NICK greedy2")
+        await user.wait_for(lambda m: m.command == "NICK" and m.params[0] == "greedy2")
+        await user.say(BOT, "!np")
+        await wait_until(lambda: "ignoring a command from greedy2!" in caplog.text, 20,
+                         "the renamed user's command to be refused")
+        mark = other.mark()
+        await other.say(BOT, "!np")
+        await other.wait_privmsg(BOT, "patient", since=mark)
+        assert not [m for m in user.messages() if m.command == "PRIVMSG"
+                    and m.params[0] == "greedy2"]
+    finally:
+        await user.close()
+        await other.close()

@@ -42,7 +42,7 @@ _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]")
 _COLOURS = re.compile(r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
                       r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
 # other control characters (C0, DEL, C1), the BOM, bidi embeddings/overrides/isolates
-_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r" {2,}")
 _TRAILING_URL = re.compile(r"\s+https?://\S+$")
 
