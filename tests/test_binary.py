@@ -25,10 +25,10 @@ from tests.support.constants import ADMIN_TOKEN
 from tests.support.demo import DemoProcess
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 from tests.support.ircd import IrcServer
+from tests.support.legacy_file import make_legacy
 from tests.support.net import wait_until
 from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
-from tests.test_legacy_import import make_legacy
 
 # The build (~30 s alone, minutes on a loaded machine) runs in the first test's setup.
 pytestmark = [pytest.mark.binary, pytest.mark.timeout(900)]
