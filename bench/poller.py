@@ -16,9 +16,9 @@ import httpx
 
 from bench.common import header, verdict
 from ntrbot.app import USER_AGENT
-from ntrbot.db import Database
-from ntrbot.poller import Poller
-from ntrbot.soundcloud import SoundCloudClient
+from ntrbot.soundcloud.client import SoundCloudClient
+from ntrbot.soundcloud.poller import Poller
+from ntrbot.store.db import Database
 from ntrbot.weeks import ShowClock
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 

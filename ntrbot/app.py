@@ -10,26 +10,26 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from . import __version__, keys
-from .announcer import Announcer
-from .config import Settings
-from .db import Database
-from .events import EventBus
-from .http.dashboard import setup_dashboard
-from .http.helpers import error_middleware
-from .http.hub import setup_hub
-from .http.public_feed import setup_public_feed
-from .http.routes import add_routes
-from .irc.api import IrcBackend
-from .irc.commands import CommandHandler
-from .irc.disabled import DisabledIrc
-from .outgoing import http_client
-from .poller import Poller
-from .serve import StartupError
-from .services import ChannelServices
-from .soundcloud import SoundCloudApi, SoundCloudClient
-from .stats import AppStats
-from .weeks import ShowClock, utcnow
+from ntrbot import __version__, keys
+from ntrbot.announcing.announcer import Announcer
+from ntrbot.announcing.channel_services import ChannelServices
+from ntrbot.config import Settings
+from ntrbot.events import EventBus
+from ntrbot.http.dashboard import setup_dashboard
+from ntrbot.http.helpers import error_middleware
+from ntrbot.http.hub import setup_hub
+from ntrbot.http.public_feed import setup_public_feed
+from ntrbot.http.routes import add_routes
+from ntrbot.irc.backend import IrcBackend
+from ntrbot.irc.commands import CommandHandler
+from ntrbot.irc.disabled import DisabledIrc
+from ntrbot.serve import StartupError
+from ntrbot.soundcloud.client import SoundCloudApi, SoundCloudClient
+from ntrbot.soundcloud.outgoing import http_client
+from ntrbot.soundcloud.poller import Poller
+from ntrbot.stats import AppStats
+from ntrbot.store.db import Database
+from ntrbot.weeks import ShowClock, utcnow
 
 log = logging.getLogger(__name__)
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -47,7 +47,7 @@ def make_irc(settings: Settings, clock: ShowClock,
     """The IRC client of `settings`, or the stand-in that fails every line when IRC is off."""
     if not settings.irc_enabled:
         return DisabledIrc(settings)
-    from .irc.client import IrcClient
+    from ntrbot.irc.client import IrcClient
 
     return IrcClient(settings, is_live=lambda: clock.is_live(now()))
 
@@ -85,7 +85,9 @@ def http_ctx(soundcloud: SoundCloudApi | None) -> Callable[[web.Application],
             client_id=settings.soundcloud_client_id)
         webhooks = None
         if settings.discord_webhook_url or settings.webhook_urls:
-            from .webhooks import WebhookOutputs  # only when some are set up (memory)
+            from ntrbot.announcing.webhooks import (
+                WebhookOutputs,  # only when some are set up (memory)
+            )
 
             webhooks = app[keys.WEBHOOKS] = WebhookOutputs(http, settings)
             log.info("webhook outputs: %s", ", ".join(webhooks.names))

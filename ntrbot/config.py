@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .netaddr import parse_networks
+from ntrbot.netaddr import parse_networks
 
 PREFIX = "NTR_"
 DEFAULT_ANNOUNCE_FORMAT = "Now Playing: Song #{position}: {title} by {artist} - {permalink_url}"
@@ -454,7 +454,7 @@ def check_channel_keys(s: Settings) -> None:
 def check_announce_format(template: str) -> None:
     """Raise ConfigError unless the template renders sample tracks: only known track fields,
     sane widths, and every format spec valid for its value (`announce_format.problem`)."""
-    from .announce_format import problem  # only the format needs the track models
+    from ntrbot.announcing.template import problem  # only the format needs the track models
 
     why = problem(template, ANNOUNCE_FIELDS)
     if why is not None:

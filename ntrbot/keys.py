@@ -12,17 +12,17 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from .announcer import Announcer, Outputs
-    from .config import Settings
-    from .db import Database
-    from .events import EventBus
-    from .http.helpers import CurrentShow
-    from .http.hub import AnnounceHub
-    from .irc.api import IrcBackend
-    from .poller import Poller
-    from .soundcloud import SoundCloudApi
-    from .stats import AppStats
-    from .weeks import ShowClock
+    from ntrbot.announcing.announcer import Announcer, Outputs
+    from ntrbot.config import Settings
+    from ntrbot.events import EventBus
+    from ntrbot.http.helpers import CurrentShow
+    from ntrbot.http.hub import AnnounceHub
+    from ntrbot.irc.backend import IrcBackend
+    from ntrbot.soundcloud.client import SoundCloudApi
+    from ntrbot.soundcloud.poller import Poller
+    from ntrbot.stats import AppStats
+    from ntrbot.store.db import Database
+    from ntrbot.weeks import ShowClock
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")

@@ -14,8 +14,8 @@ from prometheus_client.core import (
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from .irc.stats import REASONS
-from .stats import DELIVERY_BUCKETS, Histogram, Snapshot
+from ntrbot.irc.stats import REASONS
+from ntrbot.stats import DELIVERY_BUCKETS, Histogram, Snapshot
 
 __all__ = ["Exporter"]
 WEBSOCKET_PATHS = ("/ws/announce", "/ws/public", "/ws/dashboard")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .http.httpguard import GuardedAppRunner
+from ntrbot.http.httpguard import GuardedAppRunner
 
 log = logging.getLogger("ntrbot")
 

@@ -1,8 +1,8 @@
-"""The frozen `ntrbot` executable's entry point: the `ntrbot` command (ntrbot.cli.main)."""
+"""The frozen `ntrbot` executable's entry point: the `ntrbot` command (ntrbot.tools.cli.main)."""
 
 import sys
 
-from ntrbot.cli import main
+from ntrbot.tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ntrbot.announcer import Announcer
+from ntrbot.announcing.announcer import Announcer
 from ntrbot.config import Settings
 from tests.support.fakes import FakeIrc
 

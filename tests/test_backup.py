@@ -164,7 +164,7 @@ async def test_backup_failures_are_one_line(tmp_path: Path, case: str) -> None:
 async def test_database_and_backup_files_are_0600_whatever_the_umask(tmp_path: Path) -> None:
     """The database holds the announce history and its hosts' names; with the usual umask
     022 (or 0) its file, -wal, -shm and every backup were world-readable."""
-    from ntrbot.db import Database
+    from ntrbot.store.db import Database
 
     db, copy = tmp_path / "ntrbot.db", tmp_path / "copy.db"
     old = os.umask(0)

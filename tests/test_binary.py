@@ -212,7 +212,7 @@ def test_bundle_holds_web_time_zones_and_ca_certificates(exe: Path) -> None:
         [sys.executable, "-m", "PyInstaller.utils.cliutils.archive_viewer", "-l", "-r", "-b",
          str(exe)], capture_output=True, text=True, timeout=120, check=True)
     names = {line.strip() for line in listing.stdout.splitlines()}
-    assert "ntrbot.cli" in names
+    assert "ntrbot.tools.cli" in names
     for name in ("ntrbot/web/dashboard.html", "ntrbot/web/vendor/pico.min.css",
                  "tzdata/zoneinfo/Europe/Amsterdam", "certifi/cacert.pem", "irc/codes.txt"):
         assert name in names, name

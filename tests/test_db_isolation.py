@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import pytest
 
-from ntrbot.db import Database
-from ntrbot.models import ImportedShow, Track
+from ntrbot.store.db import Database
+from ntrbot.store.models import ImportedShow, Track
 
 TZ = ZoneInfo("America/New_York")
 W1 = datetime(2026, 3, 5, 3, 0, tzinfo=UTC)

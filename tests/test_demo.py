@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from ntrbot.config import ConfigError
-from ntrbot.demo import DemoError, banner, demo_settings, parse_irc_server
-from ntrbot.sample_data import SampleSoundCloud, sample_playlists
-from ntrbot.soundcloud import SoundCloudNotFound
+from ntrbot.soundcloud.client import SoundCloudNotFound
+from ntrbot.tools.demo import DemoError, banner, demo_settings, parse_irc_server
+from ntrbot.tools.sample_data import SampleSoundCloud, sample_playlists
 from ntrbot.weeks import ShowClock
 from tests.support.demo import DemoProcess, clean_env
 from tests.support.ircd import IrcServer

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from ntrbot.db import Database
-from ntrbot.models import Track
+from ntrbot.store.db import Database
+from ntrbot.store.models import Track
 from ntrbot.weeks import ShowClock
 from tests.support.memory_soundcloud import MemorySoundCloud
 from tests.support.polling import NOW, WEEK, like, make_poller, titles

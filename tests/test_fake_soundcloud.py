@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ntrbot.soundcloud import SoundCloudClient
+from ntrbot.soundcloud.client import SoundCloudClient
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 
 UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}

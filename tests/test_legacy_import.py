@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ntrbot.db import Database
-from ntrbot.models import Track
+from ntrbot.store.db import Database
+from ntrbot.store.models import Track
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.legacy_file import NEWER_SCHEMA, make_legacy
 
@@ -334,7 +334,7 @@ def test_a_value_over_sqlite_s_length_limit_is_one_line(tmp_path: Path) -> None:
 
 
 def test_reading_is_cut_at_its_time_cap(tmp_path: Path) -> None:
-    from ntrbot.legacy import LegacyError, read_legacy
+    from ntrbot.tools.legacy import LegacyError, read_legacy
 
     legacy = tmp_path / "old.db"
     make_legacy(legacy)

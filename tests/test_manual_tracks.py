@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from ntrbot import keys
-from ntrbot.announce import format_announce
+from ntrbot.announcing.message import format_announce
 from ntrbot.app import create_app
 from ntrbot.config import DEFAULT_ANNOUNCE_FORMAT, Settings
 from ntrbot.irc.commands import track_text
-from ntrbot.models import Show, ShowTrack, Track
+from ntrbot.store.models import Show, ShowTrack, Track
 from tests.support.constants import BEARER, SHOW_START
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 
@@ -242,7 +242,7 @@ def test_announce_line_without_url(template: str, url: str, line: str) -> None:
 
 def test_announce_line_is_cleaned_by_the_one_cleaner() -> None:
     """format_announce used its own cleaner (controls became spaces, colour numbers and bidi
-    overrides stayed); now it is ntrbot.irc.lines.clean."""
+    overrides stayed); now it is ntrbot.text.clean."""
     st = ShowTrack(3, Track(-4, "\x0304,12Red\x03 J\x00am\u202e\r\nQUIT", "Guest",
                             "https://x.example/j"), NOW)
     show = Show(1, SHOW_START, SHOW_START + timedelta(days=7), 12, [st])

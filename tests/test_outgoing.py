@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ntrbot.outgoing import OutgoingTransport, http_client, proxy_for
+from ntrbot.soundcloud.outgoing import OutgoingTransport, http_client, proxy_for
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from ntrbot.db import Database
+from ntrbot.store.db import Database
 from ntrbot.weeks import ShowClock
 from tests.support.memory_soundcloud import MemorySoundCloud
 from tests.support.polling import NOW, WEEK, like, make_poller, titles

@@ -20,7 +20,7 @@ from ntrbot.config import Settings
 from ntrbot.http.auth import SECURITY_HEADERS
 from ntrbot.http.public import PAGE_HEADERS
 from ntrbot.http.public_feed import FEED, Listener, PublicFeed
-from ntrbot.models import Track
+from ntrbot.store.models import Track
 from tests.support.constants import (
     ADMIN_TOKEN,
     BEARER,

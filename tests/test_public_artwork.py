@@ -13,7 +13,7 @@ from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.public import ARTWORK_HOSTS, artwork_500
-from ntrbot.models import Track
+from ntrbot.store.models import Track
 from tests.support.constants import BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}

@@ -352,8 +352,8 @@ async def test_bidi_controls_never_reach_pages_or_exports(make_settings: Callabl
     from datetime import timedelta
 
     from ntrbot import keys
-    from ntrbot.models import Track
-    from ntrbot.soundcloud import parse_track
+    from ntrbot.soundcloud.client import parse_track
+    from ntrbot.store.models import Track
 
     app = make_app(dashboard_settings(make_settings))
     client = await aiohttp_client(app)

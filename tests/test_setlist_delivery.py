@@ -7,8 +7,8 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-from ntrbot import setlist
-from ntrbot.models import Announcement, OutputDelivery, Show, ShowTrack, Track
+from ntrbot.store import setlist
+from ntrbot.store.models import Announcement, OutputDelivery, Show, ShowTrack, Track
 
 START = datetime(2026, 3, 11, 22, 0, tzinfo=UTC)
 

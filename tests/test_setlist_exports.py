@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ntrbot import setlist
-from ntrbot.models import Show, ShowTrack, Track
+from ntrbot.store import setlist
+from ntrbot.store.models import Show, ShowTrack, Track
 
 START = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
 NASTY = [

@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrbot.models import Like
-from ntrbot.soundcloud import (
+from ntrbot.soundcloud.client import (
     SoundCloudClient,
     SoundCloudError,
     SoundCloudNotFound,
     parse_like,
     parse_time,
 )
+from ntrbot.store.models import Like
 from tests.support.fake_soundcloud import (
     DECOY_CLIENT_ID,
     FakeSoundCloud,
@@ -278,7 +278,7 @@ def test_duration_is_whole_milliseconds_or_none(duration, expected):
 async def test_unusable_items_are_skipped_with_one_warning(sc, fake, caplog, problem):
     fake.set_likes([make_like(2, T0 + timedelta(hours=2)), broken_like(T0 + timedelta(hours=1),
                     problem), make_like(1, T0)])
-    with caplog.at_level(logging.WARNING, logger="ntrbot.soundcloud"):
+    with caplog.at_level(logging.WARNING, logger="ntrbot.soundcloud.client"):
         got = await all_likes(sc, fake.user_id)
     assert [like.track.id for like in got] == [2, 1]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import connector
 
-from ntrbot import keys, tls
+from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.outgoing import OutgoingTransport
+from ntrbot.soundcloud import tls
+from ntrbot.soundcloud.outgoing import OutgoingTransport
 
 SYSTEM_CAS = bool(connector._SSL_CONTEXT_VERIFIED.cert_store_stats().get("x509_ca"))
 
@@ -116,7 +117,7 @@ def test_irc_tls_falls_back_to_certifi_without_a_system_store(
     assert not ssl.create_default_context().cert_store_stats()["x509_ca"]
     transport.tls_context.cache_clear()
     try:
-        with caplog.at_level("INFO", "ntrbot.tls"):
+        with caplog.at_level("INFO", "ntrbot.soundcloud.tls"):
             assert_verifying(transport.tls_context(verify=True))
         assert "certifi" in caplog.text
         assert not transport.tls_context(verify=False).cert_store_stats()["x509_ca"]

@@ -15,14 +15,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ntrbot.config import ConfigError, Settings, load_settings
-from ntrbot.webhooks import (
+from ntrbot.announcing.webhooks import (
     BACKOFF_START,
     SIGNATURE_HEADER,
     WebhookOutputs,
     discord_content,
     output_name,
 )
+from ntrbot.config import ConfigError, Settings, load_settings
 from tests.support.net import free_port
 from tests.support.webhook_standin import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
 
@@ -456,7 +456,7 @@ def test_bad_webhook_settings_are_one_line(env: dict[str, str], setting: str,
 def test_check_config_masks_webhooks(capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch,
                                      make_settings: Callable[..., Settings]) -> None:
-    from ntrbot import cli
+    from ntrbot.tools import cli
 
     env = {**BASE, "NTR_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/s3cr3t",
            "NTR_WEBHOOK_URLS": "https://a.example/s3cr3t", "NTR_WEBHOOK_SECRET": SECRET}

@@ -43,7 +43,7 @@ ACK_DETAIL_MAX = 200  # characters of the reason in a failed ack
 RELAY_NAME_MAX = 100  # characters of the relay name sent in the subscribe
 ELLIPSIS = "\u2026"  # marks an announce shortened to fit one IRC line
 
-# The same rules as ntrbot's own line cleaner (ntrbot/irc/lines.py `clean`); a test runs
+# The same rules as ntrbot's own line cleaner (ntrbot/text.py `clean`); a test runs
 # both over one hostile corpus and wants the same output.
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]")
 # IRC colour codes with their colour numbers (\x03NN,NN) and hex colours (\x04RRGGBB,RRGGBB)

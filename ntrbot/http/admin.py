@@ -7,10 +7,10 @@ import logging
 
 from aiohttp import web
 
-from .. import keys
-from ..announce import MAX_DELAY, AlreadyAnnounced, AnnounceError, NotFound
-from .auth import admin_identity
-from .helpers import json_error
+from ntrbot import keys
+from ntrbot.announcing.message import MAX_DELAY, AlreadyAnnounced, AnnounceError, NotFound
+from ntrbot.http.auth import admin_identity
+from ntrbot.http.helpers import json_error
 
 log = logging.getLogger(__name__)
 

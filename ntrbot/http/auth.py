@@ -17,11 +17,11 @@ from weakref import WeakKeyDictionary
 from aiohttp import web
 from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session
 
-from ..keys import SETTINGS
-from .clientaddr import client_address, forwarded_https
-from .headers import CSP, SECURITY_HEADERS, add_security_headers  # noqa: F401 (re-exported)
-from .helpers import json_exception
-from .throttle import Throttle, token_throttle, too_many
+from ntrbot.http.clientaddr import client_address, forwarded_https
+from ntrbot.http.headers import CSP, SECURITY_HEADERS, add_security_headers  # noqa: F401 (re-exported)
+from ntrbot.http.helpers import json_exception
+from ntrbot.http.throttle import Throttle, token_throttle, too_many
+from ntrbot.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 COOKIE_NAME = "ntr_session"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import SETTINGS
-from ..netaddr import Address, Network, parse_address, parse_networks
+from ntrbot.keys import SETTINGS
+from ntrbot.netaddr import Address, Network, parse_address, parse_networks
 
 
 def _trusted(request: web.Request) -> tuple[Network, ...]:

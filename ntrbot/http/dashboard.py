@@ -16,9 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp_session import get_session, new_session, session_middleware
 
-from ..keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS, STATS
-from ..serve import StartupError
-from .auth import (
+from ntrbot.http.auth import (
     REVOKED,
     SESSION_ID,
     SESSION_MAX_AGE,
@@ -31,11 +29,13 @@ from .auth import (
     session_user,
     start_session,
 )
-from .clientaddr import client_address
-from .fanout import Fanout, Overflow, Policy, close_socket
-from .helpers import web_dir, ws_json
-from .negotiate import wants_html
-from .throttle import retry_header
+from ntrbot.http.clientaddr import client_address
+from ntrbot.http.fanout import Fanout, Overflow, Policy, close_socket
+from ntrbot.http.helpers import web_dir, ws_json
+from ntrbot.http.negotiate import wants_html
+from ntrbot.http.throttle import retry_header
+from ntrbot.keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS, STATS
+from ntrbot.serve import StartupError
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .. import keys, manual
-from ..soundcloud import SoundCloudError, SoundCloudNotFound
-from .auth import admin_identity
-from .helpers import json_error, json_int, json_object, show_or_404, whole_number
+from ntrbot import keys
+from ntrbot.http.auth import admin_identity
+from ntrbot.http.helpers import json_error, json_int, json_object, show_or_404, whole_number
+from ntrbot.soundcloud.client import SoundCloudError, SoundCloudNotFound
+from ntrbot.store import manual
 
 log = logging.getLogger(__name__)
 RETRACT_WINDOW = timedelta(minutes=5)

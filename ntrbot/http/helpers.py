@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import keys
-from ..models import Show
-from .headers import add_security_headers
+from ntrbot import keys
+from ntrbot.http.headers import add_security_headers
+from ntrbot.store.models import Show
 
 log = logging.getLogger(__name__)
 _WHOLE = re.compile(r"[0-9]{1,9}")

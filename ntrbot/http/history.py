@@ -10,14 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import keys
-from .auth import is_admin_caller
-from .helpers import json_error, show_or_404
+from ntrbot import keys
+from ntrbot.http.auth import is_admin_caller
+from ntrbot.http.helpers import json_error, show_or_404
 
 
 async def announcements(request: web.Request) -> web.Response:
     """Every announcement of the show, and per track: first time, offset, repeats."""
-    from .. import setlist
+    from ntrbot.store import setlist
     show = await show_or_404(request)
     items = await request.app[keys.DB].announcements(show.id)
     admin = await is_admin_caller(request)  # only they see who announced, and what failed
@@ -35,7 +35,7 @@ async def announcements(request: web.Request) -> web.Response:
 
 
 async def setlist_export(request: web.Request) -> web.Response:
-    from .. import setlist
+    from ntrbot.store import setlist
     fmt = request.match_info["fmt"]
     if fmt not in setlist.FORMATS:
         return json_error(404, "setlist formats: " + ", ".join(setlist.FORMATS))

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from .headers import add_security_headers
+from ntrbot.http.headers import add_security_headers
 
 HEADER_TIMEOUT = 15.0
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ..events import EventBus
-from ..keys import EVENTS, HUB, SETTINGS
-from .clientaddr import client_address
-from .fanout import Fanout, Overflow, Policy, Subscriber, close_socket
-from .helpers import ws_object
-from .wsgate import SubscribeGate
+from ntrbot.events import EventBus
+from ntrbot.http.clientaddr import client_address
+from ntrbot.http.fanout import Fanout, Overflow, Policy, Subscriber, close_socket
+from ntrbot.http.helpers import ws_object
+from ntrbot.http.wsgate import SubscribeGate
+from ntrbot.keys import EVENTS, HUB, SETTINGS
 
 log = logging.getLogger(__name__)
 

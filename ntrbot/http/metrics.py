@@ -6,12 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import keys
-from ..irc.stats import LinkStats
-from ..stats import Snapshot
-from .auth import metrics_identity
-from .dashboard import SOCKETS
-from .public_feed import FEED
+from ntrbot import keys
+from ntrbot.http.auth import metrics_identity
+from ntrbot.http.dashboard import SOCKETS
+from ntrbot.http.public_feed import FEED
+from ntrbot.irc.stats import LinkStats
+from ntrbot.stats import Snapshot
 
 #: the classic text format every Prometheus reads (prometheus-client writes it)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -45,7 +45,7 @@ async def metrics(request: web.Request) -> web.Response:
     snap = await snapshot(app)
     stats = app[keys.STATS]
     if stats.exporter is None:  # prometheus-client is loaded on the first scrape only
-        from ..metrics import Exporter
+        from ntrbot.metrics import Exporter
 
         stats.exporter = Exporter()
     return web.Response(body=stats.exporter.render(snap),

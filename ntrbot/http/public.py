@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import keys
-from ..models import Announcement, Show
-from .headers import SECURITY_HEADERS
-from .helpers import current_show, json_error, web_dir, whole_number
+from ntrbot import keys
+from ntrbot.http.headers import SECURITY_HEADERS
+from ntrbot.http.helpers import current_show, json_error, web_dir, whole_number
+from ntrbot.store.models import Announcement, Show
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .. import keys
-from .clientaddr import client_address
-from .fanout import Fanout, Overflow, Policy, Subscriber, close_socket
-from .helpers import json_error
-from .public import now_playing
+from ntrbot import keys
+from ntrbot.http.clientaddr import client_address
+from ntrbot.http.fanout import Fanout, Overflow, Policy, Subscriber, close_socket
+from ntrbot.http.helpers import json_error
+from ntrbot.http.public import now_playing
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, api, dashboard, editing, history, hub, metrics, public, public_feed
+from ntrbot.http import admin, dashboard, editing, history, hub, metrics, public, public_feed
+from ntrbot.http import shows as api
 
 
 def add_routes(app: web.Application, *, dashboard_enabled: bool) -> None:

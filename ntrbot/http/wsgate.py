@@ -7,9 +7,9 @@ from collections import Counter
 
 from aiohttp import web
 
-from ..keys import SETTINGS
-from .auth import token_matches
-from .throttle import retry_header, token_throttle
+from ntrbot.http.auth import token_matches
+from ntrbot.http.throttle import retry_header, token_throttle
+from ntrbot.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 MAX_PENDING_PER_CLIENT = 20

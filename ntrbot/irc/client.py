@@ -25,7 +25,7 @@ from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import ServerEvents, alternate_nicks
 from ntrbot.irc.identify import NickServIdentify
 from ntrbot.irc.joins import JoinPlan
-from ntrbot.irc.lines import clean, safe_line
+from ntrbot.irc.lines import safe_line
 from ntrbot.irc.reasons import Reason, ReconnectLog
 from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
@@ -33,6 +33,7 @@ from ntrbot.irc.sendqueue import SendQueue
 from ntrbot.irc.stats import LinkStats
 from ntrbot.irc.sts import Sts, StsStore, policy_path
 from ntrbot.irc.transport import Connection, Reactor, make_factory
+from ntrbot.text import clean
 
 __all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from irc.client import NickMask
 
 from ntrbot.irc.hostmask import matches_any
-from ntrbot.models import Show, ShowTrack
+from ntrbot.store.models import Show, ShowTrack
 
 log = logging.getLogger(__name__)
 

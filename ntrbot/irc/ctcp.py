@@ -11,7 +11,7 @@ import irc.strings
 
 from ntrbot import __version__
 from ntrbot.irc.flood import TokenBucket
-from ntrbot.irc.lines import clean
+from ntrbot.text import clean
 
 log = logging.getLogger("ntrbot.irc")
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ntrbot.config import Settings
 from ntrbot.irc.delivery import Delivery, finished
-from ntrbot.irc.lines import clean
+from ntrbot.text import clean
 
 if TYPE_CHECKING:
     from ntrbot.irc.commands import CommandHandler

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ntrbot.irc.lines import clean
+from ntrbot.text import clean
 
 log = logging.getLogger("ntrbot.irc")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from .reasons import Reason, ReconnectLog
+from ntrbot.irc.reasons import Reason, ReconnectLog
 
 #: reconnect reasons that mean ntrbot itself judged the link dead
 DEAD_LINK_REASONS = (Reason.DEAD_LINK.value, Reason.PING_TIMEOUT.value)

@@ -14,7 +14,7 @@ import irc.client_aio
 import irc.connection
 import jaraco.stream.buffer
 
-from ..castore import load_fallback_cas
+from ntrbot.castore import load_fallback_cas
 
 log = logging.getLogger("ntrbot.irc")
 

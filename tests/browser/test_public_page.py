@@ -14,8 +14,8 @@ from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.public_feed import FEED
-from ntrbot.models import Track
-from ntrbot.sample_data import sample_playlists
+from ntrbot.store.models import Track
+from ntrbot.tools.sample_data import sample_playlists
 from tests.support.browser import SCREENSHOTS
 from tests.support.constants import BEARER, SHOW_START
 

@@ -575,7 +575,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("raw", HOSTILE, ids=range(len(HOSTILE)))
 def test_clean_line_agrees_with_ntrbot_s_cleaner(client_module: ModuleType, raw: str) -> None:
-    from ntrbot.irc.lines import clean
+    from ntrbot.text import clean
 
     out = client_module.clean_line(raw)
     assert out == clean(raw)

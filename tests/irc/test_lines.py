@@ -7,12 +7,12 @@ import pytest
 from ntrbot.irc.lines import (
     ELLIPSIS,
     MAX_LINE_BYTES,
-    clean,
     cut_utf8,
     fit,
     privmsg_budget,
     safe_line,
 )
+from ntrbot.text import clean
 
 URL = "https://soundcloud.com/some-artist/some-track-name"
 NICK, TARGET = "ntrbot", "#sewerchat"

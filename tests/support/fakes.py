@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ntrbot.irc.api import IrcBackend
+from ntrbot.irc.backend import IrcBackend
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.delivery import Delivery
 

@@ -8,7 +8,7 @@ from typing import Any
 from ntrbot.config import Settings, validate
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.client import IrcClient
-from ntrbot.models import Show, ShowTrack, Track
+from ntrbot.store.models import Show, ShowTrack, Track
 
 CHANNEL = "#sewerchat"
 T0 = datetime(2026, 3, 11, 22, 0, tzinfo=UTC)

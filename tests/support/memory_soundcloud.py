@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from ntrbot.models import Like, Track
-from ntrbot.soundcloud import SoundCloudNotFound
+from ntrbot.soundcloud.client import SoundCloudNotFound
+from ntrbot.store.models import Like, Track
 
 
 class MemorySoundCloud:

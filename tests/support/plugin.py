@@ -13,9 +13,9 @@ from aiohttp import web
 
 from ntrbot.app import create_app
 from ntrbot.config import Settings, validate
-from ntrbot.db import Database
-from ntrbot.irc.api import IrcBackend
-from ntrbot.soundcloud import SoundCloudApi
+from ntrbot.irc.backend import IrcBackend
+from ntrbot.soundcloud.client import SoundCloudApi
+from ntrbot.store.db import Database
 from ntrbot.weeks import ShowClock
 from tests.support.constants import ADMIN_TOKEN, FROZEN_NOW
 from tests.support.fakes import FakeIrc

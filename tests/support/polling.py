@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ntrbot.db import Database
-from ntrbot.models import Like, Track
-from ntrbot.poller import Poller
+from ntrbot.soundcloud.poller import Poller
+from ntrbot.store.db import Database
+from ntrbot.store.models import Like, Track
 from ntrbot.weeks import ShowClock
 from tests.support.constants import FROZEN_NOW, SHOW_START
 from tests.support.memory_soundcloud import MemorySoundCloud

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from ntrbot import keys
-from ntrbot.db import Database
-from ntrbot.models import Like, Track
+from ntrbot.store.db import Database
+from ntrbot.store.models import Like, Track
 from ntrbot.weeks import ShowClock
 from tests.support.constants import FROZEN_NOW, SHOW_START
 

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from . import manual
-from .db_announcements import AnnouncementMethods
-from .files import create_private
-from .irc.lines import clean
-from .models import ImportedShow, ImportResult, Show, ShowTrack, Track
-from .schema import migrate
-from .schema import parse_iso as _dt
-from .schema import utc_iso as _iso
+from ntrbot.store import manual
+from ntrbot.store.announcements import AnnouncementMethods
+from ntrbot.store.files import create_private
+from ntrbot.store.models import ImportedShow, ImportResult, Show, ShowTrack, Track
+from ntrbot.store.schema import migrate
+from ntrbot.store.schema import parse_iso as _dt
+from ntrbot.store.schema import utc_iso as _iso
+from ntrbot.text import clean
 
 T = TypeVar("T")
 
@@ -326,7 +326,7 @@ Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manu
 
 
 def _track(r: Sequence[Any]) -> Track:
-    """A stored track; its texts through the one cleaner (`irc.lines.clean`: no control or
+    """A stored track; its texts through the one cleaner (`ntrbot.text.clean`: no control or
     bidi characters), so every page, export and line shows them clean, old rows too."""
     return Track(id=r[0], title=clean(r[1]), artist=clean(r[2]), permalink_url=r[3],
                  artwork_url=r[4], duration_ms=r[5],

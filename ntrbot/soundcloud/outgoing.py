@@ -20,7 +20,7 @@ import urllib.request
 
 import httpx
 
-from .tls import https_context
+from ntrbot.soundcloud.tls import https_context
 
 TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-from .models import Like, Track
-from .weeks import ShowClock
+from ntrbot.store.models import Like, Track
+from ntrbot.weeks import ShowClock
 
 # (id, title, artist, uploader slug, duration in seconds, license). Every name is made up.
 _PREVIOUS: list[tuple[int, str, str, str, int, str]] = [
@@ -126,7 +126,7 @@ class SampleSoundCloud:
 
     async def resolve_track(self, url: str) -> Track:
         """A sample track by its permalink URL; anything else is "not found"."""
-        from .soundcloud import SoundCloudNotFound
+        from ntrbot.soundcloud.client import SoundCloudNotFound
 
         self.requests_made += 1
         wanted = url.strip().rstrip("/").split("?")[0]

@@ -7,7 +7,7 @@ import string
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Show, ShowTrack, Track
+from ntrbot.store.models import Show, ShowTrack, Track
 
 # `{permalink_url}` (with a conversion or format spec) and the separator before it.
 _URL_FIELD = re.compile(r"\s*(?:[-\u2013\u2014|:\u00b7]\s*)?"

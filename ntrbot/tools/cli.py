@@ -10,9 +10,9 @@ import secrets
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .config import ConfigError, Settings, load_settings
-from .serve import setup_logging
+from ntrbot import __version__
+from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.serve import setup_logging
 
 log = logging.getLogger("ntrbot")
 EXIT_CONFIG = 2
@@ -31,8 +31,8 @@ def settings_or_exit(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .app import create_app
-    from .serve import StartupError, serve
+    from ntrbot.app import create_app
+    from ntrbot.serve import StartupError, serve
 
     settings = settings_or_exit(args)
     setup_logging(args.log_level or settings.log_level)
@@ -71,7 +71,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_hash_password(args: argparse.Namespace) -> int:
     import getpass
 
-    from .http.auth import hash_password
+    from ntrbot.http.auth import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -99,12 +99,12 @@ def cmd_poll(args: argparse.Namespace) -> int:
 async def _poll(settings: Settings) -> int:
     from datetime import timedelta
 
-    from .app import USER_AGENT
-    from .db import Database
-    from .outgoing import http_client
-    from .poller import Poller
-    from .soundcloud import SoundCloudClient
-    from .weeks import ShowClock
+    from ntrbot.app import USER_AGENT
+    from ntrbot.soundcloud.client import SoundCloudClient
+    from ntrbot.soundcloud.outgoing import http_client
+    from ntrbot.soundcloud.poller import Poller
+    from ntrbot.store.db import Database
+    from ntrbot.weeks import ShowClock
 
     try:
         db = await Database.open(settings.db_path, settings.tz)
@@ -138,7 +138,7 @@ async def _poll(settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ntrbot.tools.demo import run_demo
 
     setup_logging(args.log_level or "INFO")
     return run_demo(data_dir=args.data_dir, irc_server=args.irc_server,
@@ -148,8 +148,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_import_legacy(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from .legacy import LegacyError, describe, import_legacy, summary
-    from .weeks import ShowClock
+    from ntrbot.tools.legacy import LegacyError, describe, import_legacy, summary
+    from ntrbot.weeks import ShowClock
 
     settings = settings_or_exit(args)
     setup_logging(args.log_level or "WARNING")
@@ -168,7 +168,7 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from .backup import BackupError, backup
+    from ntrbot.tools.backup import BackupError, backup
 
     settings = settings_or_exit(args)
     try:

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .files import create_private
+from ntrbot.store.files import create_private
 
 BUSY_TIMEOUT_MS = 5000
 COUNTED = ("shows", "tracks", "announcements")

@@ -10,13 +10,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .db import Database, Entry
-from .events import EventBus
-from .models import Like, Track
-from .weeks import ShowClock, utcnow
+from ntrbot.events import EventBus
+from ntrbot.store.db import Database, Entry
+from ntrbot.store.models import Like, Track
+from ntrbot.weeks import ShowClock, utcnow
 
 if TYPE_CHECKING:
-    from .soundcloud import SoundCloudApi
+    from ntrbot.soundcloud.client import SoundCloudApi
 
 log = logging.getLogger(__name__)
 SYNCED_KEY = "synced_week_start"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import keys
-from .config import ConfigError, Settings, load_settings
-from .sample_data import PREVIOUS_EPISODE, SampleSoundCloud, sample_playlists
-from .weeks import utcnow
+from ntrbot import keys
+from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.tools.sample_data import PREVIOUS_EPISODE, SampleSoundCloud, sample_playlists
+from ntrbot.weeks import utcnow
 
-log = logging.getLogger("ntrbot.demo")
+log = logging.getLogger("ntrbot.tools.demo")
 
 DEMO_USER = "demo"
 DB_NAME = "ntrbot-demo.db"
@@ -129,9 +129,9 @@ def banner(settings: Settings, port: int, data_dir: Path, temporary: bool,
 async def serve(settings: Settings, data_dir: Path, temporary: bool,
                 show_token: bool = False) -> int:
     """Run the demo app until SIGINT/SIGTERM; 0 on a clean stop."""
-    from .app import create_app, show_clock
-    from .serve import StartupError
-    from .serve import serve as run_until_stopped
+    from ntrbot.app import create_app, show_clock
+    from ntrbot.serve import StartupError
+    from ntrbot.serve import serve as run_until_stopped
 
     try:
         sample = SampleSoundCloud(show_clock(settings), utcnow)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import FINAL_STATES, Announcement, OutputDelivery
+from ntrbot.store.models import FINAL_STATES, Announcement, OutputDelivery
 
 #: How long a relay that asked for acks has to ack an announce.
 ACK_TIMEOUT = 10.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import keys
-from .helpers import current, current_show, json_error, show_or_404, whole_number
-from .negotiate import wants_html
-from .public import show_page
+from ntrbot import keys
+from ntrbot.http.helpers import current, current_show, json_error, show_or_404, whole_number
+from ntrbot.http.negotiate import wants_html
+from ntrbot.http.public import show_page
 
 MAX_LIMIT = 100
 

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from .announce import AlreadyAnnounced, AnnounceError
-from .announcer import Announcer
-from .db import Database
-from .models import Show, ShowTrack
-from .poller import Poller
-from .weeks import ShowClock
+from ntrbot.announcing.announcer import Announcer
+from ntrbot.announcing.message import AlreadyAnnounced, AnnounceError
+from ntrbot.soundcloud.poller import Poller
+from ntrbot.store.db import Database
+from ntrbot.store.models import Show, ShowTrack
+from ntrbot.weeks import ShowClock
 
 log = logging.getLogger(__name__)
 

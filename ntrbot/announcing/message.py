@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .announce_format import FormatFailed, render
-from .irc.lines import clean
-from .models import Announcement
+from ntrbot.announcing.template import FormatFailed, render
+from ntrbot.store.models import Announcement
+from ntrbot.text import clean
 
 if TYPE_CHECKING:
-    from .models import Show, ShowTrack
+    from ntrbot.store.models import Show, ShowTrack
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class AnnounceResult:
 def format_announce(template: str, show: Show, st: ShowTrack) -> str:
     """The announce line (`announce_format.render`: a track without a URL drops
     `{permalink_url}` with the separator before it), cleaned by the one line cleaner
-    (`ntrbot.irc.lines.clean`). A template that cannot render the track is a FormatError."""
+    (`ntrbot.text.clean`). A template that cannot render the track is a FormatError."""
     try:
         return clean(render(template, show, st))
     except FormatFailed as exc:

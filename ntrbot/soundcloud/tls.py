@@ -7,7 +7,7 @@ import ssl
 
 from aiohttp import connector
 
-from .castore import has_cas, load_fallback_cas
+from ntrbot.castore import has_cas, load_fallback_cas
 
 
 @functools.cache

@@ -11,19 +11,25 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import irc.strings
 
-from .announce import MAX_DELAY, AlreadyAnnounced, AnnounceResult, NotFound, format_announce
-from .irc.delivery import Delivery, finished
-from .models import Announcement, OutputDelivery, ShowTrack
-from .tracking import DeliveryTracker
-from .weeks import utcnow
+from ntrbot.announcing.message import (
+    MAX_DELAY,
+    AlreadyAnnounced,
+    AnnounceResult,
+    NotFound,
+    format_announce,
+)
+from ntrbot.announcing.tracking import DeliveryTracker
+from ntrbot.irc.delivery import Delivery, finished
+from ntrbot.store.models import Announcement, OutputDelivery, ShowTrack
+from ntrbot.weeks import utcnow
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .db import Database
-    from .events import EventBus
-    from .irc.api import IrcBackend
+    from ntrbot.config import Settings
+    from ntrbot.events import EventBus
+    from ntrbot.irc.backend import IrcBackend
+    from ntrbot.store.db import Database
 
-log = logging.getLogger("ntrbot.announce")
+log = logging.getLogger("ntrbot.announcing.message")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
 ACK_WAIT = "sent to the relay; waiting for its ack"

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from .irc.lines import clean
-from .models import Announcement, Show
+from ntrbot.store.models import Announcement, Show
+from ntrbot.text import clean
 
 FORMATS = {"md": "text/markdown", "txt": "text/plain", "csv": "text/csv",
            "json": "application/json"}
@@ -94,7 +94,7 @@ def build(show: Show, announcements: list[Announcement]) -> list[SetlistRow]:
 
 
 # --- making track data inert (titles are written by any SoundCloud uploader) -------------
-# One line per field: `clean`, the one line cleaner (ntrbot/irc/lines.py).
+# One line per field: `clean`, the one line cleaner (ntrbot/text.py).
 
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .db import Database
-from .irc.lines import clean
-from .models import ImportedShow, ImportResult, Track
-from .weeks import ShowClock
+from ntrbot.store.db import Database
+from ntrbot.store.models import ImportedShow, ImportResult, Track
+from ntrbot.text import clean
+from ntrbot.weeks import ShowClock
 
 # Columns the old service's tables must have; every other column is ignored.
 REQUIRED = {"shows": ("id", "week_start", "week_end"),

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .irc.lines import ELLIPSIS, clean
+from ntrbot.irc.lines import ELLIPSIS
+from ntrbot.text import clean
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ntrbot.config import Settings
 
 log = logging.getLogger(__name__)
 

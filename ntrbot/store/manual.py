@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import aiosqlite
 
-from .irc.lines import clean
-from .models import Track
+from ntrbot.store.models import Track
+from ntrbot.text import clean
 
 # Id scheme. SoundCloud track ids are positive (soundcloud._as_id refuses anything else), so
 # a manual track takes a negative id: one below the lowest id ever used anywhere (tracks,

@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ntrbot.irc.lines import clean
-from ntrbot.models import Like, Track
+from ntrbot.store.models import Like, Track
+from ntrbot.text import clean
 
 log = logging.getLogger(__name__)
 

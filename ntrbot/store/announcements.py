@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
-from .models import Announcement, OutputDelivery
-from .schema import parse_iso as _dt
-from .schema import utc_iso as _iso
+from ntrbot.store.models import Announcement, OutputDelivery
+from ntrbot.store.schema import parse_iso as _dt
+from ntrbot.store.schema import utc_iso as _iso
 
 T = TypeVar("T")
 

@@ -1,0 +1,1 @@
+"""Announcing out: the message, the one announce path, delivery tracking, outputs."""

@@ -1,0 +1,1 @@
+"""The data: one SQLite database, its schema, the models it stores."""
