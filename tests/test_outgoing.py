@@ -151,7 +151,7 @@ async def test_close_closes_the_kept_alive_connection() -> None:
 
 async def test_the_client_is_httpx_alone() -> None:
     """No bridge to aiohttp's client, so no private hook into it (issue 23 item 4)."""
-    tree = ast.parse((REPO / "ntrbot" / "outgoing.py").read_text())
+    tree = ast.parse((REPO / "ntrbot" / "soundcloud" / "outgoing.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import | ast.ImportFrom)
                 for alias in (node.names if isinstance(node, ast.Import)
