@@ -41,7 +41,7 @@ class ChannelServices:
         return await self._db.show_before(current) if current else None
 
     async def now_playing(self) -> tuple[Show, ShowTrack, datetime] | None:
-        ann = await self._db.last_announcement(aired=True)
+        ann = await self._db.announcements.last_announcement(aired=True)
         if ann is None:
             return None
         show = await self._db.show(ann.show_id)

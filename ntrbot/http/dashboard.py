@@ -195,7 +195,7 @@ async def _reply(app: web.Application, data: Any) -> dict[str, Any] | None:
         show_id = data.get("show_id")
         if type(show_id) is not int or not 0 < show_id < 2**62:
             return {"type": "error", "error": "show_id must be a positive integer"}
-        items = await app[DB].announcements(show_id)
+        items = await app[DB].announcements.for_show(show_id)
         return {"type": "announcements", "show_id": show_id,
                 "items": [a.to_json() for a in items]}
     if kind == "ping":

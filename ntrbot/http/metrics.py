@@ -32,7 +32,8 @@ async def snapshot(app: web.Application) -> Snapshot:
     if SOCKETS in app:
         sockets["/ws/dashboard"] = len(app[SOCKETS])
     return Snapshot(
-        deliveries=await db.delivery_counts(), delivery_seconds=await db.delivery_seconds(),
+        deliveries=await db.announcements.delivery_counts(),
+        delivery_seconds=await db.announcements.delivery_seconds(),
         irc_connected=bool(irc.status().get("connected")), reconnects=reconnects,
         dead_links=dead_links, join_refusals=refusals, polls=dict(app[keys.POLLER].polls),
         websockets=sockets, login_failures=dict(stats.login_failures),

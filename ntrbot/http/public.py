@@ -160,7 +160,7 @@ async def render_page(app: web.Application, show: Show, *, mode: str,
                       offset: int = 0) -> str:
     """The page for `show`; `mode` is "current" (follows the live show) or "show"."""
     db, now = app[keys.DB], app[keys.NOW]()
-    announcements = [a for a in await db.announcements(show.id) if a.aired]
+    announcements = [a for a in await db.announcements.for_show(show.id) if a.aired]
     current_id = await db.show_id_at(now)
     listed, _ = await db.shows(offset + PAST_SHOWS + 2, 0)  # a show a week: a short list
     past = [s for s in listed if s.id != current_id and s.week_start <= now]

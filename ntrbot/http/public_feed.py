@@ -120,7 +120,7 @@ async def public_message(app: web.Application, event: dict[str, Any]) -> dict[st
         if show_id is None:
             return None
         show = await db.show(show_id)
-        aired = [a for a in await db.announcements(show_id) if a.aired]
+        aired = [a for a in await db.announcements.for_show(show_id) if a.aired]
         playing = now_playing(show, aired) if show else None
         return {"type": "retracted", "id": _int(event.get("id")), "show_id": show_id,
                 "position": _int(event.get("position")), "now_playing": playing}

@@ -38,7 +38,7 @@ async def playlist_track(request: web.Request) -> web.Response:
 async def now_playing(request: web.Request) -> web.Response:
     """The last announced track (not retracted), or 404 before the first announce."""
     db = request.app[keys.DB]
-    ann = await db.last_announcement(aired=True)
+    ann = await db.announcements.last_announcement(aired=True)
     show = await db.show(ann.show_id) if ann else None
     if ann is None or show is None:
         return json_error(404, "nothing announced yet")
