@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     from ntrbot.announcing.announcer import Announcer, Outputs
     from ntrbot.config import Settings
     from ntrbot.events import EventBus
-    from ntrbot.http.helpers import CurrentShow
     from ntrbot.http.hub import AnnounceHub
     from ntrbot.irc.backend import IrcBackend
     from ntrbot.soundcloud.client import SoundCloudApi
     from ntrbot.soundcloud.poller import Poller
     from ntrbot.stats import AppStats
+    from ntrbot.store.current import CurrentShow
     from ntrbot.store.db import Database
     from ntrbot.weeks import ShowClock
 
@@ -36,5 +36,5 @@ ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
 WEBHOOKS: web.AppKey[Outputs] = web.AppKey("webhooks")
 CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
 NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")
-CURRENT_SHOW: web.AppKey[dict[str, CurrentShow]] = web.AppKey("current_show")
+CURRENT_SHOW: web.AppKey[CurrentShow] = web.AppKey("current_show")
 STATS: web.AppKey[AppStats] = web.AppKey("stats")

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ntrbot import keys
 from ntrbot.http.headers import SECURITY_HEADERS
-from ntrbot.http.helpers import current_show, json_error, web_dir, whole_number
+from ntrbot.http.helpers import json_error, web_dir, whole_number
 from ntrbot.store.models import Announcement, Show
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ async def show_page(request: web.Request, show: Show) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     """GET /: the current show, live."""
     offset = whole_number(request.query.get("offset"), "offset", default=0, maximum=10_000)
-    show = await current_show(request.app)
+    show = await request.app[keys.CURRENT_SHOW].show()
     return _html(await render_page(request.app, show, mode="current", offset=offset))
 
 
