@@ -22,7 +22,7 @@ from bench.common import (
 )
 from ntrbot.http.auth import hash_password
 
-PER_CLIENT_LIMIT = 5  # ntrbot's logins per client address a minute (dashboard.THROTTLE)
+PER_CLIENT_LIMIT = 5  # ntrbot's logins per client address a minute (keys.THROTTLE)
 HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 

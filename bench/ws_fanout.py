@@ -1,4 +1,4 @@
-"""WebSocket fan-out (http/fanout.py): 1,000 /ws/announce subscribers (or /ws/public listeners),
+"""WebSocket fan-out (ntrbot/fanout.py): 1,000 /ws/announce subscribers (or /ws/public listeners),
 time until the last one has the message."""
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ async def main(count: int, stalled: int, repeats: int, warmup: int, gap: float,
                profile: bool, batch: int, pause: float, path: str) -> None:
     Subscriber.path = path
     header(f"ws fan-out: {count} /ws/{path} {'subscribers' if path == 'announce' else 'listeners'}"
-           " (http/fanout.py)")
+           " (ntrbot/fanout.py)")
     limit = raise_fd_limit(2 * count + 200)
     print(f"fd limit raised to {limit} (ntrbot inherits it)")
     stack = Stack.new("fanout")

@@ -28,6 +28,7 @@ from ntrbot.soundcloud.client import SoundCloudApi, SoundCloudClient
 from ntrbot.soundcloud.outgoing import http_client
 from ntrbot.soundcloud.poller import Poller
 from ntrbot.stats import AppStats
+from ntrbot.store.current import CurrentShow
 from ntrbot.store.db import Database
 from ntrbot.weeks import ShowClock, utcnow
 
@@ -64,9 +65,10 @@ async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     try:
-        app[keys.DB] = await Database.open(settings.db_path, settings.tz)
+        db = app[keys.DB] = await Database.open(settings.db_path, settings.tz)
     except Exception as exc:
         raise StartupError(f"cannot open database {settings.db_path}: {exc}") from None
+    app[keys.CURRENT_SHOW] = CurrentShow(db, app[keys.CLOCK], app[keys.NOW])
     log.info("database open: %s", settings.db_path)
     yield
     await app[keys.DB].close()
@@ -124,8 +126,8 @@ async def announcer_ctx(app: web.Application) -> AsyncIterator[None]:
     announcer = app[keys.ANNOUNCER] = Announcer(
         db, irc, app[keys.HUB], app[keys.EVENTS], settings, clock=app[keys.NOW],
         webhooks=app.get(keys.WEBHOOKS))
-    services = ChannelServices(db, app[keys.CLOCK], app[keys.NOW], announcer,
-                               app[keys.POLLER], public_url=settings.public_url)
+    services = ChannelServices(db, app[keys.CURRENT_SHOW], announcer, app[keys.POLLER],
+                               public_url=settings.public_url)
     irc.set_commands(CommandHandler(services, settings.irc_admins))
     events = app[keys.EVENTS]
     irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
@@ -160,7 +162,6 @@ def create_app(settings: Settings, *, irc: IrcBackend | None = None,
     app[keys.SETTINGS] = settings
     app[keys.NOW] = now
     app[keys.EVENTS] = EventBus()
-    app[keys.CURRENT_SHOW] = {}
     app[keys.STATS] = AppStats()
     app[keys.CLOCK] = clock = show_clock(settings)
     app[keys.IRC] = irc if irc is not None else make_irc(settings, clock, now)

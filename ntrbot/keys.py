@@ -13,14 +13,17 @@ if TYPE_CHECKING:
     import httpx
 
     from ntrbot.announcing.announcer import Announcer, Outputs
+    from ntrbot.attempts import LoginThrottle
     from ntrbot.config import Settings
     from ntrbot.events import EventBus
-    from ntrbot.http.helpers import CurrentShow
+    from ntrbot.fanout import Fanout
     from ntrbot.http.hub import AnnounceHub
     from ntrbot.irc.backend import IrcBackend
+    from ntrbot.listeners import PublicFeed
     from ntrbot.soundcloud.client import SoundCloudApi
     from ntrbot.soundcloud.poller import Poller
     from ntrbot.stats import AppStats
+    from ntrbot.store.current import CurrentShow
     from ntrbot.store.db import Database
     from ntrbot.weeks import ShowClock
 
@@ -36,5 +39,12 @@ ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
 WEBHOOKS: web.AppKey[Outputs] = web.AppKey("webhooks")
 CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
 NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")
-CURRENT_SHOW: web.AppKey[dict[str, CurrentShow]] = web.AppKey("current_show")
+CURRENT_SHOW: web.AppKey[CurrentShow] = web.AppKey("current_show")
 STATS: web.AppKey[AppStats] = web.AppKey("stats")
+# The web side's own state: revoked dashboard sessions (id -> when), the login throttle,
+# the open /ws/dashboard sockets (each one's meta is the session id it belongs to, closed on
+# that logout), the /ws/public listeners.
+REVOKED: web.AppKey[dict[str, float]] = web.AppKey("revoked_sessions", dict)
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
+SOCKETS: web.AppKey[Fanout[str]] = web.AppKey("dashboard_sockets")
+FEED: web.AppKey[PublicFeed] = web.AppKey("public_feed")

@@ -47,7 +47,7 @@ async def test_announce_with_bearer(app_client: Any, irc: FakeIrc) -> None:
     assert body["track"]["id"] == 101 and body["position"] == 1
     assert irc.said == [("#sewerchat", expected, {"priority": True, "fresh_for": 180,
                                                   "confirm": True})]
-    recorded = await app[keys.DB].announcements(show_id)
+    recorded = await app[keys.DB].announcements.for_show(show_id)
     assert [(a.position, a.track_id, a.message, a.who, a.delivery) for a in recorded] == [
         (1, 101, expected, "token", "delivered")]
     assert recorded[0].announced_at.isoformat() == body["announced_at"]
@@ -190,7 +190,7 @@ async def test_reannounce_needs_force(app_client: Any, irc: FakeIrc) -> None:
                               headers=BEARER)).status == 200
     assert (await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
                               headers=BEARER)).status == 200
-    assert len(await app[keys.DB].announcements(show_id)) == 3
+    assert len(await app[keys.DB].announcements.for_show(show_id)) == 3
 
 
 async def test_concurrent_duplicate_announces_send_once(app_client: Any,
@@ -223,12 +223,12 @@ async def test_queued_delivery_is_reported_then_resolved(app_client: Any,
     assert r.status == 200
     body = await r.json()
     assert body["delivery"] == "queued" and "queued" in body["irc"]
-    [a] = await app[keys.DB].announcements(show_id)
+    [a] = await app[keys.DB].announcements.for_show(show_id)
     assert a.delivery == "queued"
     irc.pending[0].set("sent", "written")
     irc.pending[0].set("delivered", "echoed")
     deadline = asyncio.get_running_loop().time() + 5
-    while (await app[keys.DB].announcements(show_id))[0].delivery != "delivered":
+    while (await app[keys.DB].announcements.for_show(show_id))[0].delivery != "delivered":
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
     kinds = []
@@ -241,7 +241,7 @@ async def test_queued_delivery_is_reported_then_resolved(app_client: Any,
         a.id, show_id, 1, "delivered")
     assert last["announcement"]["deliveries"][0]["state"] == "delivered"
     assert any(e["aired_now"] for e in kinds[1:])
-    [a] = await app[keys.DB].announcements(show_id)
+    [a] = await app[keys.DB].announcements.for_show(show_id)
     assert a.delivered_at is not None and a.deliveries[0].detail == "echoed"
 
 
@@ -252,10 +252,10 @@ async def test_queued_delivery_can_expire(app_client: Any, irc: FakeIrc) -> None
                       headers=BEARER)
     irc.pending[0].set("expired", "not sent while fresh")
     for _ in range(500):
-        if (await app[keys.DB].announcements(show_id))[0].delivery == "expired":
+        if (await app[keys.DB].announcements.for_show(show_id))[0].delivery == "expired":
             break
         await asyncio.sleep(0.01)
-    assert (await app[keys.DB].announcements(show_id))[0].delivery == "expired"
+    assert (await app[keys.DB].announcements.for_show(show_id))[0].delivery == "expired"
 
 
 @pytest.mark.parametrize("mode", ["failed", "raise", "refused"])
@@ -268,7 +268,7 @@ async def test_irc_failure_is_reported_not_5xx(app_client: Any, irc: FakeIrc,
     assert r.status == 200
     body = await r.json()
     assert body["delivery"] == "failed"
-    [a] = await app[keys.DB].announcements(show_id)
+    [a] = await app[keys.DB].announcements.for_show(show_id)
     assert a.delivery == "failed"
 
 
@@ -309,7 +309,7 @@ async def test_answer_waits_for_the_confirmation_then_says_sent(app_client: Any,
     assert body["delivery"] == "sent" and body["delivered_at"] is None
     irc.pending[0].set("delivered", "echoed")
     for _ in range(500):
-        [a] = await app[keys.DB].announcements(show_id)
+        [a] = await app[keys.DB].announcements.for_show(show_id)
         if a.delivery == "delivered":
             break
         await asyncio.sleep(0.01)
@@ -354,5 +354,5 @@ async def test_a_format_that_cannot_render_is_a_refusal_never_a_500(
                           headers=BEARER)
     assert r.status == 400
     assert "NTR_ANNOUNCE_FORMAT" in (await r.json())["error"]
-    assert irc.said == [] and await app[keys.DB].announcements(show_id) == []
+    assert irc.said == [] and await app[keys.DB].announcements.for_show(show_id) == []
     assert "Traceback" not in caplog.text

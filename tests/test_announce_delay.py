@@ -42,7 +42,7 @@ async def announce(client: TestClient, show_id: int, position: int,
 
 
 async def state_of(app: web.Application, ann_id: int) -> str:
-    a = await app[keys.DB].announcement(ann_id)
+    a = await app[keys.DB].announcements.announcement(ann_id)
     assert a is not None
     return a.delivery
 
@@ -137,7 +137,7 @@ async def test_an_ack_for_an_announce_the_relay_never_got_is_ignored(app_client:
     answer = await r.json()
     assert {d["state"] for d in answer["announcement"]["deliveries"]} == {"cancelled"}
     await eventually(app, body["id"], "cancelled")
-    ann = await app[keys.DB].announcement(body["id"])
+    ann = await app[keys.DB].announcements.announcement(body["id"])
     assert ann is not None and not ann.aired
     # and a second DELETE says so, truthfully
     again = await (await client.delete(f"/admin/announcements/{body['id']}",
@@ -157,7 +157,7 @@ async def test_relay_only_announces_air_for_listeners(make_settings: Callable[..
     await relay.receive_json(timeout=5)
     body = await announce(client, show_id, 1)
     assert [(d["output"], d["state"]) for d in body["deliveries"]] == [("relay:relay-1", "sent")]
-    ann = await app[keys.DB].announcement(body["id"])
+    ann = await app[keys.DB].announcements.announcement(body["id"])
     assert ann is not None and ann.aired  # the relay is the only word there is
     now = await (await client.get("/nowplaying")).json()
     assert now["track"]["position"] == 1

@@ -15,9 +15,9 @@ from aiohttp.test_utils import make_mocked_request
 from cryptography.fernet import Fernet
 
 from ntrbot.app import create_app
+from ntrbot.attempts import LoginThrottle
 from ntrbot.config import Settings
 from ntrbot.http.auth import (
-    LoginThrottle,
     SessionStorage,
     bearer_ok,
     fernet_key,

@@ -90,11 +90,13 @@ async def test_episode_numbers_follow_the_previous_show(db: Database, clock: Sho
 async def test_announcements_follow_their_track_through_edits(polled) -> None:  # type: ignore[no-untyped-def]
     db, _, _ = polled
     sid = await show_id(db)
-    ann = await db.record_announcement(sid, 3, 3, "Now Playing: Song #3", NOW, "t", "sent")
+    ann = await db.announcements.record_announcement(sid, 3, 3, "Now Playing: Song #3", NOW,
+                                                     "t", "sent")
     assert await db.move_track(sid, 3, 1)
-    assert (await db.first_announcement(sid, 1)) is not None  # track 3 is #1 now
-    assert (await db.first_announcement(sid, 3)) is None  # #3 is track 2, never announced
-    history = await db.announcements(sid)
+    assert (await db.announcements.first_announcement(sid, 1)) is not None  # track 3 is #1 now
+    # #3 is track 2, never announced
+    assert (await db.announcements.first_announcement(sid, 3)) is None
+    history = await db.announcements.for_show(sid)
     assert [(a.id, a.position) for a in history] == [(ann, 1)]
     await db.remove_track(sid, 1, NOW)
-    assert [(a.id, a.position) for a in await db.announcements(sid)] == [(ann, 3)]
+    assert [(a.id, a.position) for a in await db.announcements.for_show(sid)] == [(ann, 3)]

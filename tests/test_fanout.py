@@ -1,4 +1,4 @@
-"""http/fanout.py: bounded outboxes, one sender per subscriber, overflow policies, timed close."""
+"""ntrbot/fanout.py: bounded outboxes, one sender per subscriber, overflow policies, timed close."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
-from ntrbot.http import fanout as fanout_mod
-from ntrbot.http.fanout import (
+from ntrbot import fanout as fanout_mod
+from ntrbot.fanout import (
     FAST_SEND,
     Fanout,
     Overflow,
@@ -441,9 +441,9 @@ async def test_close_socket_never_raises() -> None:
 async def test_the_three_sockets_share_the_class_with_their_policy(
         make_settings: Callable[..., Any], make_app: Any) -> None:
     from ntrbot import keys
-    from ntrbot.http.dashboard import CLOSE_LOGGED_OUT, SOCKETS
+    from ntrbot.http.dashboard import CLOSE_LOGGED_OUT
     from ntrbot.http.hub import CLOSE_TOO_SLOW
-    from ntrbot.http.public_feed import FEED
+    from ntrbot.keys import FEED, SOCKETS
     from tests.support.dashboard import dashboard_settings
     from tests.support.fakes import FakeIrc
 

@@ -69,8 +69,8 @@ async def seed_w3(db_path: Path) -> int:
         sid = await db.show_id_at(W3 + timedelta(hours=1))
         assert sid is not None
         assert await db.move_track(sid, 2, 1)  # a host edit: 501 first
-        await db.record_announcement(sid, 1, 501, "Now Playing: Song #1", W3, "web:host",
-                                     "sent")
+        await db.announcements.record_announcement(sid, 1, 501, "Now Playing: Song #1", W3,
+                                                   "web:host", "sent")
         return sid
     finally:
         await db.close()
@@ -104,7 +104,7 @@ def test_import_merges_old_shows_and_is_idempotent(tmp_path: Path) -> None:
     async def check_w3() -> None:
         d = await Database.open(str(db), TZ)
         try:
-            anns = await d.announcements(sid)
+            anns = await d.announcements.for_show(sid)
             assert [(a.track_id, a.who) for a in anns] == [(501, "web:host")]
             show = await d.show(sid)
             assert show is not None

@@ -19,7 +19,8 @@ from ntrbot.app import create_app
 from ntrbot.config import Settings
 from ntrbot.http.auth import SECURITY_HEADERS
 from ntrbot.http.public import PAGE_HEADERS
-from ntrbot.http.public_feed import FEED, Listener, PublicFeed
+from ntrbot.keys import FEED
+from ntrbot.listeners import Listener, PublicFeed
 from ntrbot.store.models import Track
 from tests.support.constants import (
     ADMIN_TOKEN,

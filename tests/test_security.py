@@ -13,10 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
 
 from ntrbot.app import create_app
+from ntrbot.attempts import Throttle
 from ntrbot.config import Settings
 from ntrbot.http import auth
 from ntrbot.http.clientaddr import client_address
-from ntrbot.http.throttle import Throttle
 from tests.support.constants import ADMIN_TOKEN, BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
@@ -244,7 +244,7 @@ async def test_at_most_20_unsubscribed_announce_sockets_per_client(dash: TestCli
 
 async def test_public_socket_cap_uses_the_rightmost_hop(
         make_settings: Callable[..., Settings], aiohttp_client: Any) -> None:
-    from ntrbot.http.public_feed import FEED
+    from ntrbot.keys import FEED
 
     client = await aiohttp_client(create_app(make_settings(), start_poller=False))
     client.app[FEED].max_per_peer = 2

@@ -175,7 +175,7 @@ async def test_retract_within_window(app_client: Any, clock_now: Clock) -> None:
                                    headers=BEARER)
     assert late.status == 409
     app = app_client.server.app
-    assert (await app[keys.DB].last_announcement()) is not None
+    assert (await app[keys.DB].announcements.last_announcement()) is not None
 
 
 async def test_nowplaying_route(app_client: Any, clock_now: Clock) -> None:

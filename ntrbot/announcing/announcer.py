@@ -105,7 +105,7 @@ class Announcer:
             self._delay = float(stored) if stored else None
         now = self._clock()
         await self._finish_cut_off()
-        for ann in await self.db.pending_announcements():
+        for ann in await self.db.announcements.pending_announcements():
             assert ann.airs_at is not None
             late = (now - ann.airs_at).total_seconds()
             tracker = self._track(ann)
@@ -129,7 +129,7 @@ class Announcer:
         never confirmed is `failed`, one never sent `expired`, a relay's missing ack `failed`
         (no ack). A relay that does not ack stays `sent`; announces still waiting for their
         air time are taken over by start()."""
-        for ann in await self.db.unfinished_announcements():
+        for ann in await self.db.announcements.unfinished_announcements():
             if ann.airs_at is not None and all(d.state == "queued" for d in ann.deliveries):
                 continue
             now = self._clock()
@@ -156,8 +156,8 @@ class Announcer:
                 summary = "expired"
             log.warning("announcement %s was cut off by a stop: %s", ann.id,
                         ", ".join(f"{d.output} {d.state}" for d in done))
-            await self.db.set_delivery(ann.id, summary, delivered_at=ann.delivered_at,
-                                       outputs=done)
+            await self.db.announcements.set_delivery(ann.id, summary,
+                                                     delivered_at=ann.delivered_at, outputs=done)
 
     # --- announcing --------------------------------------------------------------
 
@@ -185,14 +185,14 @@ class Announcer:
             if st is None:
                 raise NotFound(f"show {show_id} has no track #{position}")
             if not force:
-                earlier = await self.db.first_announcement(show_id, position)
+                earlier = await self.db.announcements.first_announcement(show_id, position)
                 if earlier is not None:
                     raise AlreadyAnnounced(
                         f"track #{position} was already announced in this show",
                         announced_at=earlier.announced_at.isoformat())
             message = format_announce(self.settings.announce_format, show, st)
             if self._next_id is None:
-                self._next_id = await self.db.next_announcement_id()
+                self._next_id = await self.db.announcements.next_announcement_id()
             ann_id, self._next_id = self._next_id, self._next_id + 1
             now = self._clock()
             wait = self.delay if delay is None else delay
@@ -217,7 +217,7 @@ class Announcer:
             tracker.take()  # what changed so far is in the record below
             first = tracker.snapshot()
             try:
-                await self.db.record_announcement(
+                await self.db.announcements.record_announcement(
                     show_id, position, st.track.id, message, now, who, first.delivery,
                     announcement_id=ann_id, deliveries=first.deliveries,
                     delivered_at=first.delivered_at, airs_at=first.airs_at)
@@ -378,8 +378,8 @@ class Announcer:
                 changed = tracker.take()
                 snap = tracker.snapshot()
                 try:
-                    await self.db.set_delivery(ann_id, snap.delivery,
-                                               delivered_at=snap.delivered_at, outputs=changed)
+                    await self.db.announcements.set_delivery(
+                        ann_id, snap.delivery, delivered_at=snap.delivered_at, outputs=changed)
                 except Exception:
                     log.exception("could not record delivery of announcement %s", ann_id)
                 for d in changed:

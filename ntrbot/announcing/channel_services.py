@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from ntrbot.announcing.announcer import Announcer
 from ntrbot.announcing.message import AlreadyAnnounced, AnnounceError
 from ntrbot.soundcloud.poller import Poller
+from ntrbot.store.current import CurrentShow
 from ntrbot.store.db import Database
 from ntrbot.store.models import Show, ShowTrack
-from ntrbot.weeks import ShowClock
 
 log = logging.getLogger(__name__)
 
@@ -19,29 +18,23 @@ log = logging.getLogger(__name__)
 class ChannelServices:
     """The `BotServices` of ntrbot.irc.commands over the database, announcer and poller."""
 
-    def __init__(self, db: Database, clock: ShowClock, now: Callable[[], datetime],
-                 announcer: Announcer, poller: Poller,
-                 public_url: str | None = None) -> None:
+    def __init__(self, db: Database, current: CurrentShow, announcer: Announcer,
+                 poller: Poller, public_url: str | None = None) -> None:
         self._db = db
-        self._clock = clock
-        self._now = now
+        self._current = current
         self._announcer = announcer
         self._poller = poller
         self._public_url = public_url.rstrip("/") if public_url else None
 
     async def current_show(self) -> Show | None:
-        now = self._now()
-        show = await self._db.show_at(now)
-        if show is None:
-            show = await self._db.show(await self._db.ensure_show(*self._clock.week_of(now)))
-        return show
+        return await self._current.show()
 
     async def previous_show(self) -> Show | None:
         current = await self.current_show()
         return await self._db.show_before(current) if current else None
 
     async def now_playing(self) -> tuple[Show, ShowTrack, datetime] | None:
-        ann = await self._db.last_announcement(aired=True)
+        ann = await self._db.announcements.last_announcement(aired=True)
         if ann is None:
             return None
         show = await self._db.show(ann.show_id)

@@ -20,8 +20,8 @@ from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session
 from ntrbot.http.clientaddr import client_address, forwarded_https
 from ntrbot.http.headers import CSP, SECURITY_HEADERS, add_security_headers  # noqa: F401 (re-exported)
 from ntrbot.http.helpers import json_exception
-from ntrbot.http.throttle import Throttle, token_throttle, too_many
-from ntrbot.keys import SETTINGS
+from ntrbot.http.throttle import token_throttle, too_many
+from ntrbot.keys import REVOKED, SETTINGS
 
 log = logging.getLogger(__name__)
 COOKIE_NAME = "ntr_session"
@@ -29,7 +29,6 @@ SESSION_MAX_AGE = 24 * 3600
 SESSION_USER = "user"
 SESSION_ID = "sid"
 SESSION_CREDENTIALS = "cred"
-REVOKED: web.AppKey[dict[str, float]] = web.AppKey("revoked_sessions", dict)
 
 # --- passwords ---------------------------------------------------------------
 
@@ -189,16 +188,7 @@ async def session_user(request: web.Request) -> str | None:
     return user
 
 
-# --- login throttling and checking, off the event loop ------------------------
-
-class LoginThrottle(Throttle):
-    """Logins allowed per client within a sliding window (reserved on arrival). No overall
-    cap by default: strangers failing from a few addresses must not lock the host out."""
-
-    def __init__(self, per_client: int = 5, overall: int | None = None, window: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(per_client, overall, window, clock)
-
+# --- login checking, off the event loop (its throttle: attempts.LoginThrottle) --
 
 HASH_SLOTS = 2  # scrypt calls at once (each ~16 MB, one core): the rest wait their turn
 _HASHING: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()

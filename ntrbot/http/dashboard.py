@@ -16,11 +16,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp_session import get_session, new_session, session_middleware
 
+from ntrbot.attempts import LoginThrottle
+from ntrbot.fanout import Fanout, Overflow, Policy, close_socket
 from ntrbot.http.auth import (
-    REVOKED,
     SESSION_ID,
     SESSION_MAX_AGE,
-    LoginThrottle,
     SessionStorage,
     check_login,
     revoke_session,
@@ -30,19 +30,26 @@ from ntrbot.http.auth import (
     start_session,
 )
 from ntrbot.http.clientaddr import client_address
-from ntrbot.http.fanout import Fanout, Overflow, Policy, close_socket
 from ntrbot.http.helpers import web_dir, ws_json
 from ntrbot.http.negotiate import wants_html
 from ntrbot.http.throttle import retry_header
-from ntrbot.keys import ANNOUNCER, DB, EVENTS, HUB, IRC, POLLER, SETTINGS, STATS
+from ntrbot.keys import (
+    ANNOUNCER,
+    DB,
+    EVENTS,
+    HUB,
+    IRC,
+    POLLER,
+    REVOKED,
+    SETTINGS,
+    SOCKETS,
+    STATS,
+    THROTTLE,
+)
 from ntrbot.serve import StartupError
 
 log = logging.getLogger(__name__)
 
-THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
-# Open dashboard sockets; each one's meta is the session id it belongs to (closed on that
-# logout).
-SOCKETS: web.AppKey[Fanout[str]] = web.AppKey("dashboard_sockets", Fanout)
 CLOSE_LOGGED_OUT = 4401
 # A page that does not keep up loses its oldest events (as the event bus did for it); a
 # send stuck for 10 s aborts its connection.
@@ -195,7 +202,7 @@ async def _reply(app: web.Application, data: Any) -> dict[str, Any] | None:
         show_id = data.get("show_id")
         if type(show_id) is not int or not 0 < show_id < 2**62:
             return {"type": "error", "error": "show_id must be a positive integer"}
-        items = await app[DB].announcements(show_id)
+        items = await app[DB].announcements.for_show(show_id)
         return {"type": "announcements", "show_id": show_id,
                 "items": [a.to_json() for a in items]}
     if kind == "ping":

@@ -125,7 +125,7 @@ async def retract(request: web.Request) -> web.Response:
     who = await admin_identity(request)
     ann_id = whole_number(request.match_info["announcement_id"], "announcement id", minimum=1)
     db = request.app[keys.DB]
-    ann = await db.announcement(ann_id)
+    ann = await db.announcements.announcement(ann_id)
     if ann is None:
         return json_error(404, f"no announcement {ann_id}")
     if ann.delivery == "cancelled":
@@ -144,7 +144,7 @@ async def retract(request: web.Request) -> web.Response:
     if now - ann.announced_at > RETRACT_WINDOW:
         return json_error(409, "too late to retract: only the last "
                                f"{int(RETRACT_WINDOW.total_seconds() // 60)} minutes can be")
-    await db.retract_announcement(ann_id, now)
+    await db.announcements.retract_announcement(ann_id, now)
     log.info("%s retracted announcement %s (the IRC line cannot be unsent)", who, ann_id)
     request.app[keys.EVENTS].publish("retracted", {"id": ann_id, "show_id": ann.show_id,
                                                    "position": ann.position})

@@ -1,13 +1,11 @@
 """What the HTTP handlers share: the JSON error shape and middleware, body and path
-parsing, the current show, the browser files' directory."""
+parsing, the browser files' directory."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,38 +113,6 @@ def whole_number(value: str | None, name: str, *, default: int | None = None,
     if not _WHOLE.fullmatch(value) or not minimum <= int(value) <= maximum:
         raise web.HTTPBadRequest(text=f"{name} must be a whole number from {minimum} to {maximum}")
     return int(value)
-
-
-@dataclass(frozen=True)
-class CurrentShow:
-    """The current show and its JSON body, valid while the database generation holds."""
-
-    key: tuple[int, datetime]
-    show: Show
-    body: bytes
-
-
-async def current(app: web.Application) -> CurrentShow:
-    """The show whose week contains now (created empty if the poller has not made it yet),
-    cached with its encoded JSON until a show changes or the week turns."""
-    db, now = app[keys.DB], app[keys.NOW]()
-    start, end = app[keys.CLOCK].week_of(now)
-    cached = app[keys.CURRENT_SHOW].get("current")
-    if cached is not None and cached.key == (db.generation, start):
-        return cached
-    generation = db.generation
-    show = await db.show_at(now)
-    if show is None:
-        show = await db.show(await db.ensure_show(start, end))
-        assert show is not None
-    entry = CurrentShow((generation, start), show, json.dumps(show.to_json()).encode())
-    if generation == db.generation:
-        app[keys.CURRENT_SHOW]["current"] = entry
-    return entry
-
-
-async def current_show(app: web.Application) -> Show:
-    return (await current(app)).show
 
 
 async def show_or_404(request: web.Request) -> Show:

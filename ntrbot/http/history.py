@@ -19,7 +19,7 @@ async def announcements(request: web.Request) -> web.Response:
     """Every announcement of the show, and per track: first time, offset, repeats."""
     from ntrbot.store import setlist
     show = await show_or_404(request)
-    items = await request.app[keys.DB].announcements(show.id)
+    items = await request.app[keys.DB].announcements.for_show(show.id)
     admin = await is_admin_caller(request)  # only they see who announced, and what failed
     if not admin:
         items = [a for a in items if a.aired]  # listeners see only what aired
@@ -40,7 +40,7 @@ async def setlist_export(request: web.Request) -> web.Response:
     if fmt not in setlist.FORMATS:
         return json_error(404, "setlist formats: " + ", ".join(setlist.FORMATS))
     show = await show_or_404(request)
-    items = await request.app[keys.DB].announcements(show.id)
+    items = await request.app[keys.DB].announcements.for_show(show.id)
     if not await is_admin_caller(request):
         items = [a for a in items if a.aired]  # listeners see only what aired
     rows = setlist.build(show, items)

@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ntrbot.events import EventBus
+from ntrbot.fanout import Fanout, Overflow, Policy, Subscriber, close_socket
 from ntrbot.http.clientaddr import client_address
-from ntrbot.http.fanout import Fanout, Overflow, Policy, Subscriber, close_socket
 from ntrbot.http.helpers import ws_object
 from ntrbot.http.wsgate import SubscribeGate
 from ntrbot.keys import EVENTS, HUB, SETTINGS

@@ -8,8 +8,6 @@ from aiohttp import web
 
 from ntrbot import keys
 from ntrbot.http.auth import metrics_identity
-from ntrbot.http.dashboard import SOCKETS
-from ntrbot.http.public_feed import FEED
 from ntrbot.irc.stats import LinkStats
 from ntrbot.stats import Snapshot
 
@@ -28,11 +26,13 @@ async def snapshot(app: web.Application) -> Snapshot:
     """Read everything a scrape reports from where it lives (database, clients, hubs)."""
     db, irc, stats = app[keys.DB], app[keys.IRC], app[keys.STATS]
     reconnects, dead_links, refusals = _irc_stats(irc)
-    sockets = {"/ws/announce": app[keys.HUB].subscribers, "/ws/public": len(app[FEED].listeners)}
-    if SOCKETS in app:
-        sockets["/ws/dashboard"] = len(app[SOCKETS])
+    sockets = {"/ws/announce": app[keys.HUB].subscribers,
+               "/ws/public": len(app[keys.FEED].listeners)}
+    if keys.SOCKETS in app:
+        sockets["/ws/dashboard"] = len(app[keys.SOCKETS])
     return Snapshot(
-        deliveries=await db.delivery_counts(), delivery_seconds=await db.delivery_seconds(),
+        deliveries=await db.announcements.delivery_counts(),
+        delivery_seconds=await db.announcements.delivery_seconds(),
         irc_connected=bool(irc.status().get("connected")), reconnects=reconnects,
         dead_links=dead_links, join_refusals=refusals, polls=dict(app[keys.POLLER].polls),
         websockets=sockets, login_failures=dict(stats.login_failures),

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ntrbot import keys
 from ntrbot.http.headers import SECURITY_HEADERS
-from ntrbot.http.helpers import current_show, json_error, web_dir, whole_number
+from ntrbot.http.helpers import json_error, web_dir, whole_number
 from ntrbot.store.models import Announcement, Show
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ async def render_page(app: web.Application, show: Show, *, mode: str,
                       offset: int = 0) -> str:
     """The page for `show`; `mode` is "current" (follows the live show) or "show"."""
     db, now = app[keys.DB], app[keys.NOW]()
-    announcements = [a for a in await db.announcements(show.id) if a.aired]
+    announcements = [a for a in await db.announcements.for_show(show.id) if a.aired]
     current_id = await db.show_id_at(now)
     listed, _ = await db.shows(offset + PAST_SHOWS + 2, 0)  # a show a week: a short list
     past = [s for s in listed if s.id != current_id and s.week_start <= now]
@@ -208,7 +208,7 @@ async def show_page(request: web.Request, show: Show) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     """GET /: the current show, live."""
     offset = whole_number(request.query.get("offset"), "offset", default=0, maximum=10_000)
-    show = await current_show(request.app)
+    show = await request.app[keys.CURRENT_SHOW].show()
     return _html(await render_page(request.app, show, mode="current", offset=offset))
 
 

@@ -4,94 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from ntrbot import keys
+from ntrbot.fanout import close_socket
 from ntrbot.http.clientaddr import client_address
-from ntrbot.http.fanout import Fanout, Overflow, Policy, Subscriber, close_socket
 from ntrbot.http.helpers import json_error
 from ntrbot.http.public import now_playing
+from ntrbot.listeners import PublicFeed
 
 log = logging.getLogger(__name__)
-
-
-Listener = Subscriber[str]  # one public socket; its meta is the peer's address
-HELLO = json.dumps({"type": "hello"})
-PING = '{"type": "ping"}'
-RESYNC = json.dumps({"type": "resync"})
-
-
-def public_policy(queue_size: int = 64, ping_seconds: float = 25.0) -> Policy:
-    """/ws/public: a full outbox becomes one "resync"; a stuck listener is closed 1013."""
-    return Policy(Overflow.RESYNC, queue_size=queue_size, send_timeout=10.0,
-                  slow_close=(1013, b"too slow"), resync=RESYNC, ping=(ping_seconds, PING))
-
-
-class PublicFeed:
-    """The open public sockets, their limits, and fan-out (`fanout.Fanout`) of public
-    events to them."""
-
-    def __init__(self, max_total: int = 1000, max_per_peer: int = 20, queue_size: int = 64,
-                 ping_seconds: float = 25.0) -> None:
-        self.max_total = max_total
-        self.max_per_peer = max_per_peer
-        self.per_peer: Counter[str] = Counter()
-        self.fanout: Fanout[str] = Fanout(public_policy(queue_size, ping_seconds), "public",
-                                          on_leave=self._left)
-
-    @property
-    def listeners(self) -> set[Listener]:
-        return self.fanout.subscribers
-
-    @property
-    def closing(self) -> bool:
-        return self.fanout.closing
-
-    @property
-    def ping_seconds(self) -> float:
-        ping = self.fanout.policy.ping
-        return ping[0] if ping is not None else 0.0
-
-    @ping_seconds.setter
-    def ping_seconds(self, seconds: float) -> None:
-        self.fanout.policy = replace(self.fanout.policy, ping=(seconds, PING))
-
-    def admit(self, peer: str) -> str | None:
-        """Why a new socket from `peer` is refused, or None when it may open."""
-        if self.closing:
-            return "shutting down"
-        if len(self.listeners) >= self.max_total:
-            return "too many listeners"
-        if self.per_peer.get(peer, 0) >= self.max_per_peer:
-            return "too many sockets from this address"
-        return None
-
-    def join(self, ws: web.WebSocketResponse, peer: str) -> Listener:
-        """Add a listener (its first message is the hello) and start its sender."""
-        self.per_peer[peer] += 1
-        return self.fanout.join(ws, peer, first=HELLO)
-
-    def remove(self, listener: Listener) -> None:
-        self.fanout.leave(listener)
-
-    def _left(self, listener: Listener) -> None:
-        self.per_peer[listener.meta] -= 1
-        if self.per_peer[listener.meta] <= 0:
-            del self.per_peer[listener.meta]
-
-    def broadcast(self, message: dict[str, Any]) -> None:
-        """Queue `message` for every listener; a full outbox becomes one "resync"."""
-        self.fanout.publish(message)
-
-
-FEED: web.AppKey[PublicFeed] = web.AppKey("public_feed", PublicFeed)
 
 
 def _int(value: Any) -> int | None:
@@ -120,7 +46,7 @@ async def public_message(app: web.Application, event: dict[str, Any]) -> dict[st
         if show_id is None:
             return None
         show = await db.show(show_id)
-        aired = [a for a in await db.announcements(show_id) if a.aired]
+        aired = [a for a in await db.announcements.for_show(show_id) if a.aired]
         playing = now_playing(show, aired) if show else None
         return {"type": "retracted", "id": _int(event.get("id")), "show_id": show_id,
                 "position": _int(event.get("position")), "now_playing": playing}
@@ -133,7 +59,7 @@ async def public_message(app: web.Application, event: dict[str, Any]) -> dict[st
 async def _forward(app: web.Application) -> None:
     """Read the event bus (one subscription for all listeners) and fan out public events."""
     queue = app[keys.EVENTS].subscribe()
-    feed = app[FEED]
+    feed = app[keys.FEED]
     try:
         while True:
             event = await queue.get()
@@ -157,7 +83,7 @@ def _peer(request: web.Request) -> str:
 
 async def public_socket(request: web.Request) -> web.StreamResponse:
     """GET /ws/public: no auth; pushes announce/retracted/playlist; ignores what clients send."""
-    feed = request.app[FEED]
+    feed = request.app[keys.FEED]
     peer = _peer(request)
     refused = feed.admit(peer)
     if refused is not None:
@@ -185,11 +111,11 @@ async def _feed_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    await app[FEED].fanout.close_all(1001, b"server shutdown")
+    await app[keys.FEED].fanout.close_all(1001, b"server shutdown")
 
 
 def setup_public_feed(app: web.Application) -> None:
     """Start forwarding public events to /ws/public (`routes.add_routes` mounts the route)."""
-    app[FEED] = PublicFeed()
+    app[keys.FEED] = PublicFeed()
     app.cleanup_ctx.append(_feed_ctx)
     app.on_shutdown.append(_close_sockets)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ntrbot import keys
-from ntrbot.http.helpers import current, current_show, json_error, show_or_404, whole_number
+from ntrbot.http.helpers import json_error, show_or_404, whole_number
 from ntrbot.http.negotiate import wants_html
 from ntrbot.http.public import show_page
 
@@ -21,13 +21,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def playlist(request: web.Request) -> web.Response:
-    return web.Response(body=(await current(request.app)).body,
+    return web.Response(body=(await request.app[keys.CURRENT_SHOW].entry()).body,
                         content_type="application/json")
 
 
 async def playlist_track(request: web.Request) -> web.Response:
     position = whole_number(request.match_info["position"], "position", minimum=1)
-    show = await current_show(request.app)
+    show = await request.app[keys.CURRENT_SHOW].show()
     track = show.track_at(position)
     if track is None:
         return json_error(404, f"no track #{position} in the current show "
@@ -38,7 +38,7 @@ async def playlist_track(request: web.Request) -> web.Response:
 async def now_playing(request: web.Request) -> web.Response:
     """The last announced track (not retracted), or 404 before the first announce."""
     db = request.app[keys.DB]
-    ann = await db.last_announcement(aired=True)
+    ann = await db.announcements.last_announcement(aired=True)
     show = await db.show(ann.show_id) if ann else None
     if ann is None or show is None:
         return json_error(404, "nothing announced yet")

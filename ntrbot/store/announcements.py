@@ -1,18 +1,17 @@
-"""The announcement and delivery methods of `Database` (a mixin: still one database object)."""
+"""Announcements and their per-output deliveries: `Database.announcements`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
 from ntrbot.store.models import Announcement, OutputDelivery
 from ntrbot.store.schema import parse_iso as _dt
 from ntrbot.store.schema import utc_iso as _iso
-
-T = TypeVar("T")
+from ntrbot.store.sqlite import Row, WritePath, fetch_all, fetch_one
 
 # Announcements follow their track: `position` is where the track is in the show now (after
 # the host's edits), or where it was when announced if it has been removed since.
@@ -23,18 +22,20 @@ _ANN_SELECT = ("SELECT a.id, a.show_id, COALESCE(st.position, a.position), a.tra
                "WHERE a.retracted_at IS NULL")
 
 
-class AnnouncementMethods:
-    """Announcements and their per-output deliveries; `Database` supplies the connections."""
+class AnnouncementStore:
+    """Announcements and their per-output deliveries. Every write goes through the
+    database's one write path (`write`, on the writer connection); reads use `reader`, the
+    database's read-only connection."""
 
-    if TYPE_CHECKING:
-        async def _all(self, sql: str, params: Sequence[Any] = (),
-                       conn: aiosqlite.Connection | None = None) -> list[tuple[Any, ...]]: ...
+    def __init__(self, write: WritePath, reader: aiosqlite.Connection) -> None:
+        self._write = write
+        self._reader = reader
 
-        async def _one(self, sql: str, params: Sequence[Any] = (),
-                       conn: aiosqlite.Connection | None = None) -> tuple[Any, ...] | None: ...
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await fetch_all(self._reader, sql, params)
 
-        async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]], *,
-                         shows: bool = True, dry_run: bool = False) -> T: ...
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return await fetch_one(self._reader, sql, params)
 
     def _ann(self, r: Sequence[Any],
              deliveries: Sequence[OutputDelivery] = ()) -> Announcement:
@@ -106,7 +107,8 @@ class AnnouncementMethods:
                      _iso(d.at)))
         await self._write(write, shows=False)
 
-    async def announcements(self, show_id: int) -> list[Announcement]:
+    async def for_show(self, show_id: int) -> list[Announcement]:
+        """The show's announcements (retracted ones left out), oldest first."""
         rows = await self._all(f"{_ANN_SELECT} AND a.show_id = ? ORDER BY a.announced_at, a.id",
                                (show_id,))
         return await self._with_deliveries(rows)

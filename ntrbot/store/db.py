@@ -7,18 +7,22 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from ntrbot.store import manual
-from ntrbot.store.announcements import AnnouncementMethods
+from ntrbot.store.announcements import AnnouncementStore
 from ntrbot.store.files import create_private
 from ntrbot.store.models import ImportedShow, ImportResult, Show, ShowTrack, Track
+from ntrbot.store.playlists import Entry as Entry  # re-exported: what the poller compares
+from ntrbot.store.playlists import create_show, entries, insert, rewrite, upsert_tracks
 from ntrbot.store.schema import migrate
 from ntrbot.store.schema import parse_iso as _dt
 from ntrbot.store.schema import utc_iso as _iso
+from ntrbot.store.sqlite import Row, connect, fetch_all, fetch_one
+from ntrbot.store.sqlite import close as close_connections
 from ntrbot.text import clean
 
 T = TypeVar("T")
@@ -26,16 +30,13 @@ T = TypeVar("T")
 _SHOW_COLS = "id, week_start, week_end, episode"
 _TRACK_COLS = ("st.position, st.liked_at, t.id, t.title, t.artist, t.permalink_url, "
                "t.artwork_url, t.duration_ms, t.license")
-_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000")
 
 
-Row = tuple[Any, ...]  # one result row
-
-
-class Database(AnnouncementMethods):
+class Database:
     """All reads and writes of ntrbot's state. Writes go through `_write` (one at a time) on
     the writer connection; other reads use a read-only connection of their own, so (WAL) they
-    see only committed data and never wait for a write."""
+    see only committed data and never wait for a write. Announcements and their deliveries
+    are `announcements`, a store given the same write path and reader."""
 
     def __init__(self, conn: aiosqlite.Connection, reader: aiosqlite.Connection,
                  tz: ZoneInfo) -> None:
@@ -46,24 +47,25 @@ class Database(AnnouncementMethods):
         self._show_cache: dict[int, Show] = {}
         self._generation = 0  # bumped by every write; a read only caches if it did not move
         self.writes = 0  # committed write transactions (benchmarks and tests read it)
+        self.announcements = AnnouncementStore(self._write, reader)
 
     @classmethod
     async def open(cls, path: str, tz: ZoneInfo) -> Database:
         """Open (a new file: create, mode 0600) and migrate the database at `path`."""
         with contextlib.suppress(OSError):  # sqlite3 says why it cannot, in its own words
             create_private(path)
-        conn = await _connect(path)
+        conn = await connect(path)
         reader: aiosqlite.Connection | None = None
         try:
             await migrate(conn)
-            reader = conn if path == ":memory:" else await _connect(path, reader=True)
+            reader = conn if path == ":memory:" else await connect(path, reader=True)
         except BaseException:
-            await _close(reader, conn)
+            await close_connections(reader, conn)
             raise
         return cls(conn, reader, tz)
 
     async def close(self) -> None:
-        await _close(self._reader, self._conn)
+        await close_connections(self._reader, self._conn)
 
     @property
     def generation(self) -> int:
@@ -95,19 +97,14 @@ class Database(AnnouncementMethods):
             self.writes += committed
             return result
 
-    # The connections keep sqlite3's default row factory, so a row is a plain tuple;
-    # aiosqlite's types say sqlite3.Row, which covers any factory.
-
     async def _all(self, sql: str, params: Sequence[Any] = (),
                    conn: aiosqlite.Connection | None = None) -> list[Row]:
         """Rows from the reader; inside a write, pass its `conn` to see its own changes."""
-        async with (conn or self._reader).execute(sql, params) as cur:
-            return list(cast(Iterable[Row], await cur.fetchall()))
+        return await fetch_all(conn or self._reader, sql, params)
 
     async def _one(self, sql: str, params: Sequence[Any] = (),
                    conn: aiosqlite.Connection | None = None) -> Row | None:
-        async with (conn or self._reader).execute(sql, params) as cur:
-            return cast(Row | None, await cur.fetchone())
+        return await fetch_one(conn or self._reader, sql, params)
 
     # --- shows -----------------------------------------------------------
 
@@ -163,7 +160,7 @@ class Database(AnnouncementMethods):
         row = await self._one("SELECT id FROM shows WHERE week_start = ?", (_iso(week_start),))
         if row:
             return int(row[0])
-        return await self._write(lambda c: _create_show(c, week_start, week_end))
+        return await self._write(lambda c: create_show(c, week_start, week_end))
 
     async def has_shows(self) -> bool:
         return await self._one("SELECT 1 FROM shows LIMIT 1") is not None
@@ -211,9 +208,9 @@ class Database(AnnouncementMethods):
         """One transaction: upsert `tracks`, then set each week's entries in order."""
 
         async def write(c: aiosqlite.Connection) -> None:
-            await _upsert_tracks(c, tracks)
+            await upsert_tracks(c, tracks)
             for (start, end), items in playlists.items():
-                await _rewrite(c, await _create_show(c, start, end), items)
+                await rewrite(c, await create_show(c, start, end), items)
 
         await self._write(write)
 
@@ -228,11 +225,11 @@ class Database(AnnouncementMethods):
             for start, end, episode, tracks in shows:
                 found = await self._one("SELECT id FROM shows WHERE week_start = ?",
                                         (_iso(start),), c)
-                show_id = found[0] if found else await _create_show(c, start, end)
+                show_id = found[0] if found else await create_show(c, start, end)
                 if not found:
                     await c.execute("UPDATE shows SET episode = COALESCE(?, episode) WHERE "
                                     "id = ?", (episode, show_id))
-                items = await _entries(c, show_id)
+                items = await entries(c, show_id)
                 skip = {e[0] for e in items} | {r[0] for r in await self._all(
                     "SELECT track_id FROM removed_tracks WHERE show_id = ?", (show_id,), c)}
                 new: list[tuple[Track, datetime]] = []
@@ -241,9 +238,9 @@ class Database(AnnouncementMethods):
                         skip.add(t.id)
                         new.append((t, at))
                 known = await self.tracks_by_id((t.id for t, _ in new), conn=c)  # stored wins
-                await _upsert_tracks(c, [t for t, _ in new if t.id not in known])
+                await upsert_tracks(c, [t for t, _ in new if t.id not in known])
                 if new:
-                    await _rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
+                    await rewrite(c, show_id, items + [(t.id, at, "like") for t, at in new])
                 res.shows_present, res.shows_added = (res.shows_present + bool(found),
                                                       res.shows_added + (not found))
                 res.tracks_added += len(new)
@@ -259,7 +256,7 @@ class Database(AnnouncementMethods):
         """Put `track` into the show at `position` (default: the end); returns its position.
         Raises ValueError when the track is already in the show."""
 
-        return await self._write(lambda c: _insert(c, show_id, track, liked_at, position))
+        return await self._write(lambda c: insert(c, show_id, track, liked_at, position))
 
     async def add_manual_track(self, show_id: int, track: Track, liked_at: datetime,
                                position: int | None = None) -> tuple[Track, int]:
@@ -270,7 +267,7 @@ class Database(AnnouncementMethods):
             if await manual.duplicate_in_show(c, show_id, track):
                 raise ValueError(f"{track.title} by {track.artist} is already in show {show_id}")
             added = replace(track, id=await manual.next_id(c))
-            return added, await _insert(c, show_id, added, liked_at, position)
+            return added, await insert(c, show_id, added, liked_at, position)
 
         return await self._write(write)
 
@@ -278,13 +275,13 @@ class Database(AnnouncementMethods):
         """Take the track at `position` out of the show for good; returns its id."""
 
         async def write(c: aiosqlite.Connection) -> int | None:
-            items = await _entries(c, show_id)
+            items = await entries(c, show_id)
             if not 1 <= position <= len(items):
                 return None
             track_id = items.pop(position - 1)[0]
             await c.execute("INSERT OR REPLACE INTO removed_tracks (show_id, track_id, "
                             "removed_at) VALUES (?, ?, ?)", (show_id, track_id, _iso(when)))
-            await _rewrite(c, show_id, items)
+            await rewrite(c, show_id, items)
             return track_id
 
         return await self._write(write)
@@ -293,11 +290,11 @@ class Database(AnnouncementMethods):
         """Move the track at `position` to `to` (both 1-based); False if out of range."""
 
         async def write(c: aiosqlite.Connection) -> bool:
-            items = await _entries(c, show_id)
+            items = await entries(c, show_id)
             if not (1 <= position <= len(items) and 1 <= to <= len(items)):
                 return False
             items.insert(to - 1, items.pop(position - 1))
-            await _rewrite(c, show_id, items)
+            await rewrite(c, show_id, items)
             return True
 
         return await self._write(write)
@@ -322,8 +319,6 @@ class Database(AnnouncementMethods):
         return row is not None and row[0] == "ok"
 
 
-Entry = tuple[int, datetime, str]  # (track_id, liked_at, source: "like" | "manual")
-
 
 def _track(r: Sequence[Any]) -> Track:
     """A stored track; its texts through the one cleaner (`ntrbot.text.clean`: no control or
@@ -331,87 +326,3 @@ def _track(r: Sequence[Any]) -> Track:
     return Track(id=r[0], title=clean(r[1]), artist=clean(r[2]), permalink_url=r[3],
                  artwork_url=r[4], duration_ms=r[5],
                  license=clean(r[6]) if r[6] is not None else None)
-
-
-async def _connect(path: str, *, reader: bool = False) -> aiosqlite.Connection:
-    """An open connection with ntrbot's PRAGMAs; a `reader` is autocommit and query-only."""
-    conn = aiosqlite.connect(path, isolation_level=None) if reader else aiosqlite.connect(path)
-    try:
-        await conn
-    except BaseException:
-        # aiosqlite stops its worker thread without waiting for it; wait here, so the
-        # thread never calls back into an event loop that has closed meanwhile.
-        thread = getattr(conn, "_thread", None)
-        if thread is not None:
-            await asyncio.to_thread(thread.join, 5)
-        raise
-    try:
-        for pragma in _PRAGMAS + (("query_only=ON",) if reader else ()):
-            await conn.execute(f"PRAGMA {pragma}")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-async def _close(reader: aiosqlite.Connection | None, writer: aiosqlite.Connection) -> None:
-    """Close the reader, then the writer (last, so it checkpoints the WAL), even if the
-    reader fails to close."""
-    try:
-        if reader is not None and reader is not writer:
-            await reader.close()
-    finally:
-        await writer.close()
-
-
-
-async def _create_show(c: aiosqlite.Connection, start: datetime, end: datetime) -> int:
-    """Id of the week's show; a new show takes the previous show's episode number + 1."""
-    await c.execute(
-        "INSERT OR IGNORE INTO shows (week_start, week_end, episode) VALUES (?, ?, "
-        "(SELECT episode + 1 FROM shows WHERE week_start < ? ORDER BY week_start DESC LIMIT 1))",
-        (_iso(start), _iso(end), _iso(start)))
-    async with c.execute("SELECT id FROM shows WHERE week_start = ?", (_iso(start),)) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-async def _upsert_tracks(c: aiosqlite.Connection, tracks: Sequence[Track]) -> None:
-    await c.executemany(
-        "INSERT INTO tracks (id, title, artist, permalink_url, artwork_url, duration_ms,"
-        " license) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-        "title=excluded.title, artist=excluded.artist, "
-        "permalink_url=excluded.permalink_url, artwork_url=excluded.artwork_url, "
-        "duration_ms=excluded.duration_ms, license=excluded.license",
-        [(t.id, t.title, t.artist, t.permalink_url, t.artwork_url, t.duration_ms,
-          t.license) for t in tracks])
-
-
-async def _insert(c: aiosqlite.Connection, show_id: int, track: Track, liked_at: datetime,
-                  position: int | None) -> int:
-    """A hand-added track (source "manual": polls keep it) at `position` (default: last)."""
-    items = await _entries(c, show_id)
-    if any(tid == track.id for tid, _, _ in items):
-        raise ValueError(f"track {track.id} is already in show {show_id}")
-    await _upsert_tracks(c, [track])
-    at = len(items) if position is None else max(0, min(position - 1, len(items)))
-    items.insert(at, (track.id, liked_at, "manual"))
-    await c.execute("DELETE FROM removed_tracks WHERE show_id = ? AND track_id = ?",
-                    (show_id, track.id))
-    await _rewrite(c, show_id, items)
-    return at + 1
-
-
-async def _entries(c: aiosqlite.Connection, show_id: int) -> list[Entry]:
-    async with c.execute("SELECT track_id, liked_at, source FROM show_tracks WHERE show_id = ? "
-                         "ORDER BY position", (show_id,)) as cur:
-        return [(r[0], _dt(r[1]), r[2]) for r in await cur.fetchall()]
-
-
-async def _rewrite(c: aiosqlite.Connection, show_id: int, items: Sequence[Entry]) -> None:
-    await c.execute("DELETE FROM show_tracks WHERE show_id = ?", (show_id,))
-    await c.executemany(
-        "INSERT INTO show_tracks (show_id, track_id, position, liked_at, source) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(show_id, tid, pos, _iso(at), src) for pos, (tid, at, src) in enumerate(items, 1)])

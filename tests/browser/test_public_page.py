@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.http.public_feed import FEED
+from ntrbot.keys import FEED
 from ntrbot.store.models import Track
 from ntrbot.tools.sample_data import sample_playlists
 from tests.support.browser import SCREENSHOTS

@@ -1,4 +1,7 @@
-"""One WebSocket fan-out: bounded outbox and one sender task per subscriber, per-use policy."""
+"""One WebSocket fan-out: bounded outbox and one sender task per subscriber, per-use policy.
+
+Pure asyncio: a socket is anything with `send_str`, `close` and `closed` (aiohttp's
+`web.WebSocketResponse` is one), its request anything with a `transport`."""
 
 from __future__ import annotations
 
@@ -10,15 +13,32 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-
-from aiohttp import web
+from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FAST_SEND = 16 * 1024  # bytes still unsent to a subscriber below which a send cannot block
 CLOSE_TIMEOUT = 2.0  # seconds a close handshake may take before it is given up
+
+
+class Socket(Protocol):
+    """What the fan-out uses of a WebSocket (aiohttp's `web.WebSocketResponse`)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
+
+
+class Upgrade(Protocol):
+    """What the fan-out uses of the request a socket came from (aiohttp's `web.Request`):
+    its transport, to write prebuilt frames to and to abort."""
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
 
 
 class Overflow(enum.Enum):
@@ -65,7 +85,7 @@ def text_frame(text: str) -> bytes:
     return header + data
 
 
-async def close_socket(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
+async def close_socket(ws: Socket, code: int, reason: bytes) -> None:
     """Close `ws` with `code`, waiting at most CLOSE_TIMEOUT for the peer; never raises."""
     with contextlib.suppress(Exception):
         await asyncio.wait_for(ws.close(code=code, message=reason), CLOSE_TIMEOUT)
@@ -77,7 +97,7 @@ class Subscriber(Generic[T]):
     `meta` is what the use knows about it (a relay's name, a peer, a session id).
     """
 
-    def __init__(self, ws: web.WebSocketResponse, meta: T, request: web.Request | None,
+    def __init__(self, ws: Socket, meta: T, request: Upgrade | None,
                  queue_size: int, first: str | None = None) -> None:
         self.ws = ws
         self.meta = meta
@@ -159,7 +179,7 @@ class Fanout(Generic[T]):
 
     # --- joining and leaving ---------------------------------------------------
 
-    def join(self, ws: web.WebSocketResponse, meta: T, request: web.Request | None = None,
+    def join(self, ws: Socket, meta: T, request: Upgrade | None = None,
              first: str | None = None) -> Subscriber[T]:
         """Add a subscriber and start its sender task (`first` is its first message)."""
         sub = Subscriber(ws, meta, request, self.policy.queue_size, first)
@@ -189,7 +209,7 @@ class Fanout(Generic[T]):
         else:
             self.close_later(sub.ws, *self.policy.slow_close)
 
-    def close_later(self, ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
+    def close_later(self, ws: Socket, code: int, reason: bytes) -> None:
         """A timed close run in the background, never awaited by the caller."""
         task = asyncio.ensure_future(close_socket(ws, code, reason))
         self._closes.add(task)
