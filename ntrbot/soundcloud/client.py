@@ -9,12 +9,12 @@ import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ntrbot.retry import Schedule, parse_retry_after
 from ntrbot.store.models import Like, Track
 from ntrbot.text import clean
 
@@ -75,7 +75,7 @@ class SoundCloudClient:
         self.api_base = api_base.rstrip("/")
         self.web_base = web_base.rstrip("/")
         self.max_retries = max(0, max_retries)
-        self.backoff_base = backoff_base
+        self.backoff_base = backoff_base  # retry waits: backoff_base doubling, <= max_backoff
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self._sleep = sleep
@@ -212,25 +212,10 @@ class SoundCloudClient:
         return str(nxt)
 
     def _backoff(self, attempt: int) -> float:
-        return float(min(self.max_backoff, self.backoff_base * (2 ** attempt)))
+        return Schedule(self.backoff_base, 2.0, self.max_backoff).ceiling(attempt)
 
     def _retry_after(self, resp: httpx.Response) -> float | None:
-        value = resp.headers.get("Retry-After", "").strip()
-        if not value:
-            return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - datetime.now(UTC)).total_seconds()
-        if seconds != seconds:  # NaN
-            return None
-        return max(0.0, min(self.max_retry_after, seconds))
+        return parse_retry_after(resp.headers.get("Retry-After"), cap=self.max_retry_after)
 
     async def _send(self, url: httpx.URL, what: str) -> httpx.Response:
         """GET with retries on timeouts, connection errors, 5xx and 429; other statuses returned."""
