@@ -1,6 +1,6 @@
-"""Print the README's settings table from the code (ntrbot.config.Settings)."""
+"""Print the README's settings table from the code (ntrbot.settings.Settings)."""
 
-from ntrbot.config import setting_help
+from ntrbot.settings import setting_help
 
 
 def table() -> str:

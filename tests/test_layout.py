@@ -29,7 +29,7 @@ ABOVE = TOP_WEB | {"metrics", "__main__"}
 #: Imports allowed across the rules, each for a reason.
 EXCEPTIONS = {
     # settings are checked at start: NTR_ANNOUNCE_FORMAT is rendered once (lazy import)
-    ("ntrbot.config", "ntrbot.announcing.template"),
+    ("ntrbot.config_checks", "ntrbot.announcing.template"),
 }
 #: A domain module that uses aiohttp's client side, not its web framework.
 WEB_EXCEPTIONS = {"ntrbot.soundcloud.tls": {"aiohttp", "aiohttp.connector"}}

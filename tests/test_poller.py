@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from ntrbot.store.db import Database
 from ntrbot.weeks import ShowClock
 from tests.support.memory_soundcloud import MemorySoundCloud
+from tests.support.net import wait_until
 from tests.support.polling import NOW, WEEK, like, make_poller, titles
 
 
@@ -128,3 +130,27 @@ async def test_empty_answer_keeps_the_current_playlist(db: Database, clock: Show
     assert "no likes at all" in poller.state()["last_error"]
     await poller.poll_now()  # a second empty answer in a row is believed
     assert await titles(db, NOW) == []
+
+
+async def test_failed_polls_retry_after_30_s_doubling_up_to_8_minutes(db: Database,
+                                                                      clock: ShowClock) -> None:
+    sc = MemorySoundCloud([like(i, WEEK + timedelta(hours=i)) for i in range(1, 8)])
+    sc.fail = RuntimeError("SoundCloud is down")
+    poller = make_poller(db, sc, clock)  # NOW is outside the live window: hourly polls
+    task = asyncio.create_task(poller.run())
+    waits: list[float] = []
+    try:
+        for n in range(1, 8):
+            await wait_until(lambda n=n: poller.polls["error"] == n, 10, f"failed poll {n}")
+            assert poller.next_poll is not None
+            waits.append((poller.next_poll - NOW).total_seconds())
+            if n == 7:
+                sc.fail = None
+            poller.wake()
+        await wait_until(lambda: poller.polls["ok"] == 1, 10, "the poll after the outage")
+        assert poller.next_poll is not None
+        waits.append((poller.next_poll - NOW).total_seconds())
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert waits == [30, 60, 120, 240, 480, 480, 480, 3600]

@@ -278,7 +278,7 @@ def test_duration_is_whole_milliseconds_or_none(duration, expected):
 async def test_unusable_items_are_skipped_with_one_warning(sc, fake, caplog, problem):
     fake.set_likes([make_like(2, T0 + timedelta(hours=2)), broken_like(T0 + timedelta(hours=1),
                     problem), make_like(1, T0)])
-    with caplog.at_level(logging.WARNING, logger="ntrbot.soundcloud.client"):
+    with caplog.at_level(logging.WARNING, logger="ntrbot.soundcloud"):
         got = await all_likes(sc, fake.user_id)
     assert [like.track.id for like in got] == [2, 1]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ntrbot.irc.lines import ELLIPSIS
+from ntrbot.retry import Schedule, parse_retry_after
 from ntrbot.text import clean
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ REQUEST_TIMEOUT = 10.0
 #: Retry waits: BACKOFF_START, doubling, at most BACKOFF_MAX seconds (a 429 says its own).
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
+_BACKOFF = Schedule(BACKOFF_START, 2.0, BACKOFF_MAX)
 #: The shortest wait before a retry, even when a 429 says `retry_after: 0`.
 MIN_WAIT = 0.05
 
@@ -201,7 +203,7 @@ class WebhookOutputs:
 
     async def _deliver(self, target: _Target, body: bytes, headers: dict[str, str],
                        deadline: float, fresh: bool, update: Update) -> None:
-        backoff = BACKOFF_START
+        backoffs = 0  # retries that waited the backoff (not a 429's own wait)
         attempt = 0
         last = ""
         while True:
@@ -220,9 +222,11 @@ class WebhookOutputs:
             if outcome.state != "retry":
                 return self._end(target, update, outcome.state, outcome.detail)
             last = outcome.detail
-            wait = backoff if outcome.wait is None else max(outcome.wait, MIN_WAIT)
             if outcome.wait is None:
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                wait = _BACKOFF.ceiling(backoffs)
+                backoffs += 1
+            else:
+                wait = max(outcome.wait, MIN_WAIT)
             if wait >= deadline - self._clock():  # the next attempt would start too late
                 # no freshness at all (fresh_for 0): one attempt, and it did not land
                 return self._end(target, update, "expired" if fresh else "failed", last)
@@ -286,17 +290,5 @@ def _retry_after(resp: httpx.Response) -> float | None:
         data = resp.json()
     except ValueError:
         data = None
-    candidates: list[Any] = []
-    if isinstance(data, dict):
-        candidates.append(data.get("retry_after"))
-    candidates.append(resp.headers.get("Retry-After"))
-    for value in candidates:
-        if isinstance(value, bool) or value is None:
-            continue
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            continue
-        if seconds == seconds and 0 <= seconds < float("inf"):
-            return seconds
-    return None
+    in_body = parse_retry_after(data.get("retry_after")) if isinstance(data, dict) else None
+    return parse_retry_after(resp.headers.get("Retry-After")) if in_body is None else in_body

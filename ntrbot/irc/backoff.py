@@ -6,6 +6,8 @@ import random
 import time
 from collections.abc import Callable
 
+from ntrbot.retry import Schedule
+
 
 class Backoff:
     """Delay before reconnect attempt n is uniform in [d/2, d], d = ceiling(n).
@@ -36,6 +38,7 @@ class Backoff:
         self.flat = flat
         self.throttle_hold = throttle_hold
         self._rng = rng or random.Random()
+        self._schedule = Schedule(first, factor, cap, jitter=0.5, rng=self._rng)
         self._clock = clock
         self.attempt = 0
         self.throttles = 0  # throttled attempts in a row
@@ -47,14 +50,13 @@ class Backoff:
 
     def ceiling(self, attempt: int) -> float:
         """The upper bound of the delay for attempt number `attempt` (0-based)."""
-        exp = min(max(0, attempt - self.flat + 1), 64)  # no float overflow in long outages
-        return min(self.cap, self.first * self.factor ** exp)
+        return self._schedule.ceiling(attempt - self.flat + 1)
 
     def next_delay(self) -> float:
         """The delay before the next attempt; advances the schedule."""
         d = self.ceiling(self.attempt)
+        delay = self._schedule.delay(self.attempt - self.flat + 1)
         self.attempt += 1
-        delay = self._rng.uniform(d / 2, d)
         if self._hold > delay:
             delay, d = self._hold, self._hold
         self._hold = 0.0
@@ -91,9 +93,8 @@ class Backoff:
         in a row doubles it (capped at `cap`, or at the server's wait when that is longer).
         """
         self.throttles += 1
-        base = self.throttle_hold if hold is None else hold
-        wait = base * 2 ** min(self.throttles - 1, 16)
-        self._hold = min(wait, max(self.cap, base))
+        base = self.throttle_hold if hold is None else max(0.0, hold)
+        self._hold = Schedule(base, 2.0, max(self.cap, base)).ceiling(self.throttles - 1)
         return self._hold
 
     def disconnected(self) -> None:

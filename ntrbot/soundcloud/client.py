@@ -5,48 +5,32 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ntrbot.retry import Schedule, parse_retry_after
+from ntrbot.soundcloud.errors import SoundCloudError, SoundCloudNotFound
+from ntrbot.soundcloud.parse import as_id, parse_like, parse_likes_page, parse_time, parse_track
 from ntrbot.store.models import Like, Track
-from ntrbot.text import clean
+
+#: Importers take the errors and the parsers from here too.
+__all__ = ["MAX_PAGE_SIZE", "SoundCloudApi", "SoundCloudClient", "SoundCloudError",
+           "SoundCloudNotFound", "parse_like", "parse_time", "parse_track"]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 200
-UNKNOWN_TITLE = "(untitled)"
-UNKNOWN_ARTIST = "(unknown artist)"
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
 _SCRIPT_SRC_RE = re.compile(r"""<script\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _CLIENT_ID_RE = re.compile(r'client_id\s*:\s*"([0-9a-zA-Z]{32})"')
-_CLIENT_ID_PARAM_RE = re.compile(r"(client_id=)[^&\s\"'#]+", re.IGNORECASE)
 _MAX_BUNDLES = 30
-_MAX_ERROR_LEN = 300
-
-
-class SoundCloudError(Exception):
-    """Any failure talking to SoundCloud; `str()` is one line and never holds the client_id."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        text = " ".join(_CLIENT_ID_PARAM_RE.sub(r"\1***", str(message)).split())
-        if len(text) > _MAX_ERROR_LEN:
-            text = text[: _MAX_ERROR_LEN - 1] + "…"
-        super().__init__(text)
-        self.status = status
-
-
-class SoundCloudNotFound(SoundCloudError):
-    """SoundCloud answered 404: no such user, track or URL."""
 
 
 class SoundCloudApi(Protocol):
@@ -75,7 +59,7 @@ class SoundCloudClient:
         self.api_base = api_base.rstrip("/")
         self.web_base = web_base.rstrip("/")
         self.max_retries = max(0, max_retries)
-        self.backoff_base = backoff_base
+        self.backoff_base = backoff_base  # retry waits: backoff_base doubling, <= max_backoff
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self._sleep = sleep
@@ -99,7 +83,7 @@ class SoundCloudClient:
                                     not_found=f"no SoundCloud user {name!r}")
         if not isinstance(data, dict) or data.get("kind") != "user":
             raise SoundCloudError(f"resolve user {name!r}: the answer is not a user")
-        user_id = _as_id(data.get("id"))
+        user_id = as_id(data.get("id"))
         if user_id is None:
             raise SoundCloudError(f"resolve user {name!r}: the answer has no valid id")
         return user_id
@@ -121,7 +105,7 @@ class SoundCloudClient:
             page_no += 1
             data = await self._api_json(url, params, what=f"likes page {page_no}",
                                         not_found=f"no SoundCloud user with id {user_id}")
-            likes, next_href = _parse_likes_page(data, page_no)
+            likes, next_href = parse_likes_page(data, page_no)
             yield likes
             if not next_href:
                 return
@@ -212,25 +196,10 @@ class SoundCloudClient:
         return str(nxt)
 
     def _backoff(self, attempt: int) -> float:
-        return float(min(self.max_backoff, self.backoff_base * (2 ** attempt)))
+        return Schedule(self.backoff_base, 2.0, self.max_backoff).ceiling(attempt)
 
     def _retry_after(self, resp: httpx.Response) -> float | None:
-        value = resp.headers.get("Retry-After", "").strip()
-        if not value:
-            return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - datetime.now(UTC)).total_seconds()
-        if seconds != seconds:  # NaN
-            return None
-        return max(0.0, min(self.max_retry_after, seconds))
+        return parse_retry_after(resp.headers.get("Retry-After"), cap=self.max_retry_after)
 
     async def _send(self, url: httpx.URL, what: str) -> httpx.Response:
         """GET with retries on timeouts, connection errors, 5xx and 429; other statuses returned."""
@@ -305,99 +274,3 @@ class SoundCloudClient:
             except (ValueError, RecursionError):
                 raise SoundCloudError(f"{what}: the answer is not valid JSON "
                                       f"({len(resp.content)} bytes)", status=status) from None
-
-
-# --- parsing ------------------------------------------------------------------
-
-def _as_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value) or None
-    return None
-
-
-def _http_url(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip().startswith(("https://", "http://")):
-        return value.strip()
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """A text field, through the one cleaner (no control or bidi characters), or None."""
-    return (clean(value) or None) if isinstance(value, str) else None
-
-
-def parse_time(value: Any) -> datetime:
-    """An api-v2 timestamp (ISO-8601 or `2026/03/14 01:00:00 +0000`) as an aware UTC datetime."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("missing timestamp")
-    text = value.strip()
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        when = datetime.strptime(text, "%Y/%m/%d %H:%M:%S %z")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
-
-
-def parse_track(obj: Any) -> Track:
-    """Track from an api-v2 track object; SoundCloudError when it has no id or permalink_url."""
-    if not isinstance(obj, dict):
-        raise SoundCloudError("no track object")
-    track_id = _as_id(obj.get("id"))
-    if track_id is None:
-        raise SoundCloudError("track has no valid id")
-    permalink = _http_url(obj.get("permalink_url"))
-    if permalink is None:
-        raise SoundCloudError(f"track {track_id} has no permalink_url")
-    user = obj.get("user")
-    if not isinstance(user, dict):
-        user = {}
-    publisher = obj.get("publisher_metadata")
-    artist = _text(publisher.get("artist")) if isinstance(publisher, dict) else None
-    duration = obj.get("duration")
-    if (isinstance(duration, bool) or not isinstance(duration, int | float)
-            or not math.isfinite(duration) or duration < 0):
-        duration = None
-    return Track(
-        id=track_id,
-        title=_text(obj.get("title")) or UNKNOWN_TITLE,
-        artist=artist or _text(user.get("username")) or UNKNOWN_ARTIST,
-        permalink_url=permalink,
-        artwork_url=_http_url(obj.get("artwork_url")) or _http_url(user.get("avatar_url")),
-        duration_ms=None if duration is None else int(duration),
-        license=_text(obj.get("license")),
-    )
-
-
-def parse_like(item: Any) -> Like:
-    """Like from a track_likes collection item; SoundCloudError when it cannot be used."""
-    if not isinstance(item, dict):
-        raise SoundCloudError("like item is not an object")
-    track = parse_track(item.get("track"))
-    try:
-        liked_at = parse_time(item.get("created_at"))
-    except ValueError:
-        raise SoundCloudError(f"like of track {track.id} has no valid created_at") from None
-    return Like(track=track, liked_at=liked_at)
-
-
-def _parse_likes_page(data: Any, page_no: int) -> tuple[list[Like], str | None]:
-    if not isinstance(data, dict) or not isinstance(data.get("collection"), list):
-        raise SoundCloudError(f"likes page {page_no}: the answer has no collection list")
-    next_href = data.get("next_href")
-    if next_href is not None and not isinstance(next_href, str):
-        raise SoundCloudError(f"likes page {page_no}: next_href is not a string")
-    likes: list[Like] = []
-    for index, item in enumerate(data["collection"]):
-        if not isinstance(item, dict):
-            raise SoundCloudError(f"likes page {page_no}: item {index} is not an object")
-        try:
-            likes.append(parse_like(item))
-        except SoundCloudError as exc:
-            log.warning("SoundCloud likes page %d: skipping item %d: %s", page_no, index, exc)
-    return likes, (next_href or None)

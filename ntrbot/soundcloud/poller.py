@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ntrbot.events import EventBus
+from ntrbot.retry import Schedule
 from ntrbot.store.db import Database, Entry
 from ntrbot.store.models import Like, Track
 from ntrbot.weeks import ShowClock, utcnow
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SYNCED_KEY = "synced_week_start"
+#: After a failed poll the next comes sooner: 30 s, doubling, at most 8 minutes.
+FAILURE_BACKOFF = Schedule(30.0, 2.0, 480.0)
 
 Progress = Callable[[int, int], None]  # (pages fetched, likes seen so far)
 
@@ -127,7 +130,7 @@ class Poller:
                 log.warning("poll failed: %s", exc)
             delay = self.interval_at(self._now())
             if self._failures:
-                delay = min(delay, 30.0 * 2 ** min(self._failures - 1, 4))
+                delay = min(delay, FAILURE_BACKOFF.ceiling(self._failures - 1))
             self.next_poll = datetime.fromtimestamp(self._now().timestamp() + delay,
                                                     self._now().tzinfo)
             self._publish()
