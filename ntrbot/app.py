@@ -130,7 +130,7 @@ async def announcer_ctx(app: web.Application) -> AsyncIterator[None]:
                                public_url=settings.public_url)
     irc.set_commands(CommandHandler(services, settings.irc_admins))
     events = app[keys.EVENTS]
-    irc.add_listener(lambda status: events.publish("irc", {"irc": status}))
+    irc.add_listener(lambda status: events.publish("irc", {"irc": status.to_json()}))
     yield
 
 

@@ -163,7 +163,7 @@ class Announcer:
 
     @property
     def irc_on(self) -> bool:
-        return bool(self.irc.status().get("enabled"))
+        return self.irc.status().enabled
 
     def _channels(self) -> tuple[str, ...]:
         return self.settings.announce_channels if self.irc_on else ()
@@ -322,8 +322,8 @@ class Announcer:
         if line.state == "sent":
             return True
         st = self.irc.status()
-        return bool(st.get("connected")) and irc.strings.lower(line.target) in {
-            irc.strings.lower(c) for c in st.get("channels") or ()}
+        return st.connected and irc.strings.lower(line.target) in {
+            irc.strings.lower(c) for c in st.channels}
 
     # --- cancelling ----------------------------------------------------------------
 

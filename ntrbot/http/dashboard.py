@@ -185,7 +185,7 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 def _hello(app: web.Application, user: str) -> dict[str, Any]:
     hub = app[HUB]
     return {
-        "type": "hello", "user": user, "irc": app[IRC].status(),
+        "type": "hello", "user": user, "irc": app[IRC].status().to_json(),
         "subscribers": hub.subscribers, "relays": hub.relays(),
         "poller": app[POLLER].state(),
         "delay": {"seconds": app[ANNOUNCER].delay,

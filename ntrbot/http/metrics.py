@@ -33,7 +33,7 @@ async def snapshot(app: web.Application) -> Snapshot:
     return Snapshot(
         deliveries=await db.announcements.delivery_counts(),
         delivery_seconds=await db.announcements.delivery_seconds(),
-        irc_connected=bool(irc.status().get("connected")), reconnects=reconnects,
+        irc_connected=irc.status().connected, reconnects=reconnects,
         dead_links=dead_links, join_refusals=refusals, polls=dict(app[keys.POLLER].polls),
         websockets=sockets, login_failures=dict(stats.login_failures),
         loop_lag=stats.loop_lag)

@@ -15,7 +15,7 @@ MAX_LIMIT = 100
 async def health(request: web.Request) -> web.Response:
     app = request.app
     return web.json_response({
-        "status": "ok", "irc": app[keys.IRC].status(), "poller": app[keys.POLLER].state(),
+        "status": "ok", "irc": app[keys.IRC].status().to_json(), "poller": app[keys.POLLER].state(),
         "subscribers": app[keys.HUB].subscribers,
     })
 

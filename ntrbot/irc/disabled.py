@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ntrbot.config import Settings
+from ntrbot.irc.backend import IrcStatus, StatusListener
 from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.text import clean
 
@@ -32,10 +32,8 @@ class DisabledIrc:
                   fresh_for: float | None = None, confirm: bool = False) -> Delivery:
         return finished(target, clean(text), "failed", "IRC is off")
 
-    def status(self) -> dict[str, Any]:
-        return {"enabled": False, "connected": False, "server": None, "nick": None,
-                "channels": [], "last_error": None, "queued": 0, "caps": [],
-                "reconnects": 0, "reconnects_by_reason": {}, "last_disconnect_reason": None}
+    def status(self) -> IrcStatus:
+        return IrcStatus(enabled=False)
 
-    def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
+    def add_listener(self, cb: StatusListener) -> None:
         return None

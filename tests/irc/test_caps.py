@@ -20,7 +20,7 @@ async def fake():
 
 
 async def joined(bot) -> None:
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
 
 
 def reqs(fake, conn: int = -1) -> list[str]:
@@ -121,11 +121,11 @@ async def test_cap_ls_302_first_on_every_connection(fake, make_bot) -> None:
     cmds = fake.commands(0)
     assert cmds.index("CAP", 2) < cmds.index("JOIN")
     assert bot.caps == frozenset(ALL.split())
-    assert bot.status()["caps"] == sorted(ALL.split())
+    assert bot.status().caps == tuple(sorted(ALL.split()))
 
     fake.caps = "server-time"  # the next server knows less: nothing carries over
     fake.conns[0].writer.close()
-    await wait_until(lambda: len(fake.conns) == 2 and bot.status()["connected"], 20,
+    await wait_until(lambda: len(fake.conns) == 2 and bot.status().connected, 20,
                      "reconnect")
     await joined(bot)
     assert fake.conns[1].received[0].params == ("LS", "302")
@@ -159,14 +159,14 @@ async def test_server_without_cap(fake, make_bot, mode: str) -> None:
     fake.cap_mode = mode
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
-    assert bot.caps == frozenset() and bot.status()["last_error"] is None
+    assert bot.caps == frozenset() and bot.status().last_error is None
 
 
 async def test_server_without_cap_but_sasl_configured(fake, make_bot) -> None:
     fake.cap_mode = "421"
     bot = await make_bot(irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right"))
     await joined(bot)
-    assert "SASL failed" in bot.status()["last_error"]
+    assert "SASL failed" in bot.status().last_error
 
 
 # --- bot mode --------------------------------------------------------------------
@@ -183,6 +183,6 @@ async def test_bot_mode_from_isupport(fake, make_bot) -> None:
 async def test_no_bot_mode_without_isupport_bot(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
-    bot._send_raw("PING :fence")
+    bot.send_raw("PING :fence")
     await fake.wait(lambda: "PING" in fake.commands(0))
     assert "MODE" not in fake.commands(0) and bot.bot_mode is None

@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from ntrbot.config import Settings
+from ntrbot.irc.backend import IrcStatus
 from ntrbot.irc.client import DisabledIrc, IrcClient
 from tests.support.fakeircd import FakeIrcd
 from tests.support.irc_services import CHANNEL, irc_settings
@@ -24,7 +25,7 @@ async def fake():
 
 
 async def joined(bot: IrcClient) -> None:
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
 
 
 async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog) -> None:
@@ -41,7 +42,7 @@ async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog)
     assert auth[0].params == ("PLAIN",)
     assert base64.b64decode(auth[1].params[0]) == b"bot\0bot\0right"
     assert cmds.index("CAP", 1) < cmds.index("JOIN")
-    assert bot.status()["last_error"] is None
+    assert bot.status().last_error is None
     assert "succeeded" in caplog.text
     for secret in ("srvpass", "right", auth[1].params[0]):
         assert secret not in caplog.text
@@ -53,7 +54,7 @@ async def test_sasl_refused_is_loud_and_registration_continues(fake, make_bot, c
     with caplog.at_level(logging.INFO, logger="ntrbot.irc"):
         bot = await make_bot(settings)
         await joined(bot)
-    assert bot.status()["last_error"].startswith("SASL failed")
+    assert bot.status().last_error.startswith("SASL failed")
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors and "SASL" in errors[0].getMessage()
     assert "wrong" not in caplog.text
@@ -85,7 +86,7 @@ async def test_keepalive_is_tighter_while_the_show_is_live(fake, make_bot) -> No
     await fake.wait(lambda: keepalives(fake))  # live: PING after 0.2 s idle
     fake.mute = True
     await fake.wait(lambda: len(fake.conns) >= 2)  # and a dead link is dropped soon
-    assert "ping timeout" in (bot.status()["last_error"] or "")
+    assert "ping timeout" in (bot.status().last_error or "")
     fake.mute = False
     await joined(bot)
 
@@ -97,7 +98,7 @@ async def test_ping_timeout_reconnects(fake, make_bot) -> None:
     assert len(fake.conns) == 1  # answered PING keeps the link
     fake.mute = True
     await fake.wait(lambda: len(fake.conns) >= 2)
-    assert "ping timeout" in (bot.status()["last_error"] or "")
+    assert "ping timeout" in (bot.status().last_error or "")
     fake.mute = False
     await joined(bot)
 
@@ -106,7 +107,7 @@ async def test_registration_timeout_reconnects(fake, make_bot) -> None:
     fake.welcome = False
     bot = await make_bot(irc_settings(fake), register_timeout=0.3)
     await fake.wait(lambda: len(fake.conns) >= 2)
-    assert "not registered" in bot.status()["last_error"]
+    assert "not registered" in bot.status().last_error
     fake.welcome = True
     await joined(bot)
 
@@ -116,8 +117,8 @@ async def test_server_error_text_is_kept(fake, make_bot) -> None:
     await joined(bot)
     fake.conns[0].send("ERROR :Closing Link: ntrbot (K-lined)")
     fake.conns[0].writer.close()
-    await wait_until(lambda: not bot.status()["connected"], 20, "the drop")
-    assert "K-lined" in bot.status()["last_error"]
+    await wait_until(lambda: not bot.status().connected, 20, "the drop")
+    assert "K-lined" in bot.status().last_error
     await joined(bot)
 
 
@@ -133,7 +134,7 @@ async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
     conn.send(b":x!y@z PRIVMSG #sewerchat :!song 1")
     await fake.wait(lambda: any(m.command == "PRIVMSG" and "Song #1" in m.params[-1]
                                 for m in conn.received))
-    assert len(fake.conns) == 1 and bot.status()["connected"]
+    assert len(fake.conns) == 1 and bot.status().connected
 
 
 async def test_one_user_cannot_hog_the_bot(fake, make_bot, services) -> None:
@@ -158,7 +159,7 @@ async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
     conn.send(f":op!o@h KICK {CHANNEL} ntrbot :out")
     await fake.wait(lambda: fake.commands(0).count("JOIN") == 2)
     await joined(bot)
-    assert "kicked" in bot.status()["last_error"]
+    assert "kicked" in bot.status().last_error
 
 
 async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> None:
@@ -179,12 +180,12 @@ async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> No
 
 
 async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
-    seen: list[dict] = []
+    seen: list[IrcStatus] = []
     bot = await make_bot(irc_settings(fake))
     bot.add_listener(seen.append)
     bot.add_listener(lambda st: 1 / 0)  # a broken listener hurts no one
     await joined(bot)
-    assert any(s["connected"] for s in seen)
+    assert any(s.connected for s in seen)
     await bot.stop("bye now")
     await fake.wait(lambda: "QUIT" in fake.commands(0))
     assert fake.conns[0].received[-1].params == ("bye now",)
@@ -211,9 +212,9 @@ async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
         host, port = "127.0.0.1", free_port()
 
     bot = await make_bot(irc_settings(Nowhere))
-    await wait_until(lambda: bot.status()["last_error"] is not None, 20, "an error")
+    await wait_until(lambda: bot.status().last_error is not None, 20, "an error")
     st = bot.status()
-    assert not st["connected"] and "connect to" in st["last_error"]
+    assert not st.connected and "connect to" in st.last_error
     d = await bot.say(CHANNEL, "x", priority=True, fresh_for=0.1)
     assert d.status == "queued" and await asyncio.wait_for(d.done, 10) == "expired"
 
@@ -224,8 +225,28 @@ async def test_disabled_irc(settings: Settings) -> None:
     d = await off.say(CHANNEL, "hello\nworld", priority=True)
     assert (d.status, d.detail, d.line) == ("failed", "IRC is off", "hello world")
     assert await d.done == "failed"
-    assert off.status()["enabled"] is False and off.status()["connected"] is False
+    assert off.status().enabled is False and off.status().connected is False
     await off.stop()
+
+
+def test_status_json_is_the_health_object(settings: Settings) -> None:
+    """IrcStatus.to_json() is /health's `irc`: the same keys and values as the dict it was."""
+    assert DisabledIrc(settings).status().to_json() == {
+        "enabled": False, "connected": False, "server": None, "nick": None, "channels": [],
+        "last_error": None, "queued": 0, "caps": [], "reconnects": 0,
+        "reconnects_by_reason": {}, "last_disconnect_reason": None}
+    on = IrcStatus(enabled=True, connected=True, server="h:6697", tls=True,
+                   sts={"port": 6697, "duration": 300, "expires_in": 299}, nick="ntrbot",
+                   channels=("#a", "#b"), join_refusals=({"channel": "#c"},),
+                   join_refusal_counts={"474": 1}, unconfirmed=1, caps=("echo-message",),
+                   reconnects=1, reconnects_by_reason={"dead_link": 1},
+                   last_disconnect_reason="dead_link")
+    assert list(on.to_json()) == [
+        "enabled", "connected", "server", "tls", "sts", "nick", "channels", "join_refusals",
+        "join_refusal_counts", "last_error", "queued", "unconfirmed", "caps", "reconnects",
+        "reconnects_by_reason", "last_disconnect_reason"]
+    assert on.to_json()["channels"] == ["#a", "#b"] and on.to_json()["caps"] == ["echo-message"]
+    assert on.to_json()["join_refusals"] == [{"channel": "#c"}]
 
 
 def test_client_needs_a_server(make_settings=None) -> None:
@@ -271,11 +292,11 @@ async def test_tls_verifies_certificates_unless_told_not_to(tmp_path, make_bot,
     try:
         bot = await make_bot(irc_settings(server, irc_tls=True, irc_tls_verify=verify))
         if verify:  # self-signed: refused, and the reason is reported
-            await wait_until(lambda: bot.status()["last_error"] is not None, 20, "an error")
-            assert "CERTIFICATE_VERIFY_FAILED" in bot.status()["last_error"]
-            assert not bot.status()["connected"]
+            await wait_until(lambda: bot.status().last_error is not None, 20, "an error")
+            assert "CERTIFICATE_VERIFY_FAILED" in bot.status().last_error
+            assert not bot.status().connected
         else:
             await joined(bot)
-            assert bot.status()["tls"] is True
+            assert bot.status().tls is True
     finally:
         await server.close()

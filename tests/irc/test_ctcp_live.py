@@ -20,7 +20,7 @@ def ctcp_reply(name: str, to: str):  # type: ignore[no-untyped-def]
 async def test_version_ping_time_answered_privately_never_in_the_channel(
         ircd, make_bot, services) -> None:
     bot: IrcClient = await make_bot(irc_settings(ircd), services)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "the join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "the join")
     asker = await RawIrc.connect(ircd.host, ircd.port, "asker")
     watcher = await RawIrc.connect(ircd.host, ircd.port, "watcher")
     try:

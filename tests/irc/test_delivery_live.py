@@ -23,7 +23,7 @@ def opserver(request: pytest.FixtureRequest, ircd_factory) -> IrcServer:
 
 async def joined_bot(server, make_bot, **kw):
     bot = await make_bot(irc_settings(server, **kw.pop("settings", {})), **kw)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     return bot
 
 
@@ -42,7 +42,7 @@ async def test_confirmed_line_is_delivered_and_seen(ircd, make_bot) -> None:
                           confirm=True)
         assert await asyncio.wait_for(d.done, 20) == "delivered"
         await user.wait_privmsg(BOT, CHANNEL, contains="confirmed")
-        assert bot.status()["unconfirmed"] == 0
+        assert bot.status().unconfirmed == 0
     finally:
         await user.close()
 
@@ -76,7 +76,7 @@ async def test_ban_and_kick_fail_the_waiting_announce(opserver, make_bot) -> Non
         bot = await joined_bot(opserver, make_bot, rejoin_delay=0.2)
         await op.send(f"MODE {CHANNEL} +b {BOT}!*@*")
         await op.send(f"KICK {CHANNEL} {BOT} :bye")
-        await wait_until(lambda: CHANNEL not in bot.status()["channels"], 20, "the kick")
+        await wait_until(lambda: CHANNEL not in bot.status().channels, 20, "the kick")
         d = await bot.say(CHANNEL, "Now Playing: banned", priority=True, confirm=True,
                           fresh_for=60)
         assert d.state in ("queued", "failed")
@@ -113,11 +113,11 @@ async def test_dead_link_is_noticed_and_the_line_resent_after_the_rejoin(
         d = await bot.say(CHANNEL, "Now Playing: through the hole", priority=True,
                           confirm=True, fresh_for=120)
         assert d.state == "sent"
-        await wait_until(lambda: not bot.status()["connected"], 20, "the dead link")
+        await wait_until(lambda: not bot.status().connected, 20, "the dead link")
         noticed = time.monotonic() - start
         print(f"dead link noticed {noticed:.2f} s after the unconfirmed announce ({kind})")
         assert d.state == "queued" and "re-sending" in d.detail
-        assert "link lost" in (bot.status()["last_error"] or "")
+        assert "link lost" in (bot.status().last_error or "")
         proxy.restore()
         assert await asyncio.wait_for(d.done, 60) == "delivered"
         assert d.attempts == 2

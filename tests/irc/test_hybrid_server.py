@@ -93,11 +93,11 @@ async def test_bot_backs_off_past_the_servers_throttle(ircd_factory, tcp_proxy, 
     bot = await make_bot(irc_settings(Via), backoff=backoff)
     await wait_until(lambda: bot.registered, 30, "the first registration")
     proxy.reset()  # at once: the reconnect comes well within the server's 2 s
-    await wait_until(lambda: bot.status()["reconnects_by_reason"]["throttled"] >= 1, 30,
+    await wait_until(lambda: bot.status().reconnects_by_reason["throttled"] >= 1, 30,
                      "a throttled attempt")
     await wait_until(lambda: in_channel(bot), 60, "the join after the throttle")
     status = bot.status()
-    assert status["connected"] and status["nick"] == "ntrbot"
+    assert status.connected and status.nick == "ntrbot"
     assert "IRC server throttled the reconnect: " in caplog.text
     assert "too fast" in caplog.text
     assert 3.0 in backoff.ceilings  # the wait after the throttle was the hold

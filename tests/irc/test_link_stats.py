@@ -12,13 +12,13 @@ from tests.support.rawirc import RawIrc
 async def test_a_server_restart_counts_a_closed_link_and_failed_connects(
         miniircd, make_bot) -> None:
     bot = await make_bot(irc_settings(miniircd))
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     assert sum(bot.stats.reconnects.values()) == 0
     miniircd.stop()
     await wait_until(lambda: bot.stats.reconnects["connect_failed"] >= 1, 30,
                      "a refused reconnect")
     miniircd.start()
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to rejoin")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to rejoin")
     assert bot.stats.reconnects["server_closed"] == 1
     assert bot.stats.dead_links == 0
 
@@ -32,7 +32,7 @@ async def test_a_dead_link_is_counted(ircd_factory, tcp_proxy, make_bot) -> None
         host, port = "127.0.0.1", proxy.port
 
     bot = await make_bot(irc_settings(Via), register_timeout=3.0)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     proxy.blackhole()
     await bot.say(CHANNEL, "Now Playing: into the hole", priority=True, confirm=True,
                   fresh_for=120)

@@ -19,7 +19,7 @@ BOT = "ntrbot"
 
 async def joined_bot(ircd, make_bot, services, **kw):
     bot = await make_bot(irc_settings(ircd, **kw.pop("settings", {})), services, **kw)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     return bot
 
 
@@ -27,10 +27,10 @@ async def test_connects_joins_and_answers(ircd, make_bot, services):
     statuses = []
     bot = await make_bot(irc_settings(ircd), services)
     bot.add_listener(statuses.append)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     st = bot.status()
-    assert st["connected"] and st["nick"] == BOT and st["server"] == f"{ircd.host}:{ircd.port}"
-    assert any(CHANNEL in s["channels"] for s in statuses)
+    assert st.connected and st.nick == BOT and st.server == f"{ircd.host}:{ircd.port}"
+    assert any(CHANNEL in s.channels for s in statuses)
 
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
     try:
@@ -76,7 +76,7 @@ async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd, make_bot, servic
         await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Commands:")
         from_bot = [m for m in user.messages(mark) if m.nick == BOT]
         assert [m.command for m in from_bot] == ["PRIVMSG", "PRIVMSG"]
-        assert bot.status()["connected"] and CHANNEL in bot.status()["channels"]
+        assert bot.status().connected and CHANNEL in bot.status().channels
     finally:
         await user.close()
 
@@ -110,14 +110,14 @@ async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, 
     bot = await joined_bot(ircd, make_bot, services, connect_factory=gated)
     gate.clear()
     ircd.stop()
-    await wait_until(lambda: not bot.status()["connected"], 30, "bot to notice the drop")
-    assert bot.status()["channels"] == []
-    assert bot.status()["last_error"]
+    await wait_until(lambda: not bot.status().connected, 30, "bot to notice the drop")
+    assert bot.status().channels == ()
+    assert bot.status().last_error
 
     d = await bot.say(CHANNEL, "Now Playing: Song #3: queued while down", priority=True,
                       fresh_for=120, confirm=True)
     assert d.status == "queued" and "disconnected" in d.detail
-    assert bot.status()["queued"] == 1
+    assert bot.status().queued == 1
 
     ircd.start()
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
@@ -134,7 +134,7 @@ async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, 
         queued = [m for m in user.messages() if m.nick == BOT and "queued while down"
                   in m.params[-1]]
         assert len(queued) == 1
-        assert bot.status()["queued"] == 0
+        assert bot.status().queued == 0
     finally:
         await user.close()
 
@@ -142,7 +142,7 @@ async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, 
 async def test_stale_queued_line_expires(ircd, make_bot, services):
     bot = await joined_bot(ircd, make_bot, services)
     ircd.stop()
-    await wait_until(lambda: not bot.status()["connected"], 30, "bot to notice the drop")
+    await wait_until(lambda: not bot.status().connected, 30, "bot to notice the drop")
     d = await bot.say(CHANNEL, "too late", priority=True, fresh_for=0.2)
     assert d.status == "queued"
     assert await asyncio.wait_for(d.done, 10) == "expired"
@@ -150,7 +150,7 @@ async def test_stale_queued_line_expires(ircd, make_bot, services):
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
     try:
         await user.join(CHANNEL)
-        await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "bot to rejoin")
+        await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to rejoin")
         mark = user.mark()
         await user.say(CHANNEL, "!np")
         await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Nothing announced")
@@ -172,14 +172,14 @@ async def test_nick_collision_fallback_and_reclaim(ircd, make_bot, services, squ
         # (≈10 s) than 0.5 s (≈16 s), and costs the other servers about a second.
         retry = 3600.0 if squatter_in_channel else 2.0
         bot = await joined_bot(ircd, make_bot, services, nick_retry_interval=retry)
-        alt = bot.status()["nick"]
+        alt = bot.status().nick
         assert alt != BOT and alt.startswith("ntrbot")
         mark = user.mark()
         await user.say(CHANNEL, "!help")
         await user.wait_privmsg(alt, CHANNEL, since=mark, contains="Commands:")
 
         await squatter.close("leaving")
-        await wait_until(lambda: bot.status()["nick"] == BOT, 30, "bot to reclaim its nick")
+        await wait_until(lambda: bot.status().nick == BOT, 30, "bot to reclaim its nick")
         await user.wait_for(lambda m: m.command == "NICK" and m.nick == alt
                             and m.params[0] == BOT, 20, mark)
         mark = user.mark()
@@ -222,7 +222,7 @@ async def test_kicked_bot_rejoins_on_ngircd(make_bot, services):
         await op.send(f"KICK {CHANNEL} {BOT} :out you go")
         await op.wait_for(lambda m: m.command == "KICK", 20, mark)
         await op.wait_for(lambda m: m.command == "JOIN" and m.nick == BOT, 30, mark)
-        await wait_until(lambda: CHANNEL in bot.status()["channels"], 30, "rejoin")
+        await wait_until(lambda: CHANNEL in bot.status().channels, 30, "rejoin")
         mark = op.mark()
         await op.say(CHANNEL, "!np")
         await op.wait_privmsg(BOT, CHANNEL, since=mark, contains="Nothing announced")
@@ -236,15 +236,15 @@ async def test_per_user_command_limit_survives_a_nick_change(ircd, make_bot, ser
                                                              monkeypatch):
     """The limit is per user@host: a NICK change does not buy a fresh burst (it did, keyed
     by nick). A user on another connection still gets answers."""
-    from ntrbot.irc import handlers
+    from ntrbot.irc import command_runner
 
-    monkeypatch.setattr(handlers, "USER_COMMAND_RATE", 1e-6)  # no refill during the test
+    monkeypatch.setattr(command_runner, "USER_COMMAND_RATE", 1e-6)  # no refill during the test
     caplog.set_level(logging.INFO, "ntrbot.irc")
     await joined_bot(ircd, make_bot, services)
     user = await RawIrc.connect(ircd.host, ircd.port, "greedy")
     other = await RawIrc.connect(ircd.host, ircd.port, "patient")
     try:
-        for _ in range(handlers.USER_COMMAND_BURST):
+        for _ in range(command_runner.USER_COMMAND_BURST):
             mark = user.mark()
             await user.say(BOT, "!np")
             await user.wait_privmsg(BOT, "greedy", since=mark)

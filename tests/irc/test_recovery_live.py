@@ -39,9 +39,9 @@ async def test_every_restart_is_retried_at_the_first_step(ircd: IrcServer, make_
         assert chosen and set(chosen) == {1.0}, (restart, chosen)
         assert bot.nick == BOT
     status = bot.status()
-    assert status["reconnects_by_reason"]["server_closed"] >= RESTARTS
-    assert status["reconnects"] >= RESTARTS
-    assert status["last_disconnect_reason"] in ("server_closed", "connect_failed")
+    assert status.reconnects_by_reason["server_closed"] >= RESTARTS
+    assert status.reconnects >= RESTARTS
+    assert status.last_disconnect_reason in ("server_closed", "connect_failed")
 
 
 @pytest.mark.parametrize("burst", [1000, 4], ids=["flood-protection-off", "flood-on"])
@@ -82,7 +82,7 @@ async def test_backlog_after_an_outage_is_slow_not_dead(kind, burst, ircd_factor
         assert len(seen) == len(delivered) == 20, (states, [d.detail for d in items], seen)
         assert sorted(seen) == sorted(d.line for d in delivered)
         assert all(d.attempts == 1 for d in items)
-        assert bot.status()["reconnects_by_reason"]["dead_link"] == 0
+        assert bot.status().reconnects_by_reason["dead_link"] == 0
         assert bot.nick == BOT
     finally:
         await listener.close()

@@ -48,7 +48,7 @@ def stamp(when: datetime) -> str:
 async def test_replayed_commands_get_no_reply(fake, make_bot, services) -> None:
     fake.caps = "batch server-time message-tags"
     bot = await make_bot(irc_settings(fake), services)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
     conn = fake.conns[0]
     who = ":x!y@z PRIVMSG #sewerchat :"
     conn.send(f":fake BATCH +h1 chathistory {CHANNEL}")
@@ -87,7 +87,7 @@ async def test_server_clock_behind_does_not_deafen_the_bot(fake, make_bot, servi
     fake.caps = "server-time"
     fake.welcome_tags = f"time={stamp(behind)}"
     bot = await make_bot(irc_settings(fake), services)
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
     conn = fake.conns[0]
     conn.send(f"@time={stamp(behind - timedelta(minutes=5))} :x!y@z PRIVMSG #sewerchat :!song 3")
     conn.send(f"@time={stamp(behind)} :x!y@z PRIVMSG #sewerchat :!song 2")

@@ -105,7 +105,7 @@ async def fake():
 
 
 async def joined(bot) -> None:
-    await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
+    await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
 
 
 def authenticates(server: FakeIrcd, conn: int = 0) -> list[str]:
@@ -121,7 +121,7 @@ async def test_scram_exchange_picked_by_auto(fake, make_bot, caplog) -> None:
     sent = authenticates(fake)
     assert sent[0] == "SCRAM-SHA-256" and len(sent) == 4 and sent[-1] == "+"
     assert fake.conns[0].sasl.outcomes == ["SCRAM-SHA-256 ok"]
-    assert bot.status()["last_error"] is None and "succeeded" in caplog.text
+    assert bot.status().last_error is None and "succeeded" in caplog.text
     assert "AUTHENTICATE SCRAM-SHA-256" in caplog.text
     for secret in ("right", sent[1], sent[2]):
         assert secret not in caplog.text
@@ -136,7 +136,7 @@ async def test_scram_wrong_server_signature_is_a_failure(fake, make_bot, caplog)
         bot = await make_bot(settings)
         await joined(bot)
     assert authenticates(fake)[-1] == "*" and fake.conns[0].sasl.outcomes == ["aborted"]
-    assert "wrong server signature" in bot.status()["last_error"]
+    assert "wrong server signature" in bot.status().last_error
     assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 
@@ -149,7 +149,7 @@ async def test_scram_refused_never_falls_back_to_plain(fake, make_bot) -> None:
     # the password is never sent in the clear to a server that refused it over SCRAM
     assert fake.conns[0].sasl.outcomes == ["SCRAM-SHA-256 failed"]
     assert "PLAIN" not in authenticates(fake)
-    assert bot.status()["last_error"].startswith("SASL failed: SCRAM-SHA-256")
+    assert bot.status().last_error.startswith("SASL failed: SCRAM-SHA-256")
 
 
 async def test_unlisted_mechanisms_fall_back_after_908(fake, make_bot) -> None:
@@ -158,7 +158,7 @@ async def test_unlisted_mechanisms_fall_back_after_908(fake, make_bot) -> None:
     bot = await make_bot(irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right"))
     await joined(bot)
     assert authenticates(fake)[:2] == ["SCRAM-SHA-256", "PLAIN"]
-    assert fake.conns[0].sasl.outcomes == ["PLAIN ok"] and bot.status()["last_error"] is None
+    assert fake.conns[0].sasl.outcomes == ["PLAIN ok"] and bot.status().last_error is None
 
 
 async def test_plain_when_asked_for_even_if_scram_offered(fake, make_bot) -> None:
@@ -193,7 +193,7 @@ async def test_external_with_a_client_certificate_over_tls(tmp_path, make_bot,
         assert x509.load_der_x509_certificate(conn.peercert).subject.rfc4514_string() == (
             "CN=ntrbot")
         assert authenticates(server) == ["EXTERNAL", "+"]
-        assert conn.sasl.outcomes == ["EXTERNAL ok"] and bot.status()["last_error"] is None
+        assert conn.sasl.outcomes == ["EXTERNAL ok"] and bot.status().last_error is None
     finally:
         await server.close()
 
@@ -210,8 +210,8 @@ async def test_unloadable_client_certificate_is_a_reported_connect_failure(
         settings = Settings(admin_token="x" * 32, irc_server=server.host, irc_port=server.port,
                             irc_tls=True, irc_tls_verify=False, irc_tls_cert=str(gone))
         bot = await make_bot(settings)
-        await wait_until(lambda: bot.status()["last_error"] is not None, 20, "an error")
-        assert "connect to" in bot.status()["last_error"]
+        await wait_until(lambda: bot.status().last_error is not None, 20, "an error")
+        assert "connect to" in bot.status().last_error
         assert bot._main is not None and not bot._main.done()  # still retrying
     finally:
         await server.close()

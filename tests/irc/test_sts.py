@@ -52,7 +52,7 @@ def has_policy_file(db: str) -> bool:
 
 
 def in_channel(bot) -> bool:  # type: ignore[no-untyped-def]
-    return CHANNEL in bot.status()["channels"]
+    return CHANNEL in bot.status().channels
 
 
 async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_path) -> None:
@@ -63,8 +63,8 @@ async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_pat
         bot = await make_bot(settings)
         await wait_until(lambda: in_channel(bot), 20, "the join over TLS")
         st = bot.status()
-        assert st["tls"] is True and st["server"] == f"127.0.0.1:{secure.port}"
-        assert st["sts"]["port"] == secure.port and st["sts"]["duration"] == 300
+        assert st.tls is True and st.server == f"127.0.0.1:{secure.port}"
+        assert st.sts["port"] == secure.port and st.sts["duration"] == 300
         assert len(plain.conns) == 1 and "QUIT" in plain.commands(0)
         assert "JOIN" not in plain.commands(0)
         stored = read_policies(db)
@@ -75,7 +75,7 @@ async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_pat
         again = await make_bot(settings)
         await wait_until(lambda: in_channel(again), 20, "the join of the second start")
         assert len(plain.conns) == 1 and len(secure.conns) == 2
-        assert again.status()["tls"] is True
+        assert again.status().tls is True
 
         # duration=0 on TLS clears it: the next start is plaintext again (and upgraded again)
         await again.stop()
@@ -83,7 +83,7 @@ async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_pat
         third = await make_bot(settings)
         await wait_until(lambda: len(secure.conns) == 3, 20, "the third start")
         await wait_until(lambda: in_channel(third), 20, "the third join")
-        assert third.status()["sts"] is None
+        assert third.status().sts is None
         assert "127.0.0.1" not in read_policies(db)
         await third.stop()
         fourth = await make_bot(settings)
@@ -101,8 +101,8 @@ async def test_no_plaintext_while_a_policy_holds(make_bot, trusted_cert, tmp_pat
     await secure.close()  # TLS is down
     try:
         bot = await make_bot(irc_settings(plain, db_path=db))
-        await wait_until(lambda: bot.status()["last_error"], 20, "a failed TLS connect")
-        assert f":{secure.port} failed" in bot.status()["last_error"]
+        await wait_until(lambda: bot.status().last_error, 20, "a failed TLS connect")
+        assert f":{secure.port} failed" in bot.status().last_error
         assert plain.conns == []  # never fell back to plaintext
     finally:
         await plain.close()
@@ -115,7 +115,7 @@ async def test_expired_policy_is_dropped(make_bot, tmp_path) -> None:
     try:
         bot = await make_bot(irc_settings(plain, db_path=db))
         await wait_until(lambda: in_channel(bot), 20, "the plaintext join")
-        assert bot.status()["tls"] is False and bot.status()["sts"] is None
+        assert bot.status().tls is False and bot.status().sts is None
     finally:
         await plain.close()
 
@@ -127,7 +127,7 @@ async def test_unverified_tls_upgrades_but_does_not_remember(make_bot, trusted_c
     try:
         bot = await make_bot(irc_settings(plain, db_path=db, irc_tls_verify=False))
         await wait_until(lambda: in_channel(bot), 20, "the join over TLS")
-        assert bot.status()["tls"] is True and bot.status()["sts"] is None
+        assert bot.status().tls is True and bot.status().sts is None
         assert not has_policy_file(db)
     finally:
         await plain.close()

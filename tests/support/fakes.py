@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ntrbot.irc.backend import IrcBackend
+from ntrbot.irc.backend import IrcBackend, IrcStatus, StatusListener
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.delivery import Delivery
 
@@ -22,7 +21,7 @@ class FakeIrc:
         self.mode = "delivered"
         self.said: list[tuple[str, str, dict[str, Any]]] = []
         self.pending: list[Delivery] = []
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.listeners: list[StatusListener] = []
         self.connected = True
         self.commands: CommandHandler | None = None
 
@@ -58,12 +57,12 @@ class FakeIrc:
     async def stop(self, message: str = "") -> None:
         return None
 
-    def status(self) -> dict[str, Any]:
-        return {"enabled": True, "connected": self.connected, "nick": "ntrbot",
-                "channels": ["#sewerchat"] if self.connected else [], "last_error": None,
-                "queued": len([d for d in self.pending if d.state == "queued"])}
+    def status(self) -> IrcStatus:
+        return IrcStatus(enabled=True, connected=self.connected, nick="ntrbot",
+                         channels=("#sewerchat",) if self.connected else (),
+                         queued=len([d for d in self.pending if d.state == "queued"]))
 
-    def add_listener(self, cb: Callable[[dict[str, Any]], None]) -> None:
+    def add_listener(self, cb: StatusListener) -> None:
         self.listeners.append(cb)
 
     def notify(self) -> None:

@@ -91,4 +91,4 @@ class RecordingBackoff(Backoff):
 
 
 def in_channel(bot: IrcClient) -> bool:
-    return bot.registered and CHANNEL in bot.status()["channels"]
+    return bot.registered and CHANNEL in bot.status().channels
