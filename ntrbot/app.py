@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -13,6 +13,8 @@ from aiohttp import web
 from ntrbot import __version__, keys
 from ntrbot.announcing.announcer import Announcer
 from ntrbot.announcing.channel_services import ChannelServices
+from ntrbot.announcing.outputs import Output
+from ntrbot.announcing.outputs.irc import IrcOutputs
 from ntrbot.config import Settings
 from ntrbot.events import EventBus
 from ntrbot.http.dashboard import setup_dashboard
@@ -87,7 +89,7 @@ def http_ctx(soundcloud: SoundCloudApi | None) -> Callable[[web.Application],
             client_id=settings.soundcloud_client_id)
         webhooks = None
         if settings.discord_webhook_url or settings.webhook_urls:
-            from ntrbot.announcing.webhooks import (
+            from ntrbot.announcing.outputs.webhooks import (
                 WebhookOutputs,  # only when some are set up (memory)
             )
 
@@ -120,18 +122,25 @@ def poller_ctx(run_loop: bool) -> Callable[[web.Application], AsyncIterator[None
     return ctx
 
 
-async def announcer_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The announcer over every output, and the channel commands handed to IRC."""
-    settings, db, irc = app[keys.SETTINGS], app[keys.DB], app[keys.IRC]
-    announcer = app[keys.ANNOUNCER] = Announcer(
-        db, irc, app[keys.HUB], app[keys.EVENTS], settings, clock=app[keys.NOW],
-        webhooks=app.get(keys.WEBHOOKS))
-    services = ChannelServices(db, app[keys.CURRENT_SHOW], announcer, app[keys.POLLER],
-                               public_url=settings.public_url)
-    irc.set_commands(CommandHandler(services, settings.irc_admins))
-    events = app[keys.EVENTS]
-    irc.add_listener(lambda status: events.publish("irc", {"irc": status.to_json()}))
-    yield
+def announcer_ctx(sleep: Callable[[float], Awaitable[None]]) -> Callable[
+        [web.Application], AsyncIterator[None]]:
+    """The announcer over every output (IRC channels, relays, webhooks), waiting by
+    `sleep`, and the channel commands handed to IRC."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings, db, irc = app[keys.SETTINGS], app[keys.DB], app[keys.IRC]
+        outputs: list[Output] = [app[keys.RELAYS]]
+        if keys.WEBHOOKS in app:
+            outputs.append(app[keys.WEBHOOKS])
+        announcer = app[keys.ANNOUNCER] = Announcer(
+            db, IrcOutputs(irc, settings), outputs, app[keys.EVENTS], settings,
+            clock=app[keys.NOW], sleep=sleep)
+        services = ChannelServices(db, app[keys.CURRENT_SHOW], announcer, app[keys.POLLER],
+                                   public_url=settings.public_url)
+        irc.set_commands(CommandHandler(services, settings.irc_admins))
+        events = app[keys.EVENTS]
+        irc.add_listener(lambda status: events.publish("irc", {"irc": status.to_json()}))
+        yield
+    return ctx
 
 
 async def irc_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -153,10 +162,12 @@ async def pending_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, irc: IrcBackend | None = None,
                soundcloud: SoundCloudApi | None = None,
                now: Callable[[], datetime] = utcnow,
+               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                start_poller: bool = True) -> web.Application:
     """Build the whole ntrbot application for `settings`.
 
-    `irc` and `soundcloud` replace the real clients (tests, the demo); `now` is the clock.
+    `irc` and `soundcloud` replace the real clients (tests, the demo); `now` is the clock
+    and `sleep` what the announcer waits by (an announce's air time, its confirmation).
     """
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
     app[keys.SETTINGS] = settings
@@ -170,7 +181,7 @@ def create_app(settings: Settings, *, irc: IrcBackend | None = None,
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_ctx(soundcloud))
     app.cleanup_ctx.append(poller_ctx(start_poller))
-    app.cleanup_ctx.append(announcer_ctx)
+    app.cleanup_ctx.append(announcer_ctx(sleep))
     app.cleanup_ctx.append(irc_ctx)
     app.cleanup_ctx.append(pending_ctx)
     setup_public_feed(app)

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from ntrbot.announcing.announcer import Announcer, Outputs
+    from ntrbot.announcing.announcer import Announcer
+    from ntrbot.announcing.outputs.relay import RelayOutputs
+    from ntrbot.announcing.outputs.webhooks import WebhookOutputs
     from ntrbot.attempts import LoginThrottle
     from ntrbot.config import Settings
     from ntrbot.events import EventBus
@@ -35,8 +37,9 @@ SOUNDCLOUD: web.AppKey[SoundCloudApi] = web.AppKey("soundcloud")
 POLLER: web.AppKey[Poller] = web.AppKey("poller")
 IRC: web.AppKey[IrcBackend] = web.AppKey("irc")
 HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
+RELAYS: web.AppKey[RelayOutputs] = web.AppKey("relays")
 ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
-WEBHOOKS: web.AppKey[Outputs] = web.AppKey("webhooks")
+WEBHOOKS: web.AppKey[WebhookOutputs] = web.AppKey("webhooks")
 CLOCK: web.AppKey[ShowClock] = web.AppKey("clock")
 NOW: web.AppKey[Callable[[], datetime]] = web.AppKey("now")
 CURRENT_SHOW: web.AppKey[CurrentShow] = web.AppKey("current_show")

@@ -16,6 +16,7 @@ from ntrbot.config import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
+from tests.support.faketime import FakeTime
 from tests.support.plugin import MakeApp
 from tests.support.seed import TRACKS, seed_app
 
@@ -23,7 +24,9 @@ from tests.support.seed import TRACKS, seed_app
 @pytest.fixture
 async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
                      irc: FakeIrc) -> tuple[web.Application, TestClient, int, int]:
-    app = make_app(dashboard_settings(make_settings), irc)
+    # the answer's wait for IRC's confirmation ends at once (FakeTime auto): a test of a
+    # line left queued or unconfirmed does not wait confirm_wait real seconds
+    app = make_app(dashboard_settings(make_settings), irc, sleep=FakeTime(auto=True).sleep)
     client = await aiohttp_client(app)
     current, previous = await seed_app(app)
     return app, client, current, previous
@@ -301,7 +304,6 @@ async def test_answer_waits_for_the_confirmation_then_says_sent(app_client: Any,
     """Written but unconfirmed: the answer waits (up to 2 s) and then honestly says sent;
     the confirmation that comes later is recorded."""
     app, client, show_id, _ = app_client
-    app[keys.ANNOUNCER].confirm_wait = 0.2
     irc.mode = "sent"
     r = await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
                           headers=BEARER)

@@ -1,4 +1,7 @@
-"""The announce delay: airs_at, every output queued, a real cancel, order, tonight's delay."""
+"""The announce delay: airs_at, every output queued, a real cancel, order, tonight's delay.
+
+The announcer waits by a FakeTime moved by hand (`advance`), not by real seconds; the
+real-time delay end to end is tests/e2e/test_delay_restart.py."""
 
 from __future__ import annotations
 
@@ -15,14 +18,20 @@ from ntrbot.config import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
+from tests.support.faketime import FakeTime
 from tests.support.plugin import MakeApp
 from tests.support.seed import seed_app
 
 
 @pytest.fixture
+def time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
 async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
-                     irc: FakeIrc) -> tuple[web.Application, TestClient, int]:
-    app = make_app(dashboard_settings(make_settings), irc, now=_real_now)
+                     irc: FakeIrc, time: FakeTime) -> tuple[web.Application, TestClient, int]:
+    app = make_app(dashboard_settings(make_settings), irc, now=time.now, sleep=time.sleep)
     client = await aiohttp_client(app)
     current, _ = await seed_app(app)
     return app, client, current
@@ -55,29 +64,34 @@ async def eventually(app: web.Application, ann_id: int, want: str) -> None:
     raise AssertionError(f"announcement {ann_id} never became {want}")
 
 
-async def test_a_delayed_announce_waits_then_airs(app_client: Any, irc: FakeIrc) -> None:
+async def test_a_delayed_announce_waits_then_airs(app_client: Any, irc: FakeIrc,
+                                                  time: FakeTime) -> None:
     app, client, show_id = app_client
-    body = await announce(client, show_id, 1, delay=0.3)
+    body = await announce(client, show_id, 1, delay=30)
     assert body["delivery"] == "queued" and body["airs_at"]
     assert [d["state"] for d in body["deliveries"]] == ["queued"]
+    await time.advance(29)
     assert irc.said == []  # nothing went out yet
+    assert await state_of(app, body["id"]) == "queued"
+    await time.advance(1)
     await eventually(app, body["id"], "delivered")
     assert [t for t, _, _ in irc.said] == ["#sewerchat"]
 
 
-async def test_cancel_before_airs_at_sends_nothing(app_client: Any, irc: FakeIrc) -> None:
+async def test_cancel_before_airs_at_sends_nothing(app_client: Any, irc: FakeIrc,
+                                                   time: FakeTime) -> None:
     app, client, show_id = app_client
     relay = await client.ws_connect("/ws/announce")
     await relay.send_json({"type": "subscribe", "token": ADMIN_TOKEN, "name": "bot@net"})
     await relay.receive_json(timeout=5)  # status
-    body = await announce(client, show_id, 2, delay=0.5)
+    body = await announce(client, show_id, 2, delay=30)
     assert {d["output"] for d in body["deliveries"]} == {"irc:#sewerchat", "relay:bot@net"}
     r = await client.delete(f"/admin/announcements/{body['id']}", headers=BEARER)
     assert r.status == 200
     answer = await r.json()
     assert answer["status"] == "cancelled"
     assert {d["state"] for d in answer["announcement"]["deliveries"]} == {"cancelled"}
-    await asyncio.sleep(0.8)  # past the air time
+    await time.advance(60)  # past the air time
     assert irc.said == []
     with pytest.raises(asyncio.TimeoutError):
         await relay.receive_json(timeout=0.3)  # the relay got nothing
@@ -88,24 +102,28 @@ async def test_cancel_before_airs_at_sends_nothing(app_client: Any, irc: FakeIrc
     await relay.close()
 
 
-async def test_next_announce_airs_after_the_pending_one(app_client: Any, irc: FakeIrc) -> None:
+async def test_next_announce_airs_after_the_pending_one(app_client: Any, irc: FakeIrc,
+                                                       time: FakeTime) -> None:
     app, client, show_id = app_client
-    first = await announce(client, show_id, 1, delay=0.4)
+    first = await announce(client, show_id, 1, delay=40)
     second = await announce(client, show_id, 2, delay=0)
     assert second["delivery"] == "queued" and second["airs_at"] >= first["airs_at"]
+    await time.advance(40)
     await eventually(app, second["id"], "delivered")
     assert [text.split(":")[1] for _, text, _ in irc.said] == [" Song #1", " Song #2"]
 
 
-async def test_tonights_delay_is_kept_and_used(app_client: Any, irc: FakeIrc) -> None:
+async def test_tonights_delay_is_kept_and_used(app_client: Any, irc: FakeIrc,
+                                              time: FakeTime) -> None:
     app, client, show_id = app_client
-    r = await client.put("/admin/delay", headers=BEARER, json={"seconds": 0.3})
-    assert (await r.json()) == {"seconds": 0.3, "default": 0.0}
-    assert await app[keys.DB].get_meta("announce_delay_seconds") == "0.3"
+    r = await client.put("/admin/delay", headers=BEARER, json={"seconds": 30})
+    assert (await r.json()) == {"seconds": 30, "default": 0.0}
+    assert await app[keys.DB].get_meta("announce_delay_seconds") == "30.0"
     body = await announce(client, show_id, 3)
     assert body["delivery"] == "queued" and body["airs_at"]
     now = await announce(client, show_id, 1, delay=0)  # one announce's own delay
     assert now["airs_at"] >= body["airs_at"]  # still in order behind the pending one
+    await time.advance(30)
     await eventually(app, now["id"], "delivered")
     r = await client.put("/admin/delay", headers=BEARER, json={"seconds": None})
     assert (await r.json())["seconds"] == 0.0

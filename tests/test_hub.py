@@ -32,7 +32,8 @@ def hub_app(make_app: MakeApp, make_settings: Callable[..., Settings],
     """The app with FakeIrc and an announce hub of `hub_kw` (short timeouts)."""
     settings = make_settings()
     app = make_app(settings, FakeIrc())
-    app[keys.HUB] = AnnounceHub(settings.admin_token, events=app[keys.EVENTS], **hub_kw)
+    hub = app[keys.HUB] = AnnounceHub(settings.admin_token, events=app[keys.EVENTS], **hub_kw)
+    app[keys.RELAYS] = hub.outputs
     return app
 
 

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ntrbot.announcing.webhooks import (
+from ntrbot.announcing.outputs.webhooks import (
     BACKOFF_START,
     SIGNATURE_HEADER,
     WebhookOutputs,
@@ -142,7 +142,7 @@ async def test_discord_delivered_with_message_id(standin: StandIn,
     t = FakeTime()
     out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH) + "?thread_id=42")
     updates = Updates()
-    out.start(MESSAGE, LINE, 30, updates)
+    out.post(MESSAGE, LINE, 30, updates)
     assert updates.calls == []  # start() only spawns the tasks
     assert await updates.final("discord") == ("delivered", "message id 1311111111111111111")
     assert updates.states("discord") == ["sent", "delivered"]
@@ -167,7 +167,7 @@ async def test_discord_content_is_inert_and_the_webhook_gets_the_raw_message(
                webhook_urls=(standin.url(HOOK_PATH),))
     updates = Updates()
     message = {**MESSAGE, "message": HOSTILE_LINE}
-    out.start(message, HOSTILE_LINE, 30, updates)
+    out.post(message, HOSTILE_LINE, 30, updates)
     for name in out.names:
         assert (await updates.final(name))[0] == "delivered"
     by_kind = {r["kind"]: json.loads(r["raw"]) for r in standin.requests}
@@ -214,7 +214,7 @@ async def test_discord_429_waits_retry_after(standin: StandIn, http: httpx.Async
     t = FakeTime()
     out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 30, updates)
+    out.post(MESSAGE, LINE, 30, updates)
     assert (await updates.final("discord"))[0] == "delivered"
     assert len(standin.requests) == 2
     assert len(t.sleeps) == 1 and t.sleeps[0] >= retry_after
@@ -230,7 +230,7 @@ async def test_discord_429_longer_than_freshness_expires(standin: StandIn,
     t = FakeTime()
     out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 10, updates)
+    out.post(MESSAGE, LINE, 10, updates)
     assert await updates.final("discord") == ("expired", "HTTP 429")
     assert len(standin.requests) == 1 and t.sleeps == []
 
@@ -241,7 +241,7 @@ async def test_discord_500_then_200_delivered_after_backoff(standin: StandIn,
     t = FakeTime()
     out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 60, updates)
+    out.post(MESSAGE, LINE, 60, updates)
     assert (await updates.final("discord"))[0] == "delivered"
     assert len(standin.requests) == 4
     assert t.sleeps == [BACKOFF_START, 2 * BACKOFF_START, 4 * BACKOFF_START]
@@ -254,7 +254,7 @@ async def test_discord_400_fails_at_once(standin: StandIn, http: httpx.AsyncClie
     t = FakeTime()
     out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 60, updates)
+    out.post(MESSAGE, LINE, 60, updates)
     assert await updates.final("discord") == ("failed", "HTTP 400")
     assert len(standin.requests) == 1 and t.sleeps == []
 
@@ -265,7 +265,7 @@ async def test_5xx_until_stale_expires_with_last_status(standin: StandIn,
     t = FakeTime()
     out = make(http, t, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 5, updates)
+    out.post(MESSAGE, LINE, 5, updates)
     assert await updates.final("discord") == ("expired", "HTTP 500")
     assert t.sleeps == [1.0, 2.0]  # a third wait (4 s) would start after the 5 s
     assert len(standin.requests) == 3
@@ -277,7 +277,7 @@ async def test_hanging_receiver_times_out_each_attempt_then_expires(
     t = FakeTime()
     out = make(http, t, timeout=0.05, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 5, updates)
+    out.post(MESSAGE, LINE, 5, updates)
     assert await updates.final("discord") == ("expired", "timeout")
     assert len(standin.requests) == 3 and t.sleeps == [1.0, 2.0]
 
@@ -289,7 +289,7 @@ async def test_hanging_receiver_attempt_is_cut_at_freshness(standin: StandIn,
     out = WebhookOutputs(http, settings(discord_webhook_url=standin.url(DISCORD_PATH)),
                          timeout=60)
     updates = Updates()
-    out.start(MESSAGE, LINE, 0.2, updates)
+    out.post(MESSAGE, LINE, 0.2, updates)
     assert await updates.final("discord") == ("expired", "timeout")
     await out.close()
 
@@ -298,10 +298,10 @@ async def test_refused_port_fails_or_expires(http: httpx.AsyncClient) -> None:
     t = FakeTime()
     out = make(http, t, discord_webhook_url=refused_url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 0, updates)  # no freshness: one attempt
+    out.post(MESSAGE, LINE, 0, updates)  # no freshness: one attempt
     assert await updates.final("discord") == ("failed", "connection refused")
     updates = Updates()
-    out.start(MESSAGE, LINE, 10, updates)
+    out.post(MESSAGE, LINE, 10, updates)
     assert await updates.final("discord") == ("expired", "connection refused")
     assert t.sleeps == [1.0, 2.0, 4.0]
 
@@ -312,12 +312,12 @@ async def test_one_hanging_output_does_not_hold_another(standin: StandIn,
     t = FakeTime()
     out = make(http, t, timeout=30, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
-    out.start(MESSAGE, LINE, 60, updates)
+    out.post(MESSAGE, LINE, 60, updates)
     while not standin.requests:
         await asyncio.sleep(0.01)
     hook = WebhookOutputs(http, settings(webhook_urls=(standin.url(HOOK_PATH),)),
                           clock=t.clock, sleep=t.sleep)
-    hook.start(MESSAGE, LINE, 60, updates)
+    hook.post(MESSAGE, LINE, 60, updates)
     name = hook.names[0]
     assert await updates.final(name) == ("delivered", "HTTP 204")
     assert updates.states("discord") == ["sent"]  # still hanging
@@ -332,7 +332,7 @@ async def test_two_outputs_of_one_announce_are_independent(
     out = make(http, t, timeout=30, discord_webhook_url=standin.url(DISCORD_PATH),
                webhook_urls=(standin.url(HOOK_PATH),))
     updates = Updates()
-    out.start(MESSAGE, LINE, 60, updates)
+    out.post(MESSAGE, LINE, 60, updates)
     waits = [asyncio.ensure_future(updates.final(n)) for n in out.names]
     done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     assert [w.result()[0] for w in done] == ["delivered"]
@@ -351,7 +351,7 @@ async def test_signed_webhook_signature_over_raw_bytes(standin: StandIn,
     t = FakeTime()
     out = make(http, t, webhook_urls=(standin.url(HOOK_PATH),))
     updates = Updates()
-    out.start(MESSAGE, LINE, 30, updates)
+    out.post(MESSAGE, LINE, 30, updates)
     name = out.names[0]
     assert name == f"webhook:127.0.0.1:{standin.server.port}"  # type: ignore[union-attr]
     assert await updates.final(name) == ("delivered", "HTTP 204")  # the receiver verified it
@@ -372,7 +372,7 @@ async def test_signed_webhook_wrong_secret_fails_at_once(standin: StandIn,
     out = make(http, t, webhook_urls=(standin.url(HOOK_PATH),),
                webhook_secret="another-secret-0123456789")
     updates = Updates()
-    out.start(MESSAGE, LINE, 30, updates)
+    out.post(MESSAGE, LINE, 30, updates)
     assert await updates.final(out.names[0]) == ("failed", "HTTP 401")
     assert len(standin.requests) == 1
 
@@ -383,7 +383,7 @@ async def test_signed_webhook_retried_with_same_signed_body(standin: StandIn,
     t = FakeTime()
     out = make(http, t, webhook_urls=(standin.url(HOOK_PATH),))
     updates = Updates()
-    out.start(MESSAGE, LINE, 30, updates)
+    out.post(MESSAGE, LINE, 30, updates)
     assert (await updates.final(out.names[0]))[0] == "delivered"
     a, b = standin.requests
     assert a["raw"] == b["raw"] and a["headers"][SIGNATURE_HEADER] == b["headers"][
@@ -401,7 +401,7 @@ async def test_no_url_in_logs_or_details(standin: StandIn, http: httpx.AsyncClie
     out = make(http, t, timeout=0.05, discord_webhook_url=standin.url(DISCORD_PATH),
                webhook_urls=(refused_url(HOOK_PATH),))
     updates = Updates()
-    out.start(MESSAGE, LINE, 60, updates)
+    out.post(MESSAGE, LINE, 60, updates)
     for name in out.names:
         await updates.final(name)
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("ntrbot")]

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
-
-import irc.strings
+from typing import TYPE_CHECKING
 
 from ntrbot.announcing.message import (
     MAX_DELAY,
@@ -18,63 +16,47 @@ from ntrbot.announcing.message import (
     NotFound,
     format_announce,
 )
+from ntrbot.announcing.outputs import Airing, Output, stopped
 from ntrbot.announcing.tracking import DeliveryTracker
-from ntrbot.irc.delivery import Delivery, finished
+from ntrbot.deliveries import DeliveryState, OutputKind
 from ntrbot.store.models import Announcement, OutputDelivery, ShowTrack
 from ntrbot.weeks import utcnow
 
 if TYPE_CHECKING:
+    from ntrbot.announcing.outputs.irc import IrcOutputs
     from ntrbot.config import Settings
     from ntrbot.events import EventBus
-    from ntrbot.irc.backend import IrcBackend
     from ntrbot.store.db import Database
 
 log = logging.getLogger("ntrbot.announcing.message")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
-ACK_WAIT = "sent to the relay; waiting for its ack"
-__all__ = ["MAX_DELAY", "Announcer", "Outputs", "Relays"]
-
-
-class Relays(Protocol):
-    """What the announcer needs of the relay hub (`/ws/announce` subscribers)."""
-
-    def relays(self) -> list[dict[str, Any]]: ...
-
-    def relay(self, message: dict[str, Any]) -> list[tuple[str, bool]]: ...
-
-    #: called as on_ack(relay name, announcement id, ok, detail) for each relay's ack
-    on_ack: Callable[[str, int, bool, str], None] | None
-
-
-class Outputs(Protocol):
-    """More outputs (webhooks): names, and start() sending one announce to each."""
-
-    @property
-    def names(self) -> list[str]: ...
-
-    def start(self, message: dict[str, Any], line: str, fresh_for: float,
-              update: Callable[[str, str, str], None]) -> None: ...
+__all__ = ["MAX_DELAY", "Announcer"]
+QUEUED, EXPIRED, CANCELLED = DeliveryState.QUEUED, DeliveryState.EXPIRED, DeliveryState.CANCELLED
 
 
 class Announcer:
     """The one path every announce takes (dashboard, admin API, IRC `!announce`).
 
-    An announce goes to every output at once: each IRC announce channel, each relay
-    subscriber, each webhook. With a delay (NTR_ANNOUNCE_DELAY_SECONDS, tonight's value
-    from the dashboard, or the request's own) it is recorded at once with every output
-    `queued` and `airs_at`, and goes out then unless cancelled first; a pending announce
-    is kept in the database, so after a restart it still airs if it is fresh, else it is
-    recorded `expired`. A follow-up task records every delivery change and publishes it.
+    An announce goes to every output at once: each IRC announce channel (`irc`), then
+    each of `outputs` (the relays, the webhooks). With a delay (NTR_ANNOUNCE_DELAY_SECONDS,
+    tonight's value from the dashboard, or the request's own) it is recorded at once with
+    every output `queued` and `airs_at`, and goes out then unless cancelled first; a
+    pending announce is kept in the database, so after a restart it still airs if it is
+    fresh, else it is recorded `expired`. A follow-up task records every delivery change
+    and publishes it. `clock` and `sleep` are the time it waits by (tests pass their own).
     """
 
-    def __init__(self, db: Database, irc: IrcBackend, hub: Relays, events: EventBus,
-                 settings: Settings,
+    def __init__(self, db: Database, irc: IrcOutputs, outputs: Sequence[Output],
+                 events: EventBus, settings: Settings, *,
                  clock: Callable[[], datetime] | None = None,
-                 confirm_wait: float = 2.0, webhooks: Outputs | None = None) -> None:
-        self.db, self.irc, self.hub, self.events, self.settings = db, irc, hub, events, settings
-        self.webhooks = webhooks
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 confirm_wait: float = 2.0) -> None:
+        self.db, self.irc, self.events, self.settings = db, irc, events, settings
+        self.outputs: list[Output] = [irc, *outputs]
+        self._rules = {kind: o for o in self.outputs for kind in o.kinds}
         self._clock = clock or utcnow
+        self._sleep = sleep
         self.confirm_wait = confirm_wait
         self._lock = asyncio.Lock()
         self._watchers: set[asyncio.Task[None]] = set()
@@ -84,7 +66,6 @@ class Announcer:
         self._last_airs_at: datetime | None = None
         self._next_id: int | None = None
         self._delay: float | None = None  # tonight's delay; None: the setting
-        hub.on_ack = self._on_ack
 
     # --- the delay ---------------------------------------------------------------
 
@@ -110,13 +91,11 @@ class Announcer:
             late = (now - ann.airs_at).total_seconds()
             tracker = self._track(ann)
             if tracker.primary is None:
-                tracker.override = "queued"
+                tracker.override = QUEUED
             if late > self.settings.announce_fresh_seconds:
                 log.warning("announcement %s was due at %s while ntrbot was down; expired",
                             ann.id, ann.airs_at.isoformat())
-                tracker.override = "expired"
-                for name in list(tracker.outputs):
-                    tracker.update(name, "expired", "ntrbot was not running at its air time")
+                tracker.update_all(EXPIRED, "ntrbot was not running at its air time")
                 self._start_follow(tracker, False)
                 continue
             log.info("announcement %s still waits for its air time %s; it goes out then",
@@ -130,43 +109,29 @@ class Announcer:
         (no ack). A relay that does not ack stays `sent`; announces still waiting for their
         air time are taken over by start()."""
         for ann in await self.db.announcements.unfinished_announcements():
-            if ann.airs_at is not None and all(d.state == "queued" for d in ann.deliveries):
+            if ann.airs_at is not None and all(d.state == QUEUED for d in ann.deliveries):
                 continue
             now = self._clock()
             done: list[OutputDelivery] = []
             for d in ann.deliveries:
-                if d.final or (d.output.startswith("relay:") and d.detail != ACK_WAIT
-                               and d.state == "sent"):
-                    continue
-                if d.output.startswith("relay:"):
-                    done.append(OutputDelivery(d.output, "failed", "no ack", now))
-                elif d.state == "sent":
-                    done.append(OutputDelivery(d.output, "failed", "not confirmed: ntrbot "
-                                               "stopped before the confirmation came", now))
-                else:
-                    done.append(OutputDelivery(d.output, "expired", "not sent: ntrbot stopped "
-                                               "before it went out", now))
+                rule = self._rules.get(d.kind)
+                end = None if d.final else rule.cut_off(d) if rule else stopped(d)
+                if end is not None:
+                    done.append(OutputDelivery(d.output, *end, now))
             if not done:
                 continue
-            states = {d.output: d.state for d in ann.deliveries} | {
-                d.output: d.state for d in done}
-            irc = [o for o in states if o.startswith("irc:")]
-            summary = states[irc[0]] if irc else ann.delivery
-            if summary == "queued":
-                summary = "expired"
+            ends = {d.output: d for d in done}
+            after = [ends.get(d.output, d) for d in ann.deliveries]
+            irc = [d.state for d in after if d.kind is OutputKind.IRC]
+            summary = irc[0] if irc else ann.delivery
+            if summary == QUEUED:
+                summary = EXPIRED
             log.warning("announcement %s was cut off by a stop: %s", ann.id,
                         ", ".join(f"{d.output} {d.state}" for d in done))
             await self.db.announcements.set_delivery(ann.id, summary,
                                                      delivered_at=ann.delivered_at, outputs=done)
 
     # --- announcing --------------------------------------------------------------
-
-    @property
-    def irc_on(self) -> bool:
-        return self.irc.status().enabled
-
-    def _channels(self) -> tuple[str, ...]:
-        return self.settings.announce_channels if self.irc_on else ()
 
     async def announce(self, show_id: int, position: int, *, force: bool = False,
                        who: str = "web", delay: float | None = None) -> AnnounceResult:
@@ -200,18 +165,16 @@ class Announcer:
             if self._last_airs_at is not None and self._pending and airs_at < self._last_airs_at:
                 airs_at = self._last_airs_at  # after the one still waiting: in order
             pending = airs_at > now
-            names = [f"irc:{c}" for c in self._channels()]
-            names += [f"relay:{r['name']}" for r in self.hub.relays()]
-            names += self.webhooks.names if self.webhooks else []
+            names = [name for output in self.outputs for name in output.names]
             waiting = f"airs at {airs_at.astimezone(UTC).strftime('%H:%M:%S')} UTC"
             base = Announcement(
-                ann_id, show_id, position, st.track.id, message, now, who, "queued",
+                ann_id, show_id, position, st.track.id, message, now, who, QUEUED,
                 airs_at=airs_at if pending else None,
-                deliveries=tuple(OutputDelivery(n, "queued", waiting if pending else "", now)
+                deliveries=tuple(OutputDelivery(n, QUEUED, waiting if pending else "", now)
                                  for n in names))
             tracker = self._track(base)
             if pending and tracker.primary is None:
-                tracker.override = "queued"  # no IRC output to say it waits
+                tracker.override = QUEUED  # no IRC output to say it waits
             if not pending:
                 await self._air(tracker, st)
             tracker.take()  # what changed so far is in the record below
@@ -223,7 +186,6 @@ class Announcer:
                     delivered_at=first.delivered_at, airs_at=first.airs_at)
             except BaseException:
                 self._trackers.pop(ann_id, None)
-                tracker.close()
                 raise
             if pending:
                 self._schedule(tracker, airs_at)
@@ -233,24 +195,36 @@ class Announcer:
                                              "irc": self._irc_detail(tracker),
                                              "aired_now": first.aired})
         self._start_follow(tracker, first.aired)
-        lines = tracker.lines
-        if not pending and lines and self._worth_waiting(lines[0]):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tracker.primary_final.wait(), self.confirm_wait)
+        if not pending and tracker.primary is not None and self.irc.worth_waiting(
+                tracker.outputs[tracker.primary]):
+            await self._wait_confirmation(tracker)
         return AnnounceResult(tracker.snapshot(), self._irc_detail(tracker),
-                              sum(n.startswith("relay:") for n in names), st.to_json(),
-                              lines[0].line if lines else None)
+                              sum(d.kind is OutputKind.RELAY for d in base.deliveries),
+                              st.to_json())
+
+    async def _wait_confirmation(self, tracker: DeliveryTracker) -> None:
+        """Until the first IRC channel's line is final, or `confirm_wait` seconds."""
+        final = asyncio.ensure_future(tracker.primary_final.wait())
+        timer = asyncio.ensure_future(self._sleep(self.confirm_wait))
+        try:
+            await asyncio.wait((final, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (final, timer):
+                task.cancel()
 
     def _track(self, base: Announcement) -> DeliveryTracker:
-        irc = [d.output for d in base.deliveries if d.output.startswith("irc:")]
-        tracker = DeliveryTracker(base, irc[0] if irc else None, clock=self._clock)
+        tracker = DeliveryTracker(base, settles=self._settles, clock=self._clock)
         self._trackers[base.id] = tracker
         return tracker
+
+    def _settles(self, d: OutputDelivery) -> bool:
+        rule = self._rules.get(d.kind)
+        return rule is not None and rule.settles_when_sent(d)
 
     def _irc_detail(self, tracker: DeliveryTracker) -> str:
         if tracker.primary is not None:
             return tracker.outputs[tracker.primary].detail
-        return "IRC is off" if not self.irc_on else "IRC is not configured"
+        return self.irc.absent
 
     def _schedule(self, tracker: DeliveryTracker, airs_at: datetime) -> None:
         self._last_airs_at = max(airs_at, self._last_airs_at or airs_at)
@@ -258,7 +232,7 @@ class Announcer:
         before = self._chain
 
         async def wait_then_air() -> None:
-            await asyncio.sleep(max(0.0, (airs_at - self._clock()).total_seconds()))
+            await self._sleep(max(0.0, (airs_at - self._clock()).total_seconds()))
             if before is not None and not before.done():
                 await asyncio.wait([before])  # the one before airs first (or was cancelled)
             self._pending.pop(ann_id, None)
@@ -276,54 +250,15 @@ class Announcer:
             show = await self.db.show(base.show_id)
             st = next((t for t in show.tracks if t.track.id == base.track_id),
                       None) if show else None
-        track = st.to_json() if st else {}
-        fresh = self.settings.announce_fresh_seconds
-        for channel in self._channels():
-            d = await self._say(channel, base.message, fresh)
-            tracker.lines.append(d)
-            name = f"irc:{channel}"
-            tracker.update(name, d.state, d.detail or "waiting for IRC", d.at)
-
-            def follow(d: Delivery, name: str = name) -> None:
-                tracker.update(name, d.state, d.detail, d.at)
-            d.on_change(follow)
         message = {"type": "announce", "id": base.id, "message": base.message,
                    "show_id": base.show_id, "position": st.position if st else base.position,
-                   "track": track, "announced_at": base.announced_at.isoformat()}
-        reached = self.hub.relay(message)
-        for name, acks in reached:
-            tracker.update(f"relay:{name}", "sent", ACK_WAIT if acks else "sent to the relay "
-                           "(it does not ack)")
-            if acks:
-                tracker.expect_ack(f"relay:{name}")
-        gone = {n for n in tracker.outputs if n.startswith("relay:")} - {
-            f"relay:{name}" for name, _ in reached}
-        for name in gone:
-            tracker.update(name, "failed", "the relay was gone at air time")
-        if self.webhooks is not None:
-            self.webhooks.start(message, base.message, fresh,
-                                lambda output, state, detail: tracker.update(output, state,
-                                                                             detail))
+                   "track": st.to_json() if st else {},
+                   "announced_at": base.announced_at.isoformat()}
+        airing = Airing(base.id, base.message, message, self.settings.announce_fresh_seconds,
+                        tuple(d.output for d in base.deliveries))
+        for output in self.outputs:
+            await output.start(airing, tracker.update)
         tracker.changed.set()  # the summary moved on from "queued" too
-
-    async def _say(self, channel: str, message: str, fresh: float) -> Delivery:
-        try:
-            return await self.irc.say(channel, message, priority=True, confirm=True,
-                                      fresh_for=fresh)
-        except Exception as exc:  # the IRC client must never make an announce a 5xx
-            log.warning("IRC send failed: %s", type(exc).__name__)
-            return finished(channel, message, "failed", "IRC send failed")
-
-    def _worth_waiting(self, line: Delivery) -> bool:
-        """Wait for a line written or about to be (flood limit), not for one waiting for IRC
-        to come back: the host learns at once that it is queued."""
-        if line.final:
-            return False
-        if line.state == "sent":
-            return True
-        st = self.irc.status()
-        return st.connected and irc.strings.lower(line.target) in {
-            irc.strings.lower(c) for c in st.channels}
 
     # --- cancelling ----------------------------------------------------------------
 
@@ -339,27 +274,13 @@ class Announcer:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        tracker.override = "cancelled"
-        for name in list(tracker.outputs):
-            tracker.update(name, "cancelled", "cancelled before it aired")
+        tracker.update_all(CANCELLED, "cancelled before it aired")
         tracker.changed.set()
         if not self._pending:
             self._last_airs_at = None
         return tracker.snapshot()
 
     # --- following -----------------------------------------------------------------
-
-    def _on_ack(self, name: str, ann_id: int, ok: bool, detail: str) -> None:
-        tracker = self._trackers.get(ann_id)
-        if tracker is None:
-            return
-        output = f"relay:{name}"
-        if output not in tracker.acking:  # only a relay this announce went to, asked to ack
-            return
-        if ok:
-            tracker.update(output, "delivered", detail or "posted by the relay")
-        else:
-            tracker.update(output, "failed", detail or "the relay could not post it")
 
     def _start_follow(self, tracker: DeliveryTracker, aired: bool) -> None:
         task = asyncio.create_task(self._follow(tracker, aired))
@@ -392,7 +313,6 @@ class Announcer:
                     "delivery": snap.delivery, "announcement": snap.to_json(),
                     "aired_now": aired_now})
         finally:
-            tracker.close()
             self._trackers.pop(ann_id, None)
 
     async def close(self) -> None:

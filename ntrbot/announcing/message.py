@@ -45,7 +45,6 @@ class AnnounceResult:
     irc: str  # one human line about the first IRC output
     subscribers: int
     track: dict[str, Any] = field(default_factory=dict)
-    line: str | None = None
 
     @property
     def announcement_id(self) -> int:

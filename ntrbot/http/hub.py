@@ -6,18 +6,18 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ntrbot.announcing.outputs.relay import RelayOutputs
 from ntrbot.events import EventBus
 from ntrbot.fanout import Fanout, Overflow, Policy, Subscriber, close_socket
 from ntrbot.http.clientaddr import client_address
 from ntrbot.http.helpers import ws_object
 from ntrbot.http.wsgate import SubscribeGate
-from ntrbot.keys import EVENTS, HUB, SETTINGS
+from ntrbot.keys import EVENTS, HUB, RELAYS, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class AnnounceHub:
     or puts the text on its bounded queue. A subscriber whose queue is full, or whose send
     takes longer than `send_timeout`, is dropped (its connection aborted), so it cannot
     delay anyone else. Status messages (subscriber count) are coalesced per subscriber:
-    the latest wins.
+    the latest wins. `outputs` is the relays as an announce output, built over the hub:
+    it sends announces through `relay` and is handed every ack.
     """
 
     def __init__(self, token: str, *, events: EventBus | None = None,
@@ -78,8 +79,7 @@ class AnnounceHub:
                                             "announce", on_leave=self._left)
         self._pending: set[web.WebSocketResponse] = set()
         self._serial = 0
-        #: called as on_ack(relay name, announcement id, ok, detail) for each ack
-        self.on_ack: Callable[[str, int, bool, str], None] | None = None
+        self.outputs = RelayOutputs(self)
 
     @property
     def subscribers(self) -> int:
@@ -113,12 +113,12 @@ class AnnounceHub:
 
     def _ack(self, sub: Subscriber[Relay], data: dict[str, Any]) -> None:
         ann_id, ok = data.get("id"), data.get("ok")
-        if type(ann_id) is not int or type(ok) is not bool or self.on_ack is None:
+        if type(ann_id) is not int or type(ok) is not bool:
             return
         detail = data.get("detail")
         text = " ".join(detail.split())[:200] if isinstance(detail, str) else ""
         try:
-            self.on_ack(sub.meta.name, ann_id, ok, text)
+            self.outputs.ack(sub.meta.name, ann_id, ok, text)
         except Exception:
             log.exception("ack handler failed")
 
@@ -205,6 +205,7 @@ class AnnounceHub:
     async def close(self) -> None:
         """Close every socket (on shutdown), so the server does not wait for them."""
         self.fanout.closing = True
+        self.outputs.close()
         await asyncio.gather(self.fanout.close_all(1001, b"server shutdown"),
                              *(close_socket(ws, 1001, b"server shutdown")
                                for ws in list(self._pending)),
@@ -212,8 +213,10 @@ class AnnounceHub:
 
 
 def setup_hub(app: web.Application) -> None:
-    """Create app[HUB] (needs SETTINGS, EVENTS) and close its sockets on shutdown."""
-    app[HUB] = AnnounceHub(app[SETTINGS].admin_token, events=app[EVENTS])
+    """Create app[HUB] and its announce output app[RELAYS] (needs SETTINGS, EVENTS), and
+    close its sockets on shutdown."""
+    hub = app[HUB] = AnnounceHub(app[SETTINGS].admin_token, events=app[EVENTS])
+    app[RELAYS] = hub.outputs
 
     async def on_shutdown(app: web.Application) -> None:
         await app[HUB].close()

@@ -8,12 +8,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+
+from ntrbot.deliveries import FINAL, DeliveryState, StateName
 
 log = logging.getLogger("ntrbot.irc")
 
-State = Literal["queued", "sent", "delivered", "failed", "expired", "cancelled"]
-FINAL: frozenset[str] = frozenset({"delivered", "failed", "expired", "cancelled"})
+#: A state as callers pass it: the enum, or its plain name.
+State = DeliveryState | StateName
 
 
 class Delivery:
@@ -31,7 +32,7 @@ class Delivery:
         self.line = line
         self.priority = priority
         self.confirm = confirm
-        self.state: State = "queued"
+        self.state = DeliveryState.QUEUED
         self.detail = ""
         self.at = datetime.now(UTC)
         self.attempts = 0  # how often it was written
@@ -60,7 +61,8 @@ class Delivery:
         """Move to `state`; a final state is never left again."""
         if self.final:
             return
-        self.state, self.detail, self.at = state, detail, at or datetime.now(UTC)
+        self.state, self.detail = DeliveryState(state), detail
+        self.at = at or datetime.now(UTC)
         if self.final or (state == "sent" and not self.confirm):
             for handle in (self.expiry, self.timer):
                 if handle is not None:

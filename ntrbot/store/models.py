@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ntrbot.deliveries import FINAL, DeliveryState, OutputKind, output_kind
+
 
 @dataclass(frozen=True)
 class Track:
@@ -73,24 +75,24 @@ class Show:
         return next((t for t in self.tracks if t.position == position), None)
 
 
-#: Delivery states that never change again.
-FINAL_STATES = frozenset({"delivered", "failed", "expired", "cancelled"})
-#: Every delivery state, in the order an output can pass through them.
-STATES = ("queued", "sent", "delivered", "failed", "expired", "cancelled")
-
-
 @dataclass(frozen=True)
 class OutputDelivery:
-    """What became of one announce on one output (`irc:#chan`, `relay:name`, ...)."""
+    """What became of one announce on one output (`irc:#chan`, `relay:name`, ...); `kind`
+    is the output's kind, derived from its name."""
 
     output: str
-    state: str
+    state: DeliveryState
     detail: str
     at: datetime
+    kind: OutputKind = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", DeliveryState(self.state))
+        object.__setattr__(self, "kind", output_kind(self.output))
 
     @property
     def final(self) -> bool:
-        return self.state in FINAL_STATES
+        return self.state in FINAL
 
     def to_json(self, *, private: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"output": self.output, "state": self.state,
@@ -115,10 +117,13 @@ class Announcement:
     message: str
     announced_at: datetime
     who: str
-    delivery: str  # queued | sent | delivered | failed | expired | cancelled
+    delivery: DeliveryState
     delivered_at: datetime | None = None
     airs_at: datetime | None = None
     deliveries: tuple[OutputDelivery, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delivery", DeliveryState(self.delivery))
 
     @property
     def aired(self) -> bool:
@@ -130,8 +135,8 @@ class Announcement:
             return True
         if self.deliveries:
             # IRC off: a relay without acks (an older plugin) is the only word there is
-            return (not any(d.output.startswith("irc:") for d in self.deliveries)
-                    and any(d.output.startswith("relay:") and d.state == "sent"
+            return (not any(d.kind is OutputKind.IRC for d in self.deliveries)
+                    and any(d.kind is OutputKind.RELAY and d.state == "sent"
                             for d in self.deliveries))
         return self.delivery not in ("cancelled", "expired", "queued")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,7 +33,8 @@ for _name in [n for n in os.environ if n.startswith("NTR_")]:
 class MakeApp(Protocol):
     def __call__(self, settings: Settings, irc: IrcBackend | None = None, *,
                  soundcloud: SoundCloudApi | None = None,
-                 now: Callable[[], datetime] | None = None) -> web.Application: ...
+                 now: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> web.Application: ...
 
 
 @pytest.fixture
@@ -78,16 +80,20 @@ def irc() -> FakeIrc:
 
 @pytest.fixture
 def make_app() -> MakeApp:
-    """make_app(settings, irc=None, *, soundcloud=None, now=None): `create_app` for a test.
+    """make_app(settings, irc=None, *, soundcloud=None, now=None, sleep=None): `create_app`
+    for a test.
 
     `irc` None is the IRC of `settings` (off in tests); SoundCloud defaults to a
-    MemorySoundCloud holding one old like; the clock to FROZEN_NOW; no poller loop.
+    MemorySoundCloud holding one old like; the clock to FROZEN_NOW; the announcer's sleep
+    to asyncio.sleep (tests.support.faketime.FakeTime gives one moved by hand); no poller.
     Serve the app with pytest-aiohttp's `aiohttp_client(app)`.
     """
     def make(settings: Settings, irc: IrcBackend | None = None, *,
              soundcloud: SoundCloudApi | None = None,
-             now: Callable[[], datetime] | None = None) -> web.Application:
+             now: Callable[[], datetime] | None = None,
+             sleep: Callable[[float], Awaitable[None]] | None = None) -> web.Application:
         return create_app(settings, irc=irc,
                           soundcloud=soundcloud or MemorySoundCloud([OLD_LIKE]),
-                          now=now or (lambda: FROZEN_NOW), start_poller=False)
+                          now=now or (lambda: FROZEN_NOW), sleep=sleep or asyncio.sleep,
+                          start_poller=False)
     return make

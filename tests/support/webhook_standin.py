@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ntrbot.announcing.webhooks import SIGNATURE_HEADER
+from ntrbot.announcing.outputs.webhooks import SIGNATURE_HEADER
 
 SECRET = "whsec-0123456789abcdef"
 DISCORD_PATH = "/api/webhooks/1234567890/s3cr3t-discord-token"

@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ntrbot.announcing.outputs import Airing, stopped
+from ntrbot.deliveries import DeliveryState, OutputKind
 from ntrbot.irc.lines import ELLIPSIS
 from ntrbot.retry import Schedule, parse_retry_after
 from ntrbot.text import clean
 
 if TYPE_CHECKING:
     from ntrbot.config import Settings
+    from ntrbot.store.models import OutputDelivery
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ _BACKOFF = Schedule(BACKOFF_START, 2.0, BACKOFF_MAX)
 #: The shortest wait before a retry, even when a 429 says `retry_after: 0`.
 MIN_WAIT = 0.05
 
-Update = Callable[[str, str, str], None]
+Update = Callable[[str, DeliveryState, str], None]
 
 #: Discord refuses a message whose content is longer (in characters).
 DISCORD_MAX_CONTENT = 2000
@@ -166,8 +169,20 @@ class WebhookOutputs:
         """The output names, in order: `discord` first if configured, then each webhook."""
         return [t.name for t in self._targets]
 
-    def start(self, message: dict[str, Any], line: str, fresh_for: float,
-              update: Update) -> None:
+    kinds: tuple[OutputKind, ...] = (OutputKind.DISCORD, OutputKind.WEBHOOK)
+
+    async def start(self, airing: Airing, update: Update) -> None:
+        """The announce to every webhook (`post`), each in its own task."""
+        self.post(airing.message, airing.line, airing.fresh_for, update)
+
+    def settles_when_sent(self, delivery: OutputDelivery) -> bool:
+        return False  # a request ends delivered, failed or expired
+
+    def cut_off(self, delivery: OutputDelivery) -> tuple[DeliveryState, str] | None:
+        return stopped(delivery)
+
+    def post(self, message: dict[str, Any], line: str, fresh_for: float,
+             update: Update) -> None:
         """Post `line` to Discord and `message` to each signed webhook, each in its own task.
 
         Never awaits: returns as soon as the tasks exist. `update(output, state, detail)`
@@ -211,7 +226,7 @@ class WebhookOutputs:
             remaining = deadline - self._clock()
             if attempt > 1 and remaining <= 0:  # slept past the deadline
                 return self._end(target, update, "expired", last)
-            update(target.name, "sent", "posting" if attempt == 1
+            update(target.name, DeliveryState.SENT, "posting" if attempt == 1
                    else f"retry {attempt - 1} after {last}")
             limit = min(self.timeout, remaining) if remaining > 0 else self.timeout
             try:
@@ -235,7 +250,7 @@ class WebhookOutputs:
 
     def _end(self, target: _Target, update: Update, state: str, detail: str) -> None:
         log.debug("%s: %s (%s)", target.name, state, detail)  # the announcer logs it too
-        update(target.name, state, detail)
+        update(target.name, DeliveryState(state), detail)
 
     async def _attempt(self, target: _Target, body: bytes, headers: dict[str, str],
                        seconds: float) -> _Outcome:
