@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ntrbot.config import Settings
 from ntrbot.irc.client import DisabledIrc, IrcClient
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
 from tests.support.net import wait_until
 from tests.support.rawirc import Msg
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeIrcd]:
     server = await FakeIrcd().start()
     yield server
     await server.close()
@@ -27,7 +30,8 @@ async def joined(bot: IrcClient) -> None:
     await wait_until(lambda: CHANNEL in bot.status()["channels"], 20, "join")
 
 
-async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog) -> None:
+async def test_registration_order_with_password_and_sasl(fake: FakeIrcd, make_bot: MakeBot,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     settings = irc_settings(fake, irc_password="srvpass", irc_sasl_user="bot",
                             irc_sasl_password="right")
     with caplog.at_level(logging.DEBUG):
@@ -48,7 +52,8 @@ async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog)
     assert "PASS ***" in caplog.text
 
 
-async def test_sasl_refused_is_loud_and_registration_continues(fake, make_bot, caplog) -> None:
+async def test_sasl_refused_is_loud_and_registration_continues(
+        fake: FakeIrcd, make_bot: MakeBot, caplog: pytest.LogCaptureFixture) -> None:
     settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="wrong")
     with caplog.at_level(logging.INFO, logger="ntrbot.irc"):
         bot = await make_bot(settings)
@@ -59,7 +64,7 @@ async def test_sasl_refused_is_loud_and_registration_continues(fake, make_bot, c
     assert "wrong" not in caplog.text
 
 
-async def test_cap_ls_without_sasl_but_no_sasl_requested(fake, make_bot) -> None:
+async def test_cap_ls_without_sasl_but_no_sasl_requested(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     assert fake.commands(0)[:3] == ["CAP", "NICK", "USER"]
@@ -73,7 +78,8 @@ def keepalives(fake: FakeIrcd) -> list[Msg]:
             if m.command == "PING" and not m.params[-1].startswith("ntrbot-up")]
 
 
-async def test_keepalive_is_tighter_while_the_show_is_live(fake, make_bot) -> None:
+async def test_keepalive_is_tighter_while_the_show_is_live(fake: FakeIrcd,
+                                                           make_bot: MakeBot) -> None:
     live = {"now": False}
     bot = await make_bot(irc_settings(fake), ping_interval=60.0, ping_timeout=60.0,
                          live_ping_interval=0.2, live_ping_timeout=0.4,
@@ -90,7 +96,7 @@ async def test_keepalive_is_tighter_while_the_show_is_live(fake, make_bot) -> No
     await joined(bot)
 
 
-async def test_ping_timeout_reconnects(fake, make_bot) -> None:
+async def test_ping_timeout_reconnects(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake), ping_interval=0.2, ping_timeout=0.4)
     await joined(bot)
     await fake.wait(lambda: "PING" in fake.commands(0))  # idle -> client PINGs
@@ -102,7 +108,7 @@ async def test_ping_timeout_reconnects(fake, make_bot) -> None:
     await joined(bot)
 
 
-async def test_registration_timeout_reconnects(fake, make_bot) -> None:
+async def test_registration_timeout_reconnects(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.welcome = False
     bot = await make_bot(irc_settings(fake), register_timeout=0.3)
     await fake.wait(lambda: len(fake.conns) >= 2)
@@ -111,7 +117,7 @@ async def test_registration_timeout_reconnects(fake, make_bot) -> None:
     await joined(bot)
 
 
-async def test_server_error_text_is_kept(fake, make_bot) -> None:
+async def test_server_error_text_is_kept(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     fake.conns[0].send("ERROR :Closing Link: ntrbot (K-lined)")
@@ -121,8 +127,8 @@ async def test_server_error_text_is_kept(fake, make_bot) -> None:
     await joined(bot)
 
 
-async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
-                                                               services) -> None:
+async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake: FakeIrcd, make_bot: MakeBot,
+                                                               services: FakeServices) -> None:
     bot = await make_bot(irc_settings(fake), services)
     await joined(bot)
     conn = fake.conns[0]
@@ -136,7 +142,8 @@ async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
     assert len(fake.conns) == 1 and bot.status()["connected"]
 
 
-async def test_one_user_cannot_hog_the_bot(fake, make_bot, services) -> None:
+async def test_one_user_cannot_hog_the_bot(fake: FakeIrcd, make_bot: MakeBot,
+                                           services: FakeServices) -> None:
     bot = await make_bot(irc_settings(fake), services)
     await joined(bot)
     conn = fake.conns[0]
@@ -144,14 +151,14 @@ async def test_one_user_cannot_hog_the_bot(fake, make_bot, services) -> None:
         conn.send(":spammer!s@spam.example PRIVMSG #sewerchat :!help")
     conn.send(":other!o@fine.example PRIVMSG #sewerchat :!song 3")
 
-    def replies():
+    def replies() -> list[str]:
         return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
     await fake.wait(lambda: any(r.startswith("Song #3") for r in replies()))
     await asyncio.sleep(0.3)
     assert 1 <= sum(r.startswith("Commands:") for r in replies()) <= 7
 
 
-async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
+async def test_kick_rejoins_after_delay(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake), rejoin_delay=0.1)
     await joined(bot)
     conn = fake.conns[0]
@@ -161,7 +168,8 @@ async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
     assert "kicked" in bot.status()["last_error"]
 
 
-async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> None:
+async def test_announce_not_stuck_behind_replies(fake: FakeIrcd, make_bot: MakeBot,
+                                                 services: FakeServices) -> None:
     settings = irc_settings(fake, irc_flood_burst=1, irc_flood_rate=5.0)
     bot = await make_bot(settings, services)
     await joined(bot)
@@ -172,17 +180,20 @@ async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> No
     d = await bot.say(CHANNEL, "ANNOUNCE", priority=True)
     assert await asyncio.wait_for(d.done, 20) == "sent"
 
-    def privmsgs():
+    def privmsgs() -> list[str]:
         return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
     await fake.wait(lambda: len(privmsgs()) == 4)
     assert privmsgs().index("ANNOUNCE") <= 1
 
 
-async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
-    seen: list[dict] = []
+async def test_status_listener_and_stop_sends_quit(fake: FakeIrcd, make_bot: MakeBot) -> None:
+    seen: list[dict[str, Any]] = []
     bot = await make_bot(irc_settings(fake))
     bot.add_listener(seen.append)
-    bot.add_listener(lambda st: 1 / 0)  # a broken listener hurts no one
+
+    def broken(st: dict[str, Any]) -> None:
+        raise ZeroDivisionError  # as `1 / 0` would
+    bot.add_listener(broken)  # a broken listener hurts no one
     await joined(bot)
     assert any(s["connected"] for s in seen)
     await bot.stop("bye now")
@@ -192,7 +203,7 @@ async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
     assert d.status == "failed" and d.done.done()
 
 
-async def test_say_edge_cases(fake, make_bot) -> None:
+async def test_say_edge_cases(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     empty = await bot.say(CHANNEL, "\r\n\x00")
@@ -204,7 +215,7 @@ async def test_say_edge_cases(fake, make_bot) -> None:
                                 for m in conn.received))
 
 
-async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
+async def test_connect_failure_is_reported_and_retried(make_bot: MakeBot) -> None:
     from tests.support.net import free_port
 
     class Nowhere:
@@ -228,12 +239,12 @@ async def test_disabled_irc(settings: Settings) -> None:
     await off.stop()
 
 
-def test_client_needs_a_server(make_settings=None) -> None:
+def test_client_needs_a_server(make_settings: None = None) -> None:
     with pytest.raises(ValueError):
         IrcClient(Settings(admin_token="x" * 32))
 
 
-def self_signed(tmp_path):
+def self_signed(tmp_path: Path) -> Path:
     """A throwaway certificate for 127.0.0.1 (made with `cryptography`)."""
     import datetime
     import ipaddress
@@ -261,7 +272,7 @@ def self_signed(tmp_path):
 
 
 @pytest.mark.parametrize("verify", [True, False])
-async def test_tls_verifies_certificates_unless_told_not_to(tmp_path, make_bot,
+async def test_tls_verifies_certificates_unless_told_not_to(tmp_path: Path, make_bot: MakeBot,
                                                             verify: bool) -> None:
     import ssl
 
