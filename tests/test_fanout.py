@@ -159,7 +159,8 @@ async def test_one_sender_task_per_subscriber_whatever_is_published(n: int) -> N
     tasks = {s.task for s in subs}
 
     def senders() -> set[asyncio.Task[Any]]:
-        return {t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Fanout._sender"}
+        return {t for t in asyncio.all_tasks()
+                if getattr(t.get_coro(), "__qualname__", None) == "Fanout._sender"}
     assert senders() == tasks and len(tasks) == n
     for i in range(50):
         fan.publish({"n": i})
