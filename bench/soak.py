@@ -173,8 +173,11 @@ class Run:
         self.stack.closers.append(self.hook_server.close)
         await self.listener.join(ircd.host, ircd.port)
 
+        assert self.proxy is not None
+        proxy_port = self.proxy.port
+
         class Via:
-            host, port = "127.0.0.1", self.proxy.port
+            host, port = "127.0.0.1", proxy_port
 
         env = {**ntr_env(fake), **irc_env(Via), **dashboard_env(),  # type: ignore[arg-type]
                "NTR_COOKIE_SECURE": "false", "NTR_WEBHOOK_URLS": self.standin.url(HOOK_PATH),
@@ -225,7 +228,7 @@ class Run:
         async with http.post("/admin/announce", headers=BEARER, json={
                 "show_id": self.show_id, "position": self.position, "force": True,
                 "delay": 0, **extra}) as r:
-            body = await r.json()
+            body: dict[str, Any] = await r.json()
         assert r.status == 200, body
         self.ids.append(body["id"])
         return body

@@ -30,7 +30,8 @@ def time() -> FakeTime:
 
 @pytest.fixture
 async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
-                     irc: FakeIrc, time: FakeTime) -> tuple[web.Application, TestClient, int]:
+                     irc: FakeIrc, time: FakeTime
+                     ) -> tuple[web.Application, TestClient[Any, Any], int]:
     app = make_app(dashboard_settings(make_settings), irc, now=time.now, sleep=time.sleep)
     client = await aiohttp_client(app)
     current, _ = await seed_app(app)
@@ -42,12 +43,13 @@ def _real_now() -> Any:
     return datetime.now(UTC)
 
 
-async def announce(client: TestClient, show_id: int, position: int,
+async def announce(client: TestClient[Any, Any], show_id: int, position: int,
                    **extra: Any) -> dict[str, Any]:
     r = await client.post("/admin/announce", headers=BEARER,
                           json={"show_id": show_id, "position": position, **extra})
     assert r.status == 200, await r.text()
-    return await r.json()
+    data: dict[str, Any] = await r.json()
+    return data
 
 
 async def state_of(app: web.Application, ann_id: int) -> str:

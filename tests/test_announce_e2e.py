@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -11,10 +11,11 @@ import pytest
 
 from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.fake_soundcloud import FakeSoundCloud
+from tests.support.ircd import IrcServer
 from tests.support.live import announce_line, live_env, live_likes, wait_bot_ready
 from tests.support.net import wait_until
 from tests.support.process import NtrbotProcess
-from tests.support.rawirc import RawIrc
+from tests.support.rawirc import Msg, RawIrc
 
 pytestmark = pytest.mark.e2e
 
@@ -26,13 +27,13 @@ async def fake() -> AsyncIterator[FakeSoundCloud]:
         yield sc
 
 
-def privmsg(text: str):  # type: ignore[no-untyped-def]
+def privmsg(text: str) -> Callable[[Msg], bool]:
     return lambda m: (m.command == "PRIVMSG" and m.params[:1] == ("#sewerchat",)
                       and m.params[-1] == text)
 
 
 async def test_login_announce_and_queue_while_irc_is_down(
-        fake: FakeSoundCloud, miniircd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        fake: FakeSoundCloud, miniircd: IrcServer, tmp_path: Path) -> None:
     bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd,
                                                  NTR_ANNOUNCE_FRESH_SECONDS="120")).start()
     observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")

@@ -55,7 +55,7 @@ def counts(path: Path) -> tuple[int, int, int]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
+        return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                      for t in ("shows", "tracks", "announcements"))
     finally:
         conn.close()

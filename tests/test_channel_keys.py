@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ntrbot.config import ConfigError, load_settings
+from ntrbot.config import ConfigError, Settings, load_settings
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.process import REPO
 
 BASE = {"NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_DB_PATH": "/tmp/ntrbot-keys-test.db"}
 
 
-def settings(**env: str):  # type: ignore[no-untyped-def]
+def settings(**env: str) -> Settings:
     return load_settings({**BASE, **env})
 
 

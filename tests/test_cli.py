@@ -196,8 +196,9 @@ def test_gen_secret_is_long_random_and_usable(tmp_path: Path) -> None:
     for text in secrets:
         secret = one_line(text)
         assert len(secret) >= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", secret)
+    # (the loop above ran: three secrets)
     proc = ntrbot("check-config", cwd=tmp_path, env=clean_env(
-        NTR_ADMIN_TOKEN=secret, NTR_SECRET_KEY=secret, NTR_WEB_USER="u", NTR_WEB_PASSWORD="p"))
+        NTR_ADMIN_TOKEN=secret, NTR_SECRET_KEY=secret, NTR_WEB_USER="u", NTR_WEB_PASSWORD="p"))  # type: ignore[possibly-undefined]
     assert proc.returncode == 0, proc.stderr
 
 

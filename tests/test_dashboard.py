@@ -19,27 +19,28 @@ LOGIN = {"username": WEB_USER, "password": WEB_PASSWORD}
 
 @pytest.fixture
 async def client(make_settings: Callable[..., Settings], aiohttp_client: Any,
-                 make_app: MakeApp) -> TestClient:
-    return await aiohttp_client(make_app(dashboard_settings(make_settings)))
+                 make_app: MakeApp) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = await aiohttp_client(make_app(dashboard_settings(make_settings)))
+    return client
 
 
-async def login(client: TestClient, **headers: str) -> Any:
+async def login(client: TestClient[Any, Any], **headers: str) -> Any:
     return await client.post("/login", data=LOGIN, allow_redirects=False, headers=headers)
 
 
-def session_cookie(client: TestClient) -> str | None:
+def session_cookie(client: TestClient[Any, Any]) -> str | None:
     for c in client.session.cookie_jar:
         if c.key == "ntr_session":
             return c.value
     return None
 
 
-async def test_dashboard_redirects_to_login_without_session(client: TestClient) -> None:
+async def test_dashboard_redirects_to_login_without_session(client: TestClient[Any, Any]) -> None:
     r = await client.get("/dashboard", allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/login"
 
 
-async def test_login_page(client: TestClient) -> None:
+async def test_login_page(client: TestClient[Any, Any]) -> None:
     r = await client.get("/login")
     assert r.status == 200
     text = await r.text()
@@ -48,7 +49,7 @@ async def test_login_page(client: TestClient) -> None:
     assert ADMIN_TOKEN not in text
 
 
-async def test_login_success_sets_cookie_and_opens_dashboard(client: TestClient) -> None:
+async def test_login_success_sets_cookie_and_opens_dashboard(client: TestClient[Any, Any]) -> None:
     r = await login(client)
     assert r.status == 303 and r.headers["Location"] == "/dashboard"
     cookie = r.cookies["ntr_session"]
@@ -70,7 +71,7 @@ async def test_login_success_sets_cookie_and_opens_dashboard(client: TestClient)
     assert 'name="password"' not in text and ADMIN_TOKEN not in text
 
 
-async def test_wrong_password_is_200_invalid(client: TestClient) -> None:
+async def test_wrong_password_is_200_invalid(client: TestClient[Any, Any]) -> None:
     r = await client.post("/login", data={"username": WEB_USER, "password": "nope"},
                           allow_redirects=False)
     assert r.status == 200
@@ -83,7 +84,7 @@ async def test_wrong_password_is_200_invalid(client: TestClient) -> None:
     assert r.status == 200 and "Invalid" in await r.text()
 
 
-async def test_logout_clears_session(client: TestClient) -> None:
+async def test_logout_clears_session(client: TestClient[Any, Any]) -> None:
     await login(client)
     assert (await client.get("/dashboard", allow_redirects=False)).status == 200
     r = await client.post("/logout", allow_redirects=False)
@@ -91,7 +92,7 @@ async def test_logout_clears_session(client: TestClient) -> None:
     assert (await client.get("/dashboard", allow_redirects=False)).status == 303
 
 
-async def test_get_logout_changes_nothing(client: TestClient) -> None:
+async def test_get_logout_changes_nothing(client: TestClient[Any, Any]) -> None:
     """A GET (a link, an <img> on any site) must not log the host out: it answers 303 to
     /login, where the signed-in host finds the Log out button."""
     await login(client)
@@ -105,13 +106,14 @@ async def test_get_logout_changes_nothing(client: TestClient) -> None:
     assert r.status == 200
 
 
-async def test_old_cookie_is_useless_after_logout_in_same_browser(client: TestClient) -> None:
+async def test_old_cookie_is_useless_after_logout_in_same_browser(
+        client: TestClient[Any, Any]) -> None:
     await login(client)
     await client.post("/logout", allow_redirects=False)
     assert session_cookie(client) in (None, "")
 
 
-async def test_tampered_cookie_is_logged_out(client: TestClient, aiohttp_client: Any,
+async def test_tampered_cookie_is_logged_out(client: TestClient[Any, Any], aiohttp_client: Any,
                                              make_app: MakeApp,
                                              make_settings: Callable[..., Settings]) -> None:
     await login(client)
@@ -133,7 +135,7 @@ async def test_tampered_cookie_is_logged_out(client: TestClient, aiohttp_client:
 
 
 async def test_cookie_from_another_secret_key_is_refused(
-        client: TestClient, aiohttp_client: Any,
+        client: TestClient[Any, Any], aiohttp_client: Any,
         make_app: MakeApp, make_settings: Callable[..., Settings]) -> None:
     await login(client)
     value = session_cookie(client)
@@ -144,7 +146,7 @@ async def test_cookie_from_another_secret_key_is_refused(
     assert r.status == 303
 
 
-async def test_login_throttled_after_five_failures(client: TestClient) -> None:
+async def test_login_throttled_after_five_failures(client: TestClient[Any, Any]) -> None:
     for _ in range(5):
         r = await client.post("/login", data={"username": WEB_USER, "password": "bad"})
         assert r.status == 200
@@ -159,7 +161,7 @@ async def test_login_throttled_after_five_failures(client: TestClient) -> None:
     assert "ntr_session" not in r.cookies
 
 
-async def test_cross_origin_login_refused(client: TestClient) -> None:
+async def test_cross_origin_login_refused(client: TestClient[Any, Any]) -> None:
     r = await login(client, Origin="http://evil.example")
     assert r.status == 403
     assert "ntr_session" not in r.cookies
@@ -170,7 +172,7 @@ async def test_cross_origin_login_refused(client: TestClient) -> None:
     assert "Cross-site login refused." in await r.text()
 
 
-async def test_cross_origin_cookie_posts_refused(client: TestClient) -> None:
+async def test_cross_origin_cookie_posts_refused(client: TestClient[Any, Any]) -> None:
     await login(client)
     evil = {"Origin": "http://evil.example"}
     r = await client.post("/admin/announce", json={"show_id": 1, "position": 1}, headers=evil)
@@ -214,7 +216,7 @@ async def test_origin_must_have_the_request_s_own_scheme(
         await client.close()
 
 
-async def test_security_headers_on_pages(client: TestClient) -> None:
+async def test_security_headers_on_pages(client: TestClient[Any, Any]) -> None:
     for path in ("/login", "/static/dashboard.js", "/static/style.css"):
         r = await client.get(path)
         assert r.status == 200, path
@@ -226,7 +228,7 @@ async def test_security_headers_on_pages(client: TestClient) -> None:
         assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_static_files_and_no_secret_anywhere(client: TestClient) -> None:
+async def test_static_files_and_no_secret_anywhere(client: TestClient[Any, Any]) -> None:
     r = await client.get("/static/vendor/pico.min.css")
     assert r.status == 200 and r.headers["Content-Type"].startswith("text/css")
     assert "Pico CSS" in (await r.text())[:300]  # license header kept
@@ -280,7 +282,7 @@ async def test_dashboard_routes_404_when_disabled(make_settings: Callable[..., S
     assert (await client.post("/admin/refresh")).status == 401
 
 
-async def test_null_origin_form_posts(client: TestClient) -> None:
+async def test_null_origin_form_posts(client: TestClient[Any, Any]) -> None:
     r = await login(client, Origin="null")
     assert r.status == 303
     r = await client.post("/admin/announce", json={"show_id": 1, "position": 1},
@@ -310,7 +312,7 @@ async def test_real_app_factory_wiring(make_settings: Callable[..., Settings],
     assert health["subscribers"] == 1
 
 
-async def test_copied_cookie_refused_after_logout(client: TestClient) -> None:
+async def test_copied_cookie_refused_after_logout(client: TestClient[Any, Any]) -> None:
     await login(client)
     value = session_cookie(client)
     await client.post("/logout", allow_redirects=False)
@@ -323,8 +325,8 @@ async def test_copied_cookie_refused_after_logout(client: TestClient) -> None:
 
 
 async def test_password_change_ends_sessions(make_settings: Callable[..., Settings],
-                                             aiohttp_client: Any,
-                                             make_app: MakeApp, client: TestClient) -> None:
+                                             aiohttp_client: Any, make_app: MakeApp,
+                                             client: TestClient[Any, Any]) -> None:
     await login(client)
     value = session_cookie(client)
     changed = await aiohttp_client(make_app(dashboard_settings(make_settings,
@@ -334,14 +336,14 @@ async def test_password_change_ends_sessions(make_settings: Callable[..., Settin
     assert r.status == 303
 
 
-async def test_failed_login_keeps_username_escaped(client: TestClient) -> None:
+async def test_failed_login_keeps_username_escaped(client: TestClient[Any, Any]) -> None:
     r = await client.post("/login", data={"username": '"><script>x</script>', "password": "x"})
     text = await r.text()
     assert "Invalid" in text and "<script>x" not in text
     assert 'value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"' in text
 
 
-async def test_dashboard_modules_served_and_csp_clean(client: TestClient) -> None:
+async def test_dashboard_modules_served_and_csp_clean(client: TestClient[Any, Any]) -> None:
     """Every script the page loads (and every module they import) is a /static file; no
     inline script or style that `script-src 'self'; style-src 'self'` would block."""
     import re

@@ -61,7 +61,8 @@ def run(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
     env = {**os.environ, "TZ": "UTC", "LANG": "en_US.UTF-8"}
     done = subprocess.run([str(NODE), "driver.mjs", json.dumps(cases)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(done.stdout)
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results
 
 
 IRC = "irc:#sewerchat"

@@ -22,7 +22,7 @@ from tests.support.seed import seed_app
 
 @pytest.fixture
 async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
-                     irc: FakeIrc) -> tuple[web.Application, TestClient]:
+                     irc: FakeIrc) -> tuple[web.Application, TestClient[Any, Any]]:
     app = make_app(dashboard_settings(make_settings), irc)
     client = await aiohttp_client(app)
     r = await client.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
@@ -35,7 +35,7 @@ async def next_of(ws: Any, kind: str, timeout: float = 5.0) -> dict[str, Any]:
     while True:
         msg = await ws.receive(timeout=timeout)
         assert msg.type == WSMsgType.TEXT, msg
-        data = json.loads(msg.data)
+        data: dict[str, Any] = json.loads(msg.data)
         if data["type"] == kind:
             return data
 

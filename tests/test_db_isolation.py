@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ class HeldWrite:
             await self.task
 
 
-async def _read(make: Callable[[], Awaitable[Any]]) -> Any:
+async def _read(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     """A read from another task, as a request handler would make it."""
     return await asyncio.wait_for(asyncio.create_task(make()), GUARD)
 

@@ -6,15 +6,18 @@ from datetime import timedelta
 
 import pytest
 
+from ntrbot.soundcloud.poller import Poller
 from ntrbot.store.db import Database
 from ntrbot.store.models import Track
 from ntrbot.weeks import ShowClock
 from tests.support.memory_soundcloud import MemorySoundCloud
 from tests.support.polling import NOW, WEEK, like, make_poller, titles
 
+Polled = tuple[Database, MemorySoundCloud, Poller]  # the `polled` fixture
+
 
 @pytest.fixture
-async def polled(db: Database, clock: ShowClock) -> tuple[Database, MemorySoundCloud, object]:
+async def polled(db: Database, clock: ShowClock) -> Polled:
     sc = MemorySoundCloud([like(i, WEEK + timedelta(hours=i)) for i in (1, 2, 3)])
     poller = make_poller(db, sc, clock)
     await poller.poll_now()
@@ -32,7 +35,7 @@ async def show_id(db: Database) -> int:
     ("remove", ["Title 1", "Title 3", "Title 4"]),
     ("move", ["Title 3", "Title 1", "Title 2", "Title 4"]),
 ])
-async def test_edit_then_new_likes(polled, edit: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def test_edit_then_new_likes(polled: Polled, edit: str, expected: list[str]) -> None:
     db, sc, poller = polled
     sid = await show_id(db)
     if edit == "add":
@@ -48,14 +51,14 @@ async def test_edit_then_new_likes(polled, edit: str, expected: list[str]) -> No
     assert await titles(db, NOW) == expected
 
 
-async def test_removed_track_stays_removed_even_if_still_liked(polled) -> None:  # type: ignore[no-untyped-def]
+async def test_removed_track_stays_removed_even_if_still_liked(polled: Polled) -> None:
     db, _, poller = polled
     await db.remove_track(await show_id(db), 1, NOW)
     await poller.poll_now()
     assert await titles(db, NOW) == ["Title 2", "Title 3"]
 
 
-async def test_manual_add_is_not_dropped_for_not_being_liked(polled) -> None:  # type: ignore[no-untyped-def]
+async def test_manual_add_is_not_dropped_for_not_being_liked(polled: Polled) -> None:
     db, sc, poller = polled
     await db.add_track(await show_id(db), Track(88, "Manual", "A", "https://x/y"), NOW)
     sc.likes = sc.likes[:1]  # the host unliked 2 and 3
@@ -63,13 +66,13 @@ async def test_manual_add_is_not_dropped_for_not_being_liked(polled) -> None:  #
     assert await titles(db, NOW) == ["Title 1", "Manual"]
 
 
-async def test_adding_a_track_twice_is_refused(polled) -> None:  # type: ignore[no-untyped-def]
+async def test_adding_a_track_twice_is_refused(polled: Polled) -> None:
     db, _, _ = polled
     with pytest.raises(ValueError, match="already"):
         await db.add_track(await show_id(db), Track(1, "T", "A", "https://x"), NOW)
 
 
-async def test_edit_out_of_range(polled) -> None:  # type: ignore[no-untyped-def]
+async def test_edit_out_of_range(polled: Polled) -> None:
     db, _, _ = polled
     sid = await show_id(db)
     assert await db.remove_track(sid, 9, NOW) is None
@@ -87,7 +90,7 @@ async def test_episode_numbers_follow_the_previous_show(db: Database, clock: Sho
     assert third is not None and third.episode == 43
 
 
-async def test_announcements_follow_their_track_through_edits(polled) -> None:  # type: ignore[no-untyped-def]
+async def test_announcements_follow_their_track_through_edits(polled: Polled) -> None:
     db, _, _ = polled
     sid = await show_id(db)
     ann = await db.announcements.record_announcement(sid, 3, 3, "Now Playing: Song #3", NOW,

@@ -35,7 +35,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_page_links_several_bundles_and_only_one_holds_the_id(fake, http):
+async def test_page_links_several_bundles_and_only_one_holds_the_id(
+        fake: FakeSoundCloud, http: httpx.AsyncClient) -> None:
     page = (await http.get(fake.web_base + "/")).text
     srcs = re.findall(r'<script[^>]*src="([^"]+/assets/[^"]+\.js)"', page)
     assert len(srcs) >= 3
@@ -48,19 +49,21 @@ async def test_page_links_several_bundles_and_only_one_holds_the_id(fake, http):
 
 
 @pytest.mark.parametrize("client_id", [None, "", "WrongWrongWrongWrongWrongWrong12"])
-async def test_api_needs_the_current_client_id(fake, http, client_id):
+async def test_api_needs_the_current_client_id(fake: FakeSoundCloud, http: httpx.AsyncClient,
+                                               client_id: str | None) -> None:
     params = {} if client_id is None else {"client_id": client_id}
     resp = await http.get(f"{fake.api_base}/users/{fake.user_id}/track_likes", params=params)
     assert resp.status_code == 401 and resp.json()["code"] == 401
 
 
 @pytest.mark.parametrize("agent", ["python-httpx/0.28.1", "curl/8.5.0", ""])
-async def test_bot_agents_are_refused(fake, agent):
+async def test_bot_agents_are_refused(fake: FakeSoundCloud, agent: str) -> None:
     async with httpx.AsyncClient(headers={"User-Agent": agent}) as client:
         assert (await client.get(fake.web_base + "/")).status_code == 403
 
 
-async def test_cursor_is_opaque_and_pages_are_newest_first(fake, http):
+async def test_cursor_is_opaque_and_pages_are_newest_first(fake: FakeSoundCloud,
+                                                           http: httpx.AsyncClient) -> None:
     url = f"{fake.api_base}/users/{fake.user_id}/track_likes?limit=3&linked_partitioning=1"
     seen: list[str] = []
     while url:
@@ -76,7 +79,8 @@ async def test_cursor_is_opaque_and_pages_are_newest_first(fake, http):
     assert bad.status_code == 400
 
 
-async def test_faults_are_consumed_in_order_and_counted(fake, http):
+async def test_faults_are_consumed_in_order_and_counted(fake: FakeSoundCloud,
+                                                        http: httpx.AsyncClient) -> None:
     fake.fail_next(1, status=502)
     fake.rate_limit_next(retry_after="3")
     url = f"{fake.api_base}/tracks/1"
@@ -97,7 +101,8 @@ async def run_cli(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, obj
     return proc, json.loads(line)
 
 
-async def test_cli_serves_a_likes_file_and_reloads_it(tmp_path, http):
+async def test_cli_serves_a_likes_file_and_reloads_it(tmp_path: Path,
+                                                      http: httpx.AsyncClient) -> None:
     likes_file = tmp_path / "likes.json"
     likes_file.write_text(json.dumps([
         {"track_id": 1, "liked_at": "2026-03-01T12:00:00Z", "title": "One", "artist": "A"},
@@ -125,7 +130,7 @@ async def test_cli_serves_a_likes_file_and_reloads_it(tmp_path, http):
         assert await asyncio.wait_for(proc.wait(), 10) == 0
 
 
-def test_cli_rejects_a_bad_likes_file(tmp_path):
+def test_cli_rejects_a_bad_likes_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     done = subprocess.run([sys.executable, "-m", "tests.support.fake_soundcloud", "--likes",

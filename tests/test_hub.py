@@ -38,8 +38,8 @@ def hub_app(make_app: MakeApp, make_settings: Callable[..., Settings],
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings],
-                     aiohttp_client: Any, make_app: MakeApp) -> tuple[web.Application, TestClient]:
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any,
+                     make_app: MakeApp) -> tuple[web.Application, TestClient[Any, Any]]:
     app = hub_app(make_app, make_settings, auth_timeout=0.5, send_timeout=0.5, queue_size=8)
     return app, await aiohttp_client(app)
 
@@ -47,10 +47,11 @@ async def app_client(make_settings: Callable[..., Settings],
 async def recv_json(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
     msg = await ws.receive(timeout=timeout)
     assert msg.type == WSMsgType.TEXT, msg
-    return json.loads(msg.data)
+    data: dict[str, Any] = json.loads(msg.data)
+    return data
 
 
-async def subscribe(client: TestClient) -> Any:
+async def subscribe(client: TestClient[Any, Any]) -> Any:
     ws = await client.ws_connect("/ws/announce")
     await ws.send_json(SUBSCRIBE)
     return ws
@@ -209,14 +210,14 @@ async def test_full_queue_drops_subscriber_without_waiting() -> None:
     from ntrbot.http.hub import Relay
 
     hub = AnnounceHub("t", send_timeout=60, queue_size=2)
-    stuck = hub.fanout.join(_StuckWs(), Relay("stuck"))  # type: ignore[arg-type]
+    stuck = hub.fanout.join(_StuckWs(), Relay("stuck"))
     t0 = time.monotonic()
     for i in range(5):
         hub.broadcast({"type": "announce", "message": str(i)})
     assert time.monotonic() - t0 < 0.1
     assert hub.subscribers == 0 and stuck.dropped
     await asyncio.sleep(0.05)
-    assert stuck.ws.closed  # type: ignore[attr-defined]
+    assert stuck.ws.closed
 
 
 async def test_shutdown_closes_subscribers_promptly(make_settings: Callable[..., Settings],

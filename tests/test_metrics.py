@@ -28,15 +28,16 @@ METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture
-async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any,
-                     make_app: MakeApp, irc: FakeIrc) -> tuple[web.Application, TestClient]:
+async def app_client(make_settings: Callable[..., Settings], aiohttp_client: Any, make_app: MakeApp,
+                     irc: FakeIrc) -> tuple[web.Application, TestClient[Any, Any]]:
     settings = dashboard_settings(make_settings, metrics_token=METRICS_TOKEN,
                                   relay_tokens=(RELAY_TOKEN,))
     app = make_app(settings, irc)
     return app, await aiohttp_client(app)
 
 
-async def scrape(client: TestClient, headers: dict[str, str] = METRICS) -> dict[str, float]:
+async def scrape(client: TestClient[Any, Any],
+                 headers: dict[str, str] = METRICS) -> dict[str, float]:
     """{'name{label="v",...}': value} of one scrape (labels sorted by name)."""
     r = await client.get("/metrics", headers=headers)
     assert r.status == 200, await r.text()

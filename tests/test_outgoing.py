@@ -9,6 +9,7 @@ import gzip
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -60,7 +61,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/cut", _cut)
     app.router.add_get("/moved", _moved)
     async with TestServer(app, host="127.0.0.1") as s:
-        yield s
+        yield cast(TestServer, s)  # __aenter__ is typed as the base class
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 
 import pytest
@@ -141,7 +142,8 @@ async def test_failed_polls_retry_after_30_s_doubling_up_to_8_minutes(db: Databa
     waits: list[float] = []
     try:
         for n in range(1, 8):
-            await wait_until(lambda n=n: poller.polls["error"] == n, 10, f"failed poll {n}")
+            await wait_until(functools.partial(lambda n: poller.polls["error"] == n, n), 10,
+                             f"failed poll {n}")
             assert poller.next_poll is not None
             waits.append((poller.next_poll - NOW).total_seconds())
             if n == 7:

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings
-from ntrbot.http.auth import SECURITY_HEADERS
+from ntrbot.http.headers import SECURITY_HEADERS
 from ntrbot.http.public import PAGE_HEADERS
 from ntrbot.keys import FEED
 from ntrbot.listeners import Listener, PublicFeed
@@ -239,7 +239,7 @@ async def receive(ws: Any, kind: str, timeout: float = 5.0) -> dict[str, Any]:
     while True:
         msg = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
         assert msg.type == WSMsgType.TEXT, msg
-        data = msg.json()
+        data: dict[str, Any] = msg.json()
         if data["type"] == kind:
             return data
 
@@ -339,7 +339,7 @@ async def test_idle_socket_is_pinged_and_a_stuck_one_closed(client: Any) -> None
         async def stuck(_: str) -> None:
             raise ConnectionResetError("peer gone")
 
-        listener.ws.send_str = stuck  # type: ignore[method-assign]
+        listener.ws.send_str = stuck
         feed.broadcast({"type": "playlist", "show_id": 1})
         msg = await ws.receive(timeout=5)
         while msg.type == WSMsgType.TEXT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_jitter_draws_from_the_injected_rng() -> None:
     {"first": -1.0}, {"first": 1.0, "factor": 0.5}, {"first": 1.0, "cap": -1.0},
     {"first": 1.0, "jitter": 1.5}, {"first": 1.0, "jitter": -0.1}, {"first": math.nan},
 ])
-def test_schedule_rejects_bad_parameters(kwargs: dict[str, float]) -> None:
+def test_schedule_rejects_bad_parameters(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Schedule(**kwargs)
 

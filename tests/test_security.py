@@ -64,17 +64,18 @@ def test_client_address_through_a_chain_of_trusted_proxies(
 
 @pytest.fixture
 async def dash(make_settings: Callable[..., Settings], aiohttp_client: Any,
-               make_app: MakeApp) -> TestClient:
+               make_app: MakeApp) -> TestClient[Any, Any]:
     app = make_app(dashboard_settings(make_settings, relay_tokens=(RELAY_TOKEN,)), FakeIrc())
-    client = await aiohttp_client(app)
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     await seed_app(app)
     return client
 
 
-async def _slow_login(client: TestClient, password: str, go: asyncio.Event,
+async def _slow_login(client: TestClient[Any, Any], password: str, go: asyncio.Event,
                       sent: list[int]) -> int:
     """A login whose headers arrive at once and whose body waits for `go`."""
     body = f"username={WEB_USER}&password={password}".encode()
+    assert client.port is not None
     reader, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(b"POST /login HTTP/1.1\r\nHost: %s:%d\r\n"
                  b"Content-Type: application/x-www-form-urlencoded\r\n"
@@ -93,8 +94,8 @@ async def _slow_login(client: TestClient, password: str, go: asyncio.Event,
     return int(line.split()[1])
 
 
-async def test_a_burst_of_slow_logins_cannot_overtake_the_limit(dash: TestClient) -> None:
-    go, sent = asyncio.Event(), []
+async def test_a_burst_of_slow_logins_cannot_overtake_the_limit(dash: TestClient[Any, Any]) -> None:
+    go, sent = asyncio.Event(), list[int]()
     n = 16
     tasks = [asyncio.ensure_future(_slow_login(dash, "wrong", go, sent)) for _ in range(n - 1)]
     while len(sent) < n - 1:
@@ -148,7 +149,7 @@ async def test_password_hashing_runs_off_the_event_loop(make_settings: Callable[
     assert seen["released"] and seen["max"] == auth.HASH_SLOTS
 
 
-async def test_login_429_has_retry_after(dash: TestClient) -> None:
+async def test_login_429_has_retry_after(dash: TestClient[Any, Any]) -> None:
     for _ in range(5):
         await dash.post("/login", data={"username": WEB_USER, "password": "bad"})
     r = await dash.post("/login", data={"username": WEB_USER, "password": WEB_PASSWORD},
@@ -171,7 +172,7 @@ def test_reserve_counts_before_the_outcome() -> None:
 
 # --- bearer and relay tokens ------------------------------------------------------------
 
-async def test_wrong_bearer_tokens_are_throttled_per_client(dash: TestClient) -> None:
+async def test_wrong_bearer_tokens_are_throttled_per_client(dash: TestClient[Any, Any]) -> None:
     body = {"show_id": 1, "position": 1}
     for _ in range(5):
         r = await dash.post("/admin/refresh", headers={"Authorization": "Bearer guess-guess"})
@@ -201,7 +202,7 @@ async def test_relay_tokens_are_refused_by_every_admin_route(
     assert RELAY_TOKEN not in await r.text()
 
 
-async def test_relay_token_subscribes(dash: TestClient) -> None:
+async def test_relay_token_subscribes(dash: TestClient[Any, Any]) -> None:
     ws = await dash.ws_connect("/ws/announce")
     await ws.send_json({"type": "subscribe", "token": RELAY_TOKEN})
     msg = await ws.receive_json(timeout=5)
@@ -209,7 +210,7 @@ async def test_relay_token_subscribes(dash: TestClient) -> None:
     await ws.close()
 
 
-async def test_wrong_subscribe_tokens_are_throttled(dash: TestClient) -> None:
+async def test_wrong_subscribe_tokens_are_throttled(dash: TestClient[Any, Any]) -> None:
     for _ in range(5):
         ws = await dash.ws_connect("/ws/announce")
         await ws.send_json({"type": "subscribe", "token": "guess-guess-guess"})
@@ -226,7 +227,8 @@ async def test_wrong_subscribe_tokens_are_throttled(dash: TestClient) -> None:
     await ws.close()
 
 
-async def test_at_most_20_unsubscribed_announce_sockets_per_client(dash: TestClient) -> None:
+async def test_at_most_20_unsubscribed_announce_sockets_per_client(
+        dash: TestClient[Any, Any]) -> None:
     silent = [await dash.ws_connect("/ws/announce") for _ in range(20)]
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await dash.ws_connect("/ws/announce")
@@ -323,7 +325,7 @@ async def test_cookie_secure_auto_believes_forwarded_proto_only_from_trusted_pro
     assert bool(r.cookies["ntr_session"]["secure"]) is secure
 
 
-async def test_refusals_log_the_client_never_the_token(dash: TestClient,
+async def test_refusals_log_the_client_never_the_token(dash: TestClient[Any, Any],
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
     guess = "guessed-token-value-1234"

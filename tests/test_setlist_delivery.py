@@ -7,6 +7,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.store import setlist
 from ntrbot.store.models import Announcement, OutputDelivery, Show, ShowTrack, Track
 
@@ -24,9 +25,11 @@ def ann(n: int, position: int, state: str, *, minutes: int, confirmed_after: flo
         ) -> Announcement:
     at = START + timedelta(minutes=minutes)
     delivered = at + timedelta(seconds=confirmed_after) if state == "delivered" else None
-    return Announcement(n, 1, position, 100 + position, f"line {position}", at, "web", state,
+    return Announcement(n, 1, position, 100 + position, f"line {position}", at, "web",
+                        DeliveryState(state),
                         delivered_at=delivered,
-                        deliveries=(OutputDelivery("irc:#sewerchat", state, "", at),))
+                        deliveries=(OutputDelivery("irc:#sewerchat", DeliveryState(state), "",
+                                                   at),))
 
 
 ANNS = [ann(1, 2, "delivered", minutes=5, confirmed_after=30),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -78,7 +78,8 @@ async def one_track(sc: SoundCloudClient, fake: FakeSoundCloud, like: dict[str, 
 
 # --- client_id -----------------------------------------------------------------
 
-async def test_scrapes_client_id_last_bundle_first_and_caches_it(sc, fake):
+async def test_scrapes_client_id_last_bundle_first_and_caches_it(sc: SoundCloudClient,
+                                                                 fake: FakeSoundCloud) -> None:
     assert await sc.resolve_user("nicktherat") == fake.user_id
     assert await sc.client_id() == fake.client_id != DECOY_CLIENT_ID
     assets = [r.path for r in fake.requests if r.route == "asset"]
@@ -89,7 +90,9 @@ async def test_scrapes_client_id_last_bundle_first_and_caches_it(sc, fake):
     assert fake.count("page") == 1 and fake.count("asset") == 2 and sc.scrapes == 1
 
 
-async def test_configured_client_id_is_used_without_scraping(fake, http, sleeps):
+async def test_configured_client_id_is_used_without_scraping(fake: FakeSoundCloud,
+                                                             http: httpx.AsyncClient,
+                                                             sleeps: Sleeps) -> None:
     sc = SoundCloudClient(http, api_base=fake.api_base, web_base=fake.web_base,
                           client_id=fake.client_id, sleep=sleeps)
     await sc.resolve_user("nicktherat")
@@ -97,13 +100,14 @@ async def test_configured_client_id_is_used_without_scraping(fake, http, sleeps)
     assert sc.requests_made == 1
 
 
-async def test_concurrent_calls_scrape_once(sc, fake):
+async def test_concurrent_calls_scrape_once(sc: SoundCloudClient, fake: FakeSoundCloud) -> None:
     ids = await asyncio.gather(*(sc.resolve_user("nicktherat") for _ in range(5)))
     assert set(ids) == {fake.user_id}
     assert fake.count("page") == 1
 
 
-async def test_rotated_client_id_is_rescraped_once_and_request_retried(sc, fake):
+async def test_rotated_client_id_is_rescraped_once_and_request_retried(
+        sc: SoundCloudClient, fake: FakeSoundCloud) -> None:
     await sc.resolve_user("nicktherat")
     old = fake.client_id
     new = fake.rotate_client_id()
@@ -113,14 +117,17 @@ async def test_rotated_client_id_is_rescraped_once_and_request_retried(sc, fake)
     assert [r.status for r in fake.requests if r.route == "track_likes"] == [401, 200]
 
 
-async def test_rejected_configured_client_id_falls_back_to_scrape(fake, http, sleeps):
+async def test_rejected_configured_client_id_falls_back_to_scrape(fake: FakeSoundCloud,
+                                                                  http: httpx.AsyncClient,
+                                                                  sleeps: Sleeps) -> None:
     sc = SoundCloudClient(http, api_base=fake.api_base, web_base=fake.web_base,
                           client_id="x" * 32, sleep=sleeps)
     assert await sc.resolve_user("nicktherat") == fake.user_id
     assert fake.count("page") == 1
 
 
-async def test_persistent_401_rescrapes_only_once(sc, fake):
+async def test_persistent_401_rescrapes_only_once(sc: SoundCloudClient,
+                                                  fake: FakeSoundCloud) -> None:
     await sc.resolve_user("nicktherat")
     fake.fail_next(5, status=401)
     with pytest.raises(SoundCloudError, match="HTTP 401") as err:
@@ -130,7 +137,8 @@ async def test_persistent_401_rescrapes_only_once(sc, fake):
     assert fake.client_id not in str(err.value)
 
 
-async def test_403_rescrapes_once_then_backs_off(sc, fake, sleeps):
+async def test_403_rescrapes_once_then_backs_off(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                                 sleeps: Sleeps) -> None:
     await sc.resolve_user("nicktherat")
     fake.fail_next(3, status=403)
     assert await sc.resolve_user("nicktherat") == fake.user_id
@@ -138,7 +146,9 @@ async def test_403_rescrapes_once_then_backs_off(sc, fake, sleeps):
     assert sleeps == [1.0, 2.0, 4.0]  # same id after the re-scrape: anti-bot, back off
 
 
-async def test_bot_user_agent_is_blocked_and_browser_agent_is_not(fake, http, sleeps):
+async def test_bot_user_agent_is_blocked_and_browser_agent_is_not(fake: FakeSoundCloud,
+                                                                  http: httpx.AsyncClient,
+                                                                  sleeps: Sleeps) -> None:
     bot = SoundCloudClient(http, api_base=fake.api_base, web_base=fake.web_base,
                            user_agent="python-httpx/0.28", sleep=sleeps)
     with pytest.raises(SoundCloudError, match="client id scrape: web page answered HTTP 403"):
@@ -146,14 +156,16 @@ async def test_bot_user_agent_is_blocked_and_browser_agent_is_not(fake, http, sl
     assert all("Mozilla/5.0" not in r.user_agent for r in fake.requests)
 
 
-async def test_scrape_falls_back_to_earlier_bundles(sc, fake):
+async def test_scrape_falls_back_to_earlier_bundles(sc: SoundCloudClient,
+                                                    fake: FakeSoundCloud) -> None:
     fake.client_id = "short"  # the app bundle no longer holds a 32-character id
     with pytest.raises(SoundCloudError, match=r"HTTP 401 \(client id rejected"):
         await sc.resolve_user("nicktherat")
     assert sc.scrapes == 2 and fake.count("asset") == 8  # found only the stale decoy, twice
 
 
-async def test_scrape_with_no_usable_bundle_is_an_error(sc, fake):
+async def test_scrape_with_no_usable_bundle_is_an_error(sc: SoundCloudClient,
+                                                        fake: FakeSoundCloud) -> None:
     fake.fail_next(4, status=404, scope="/assets/")
     with pytest.raises(SoundCloudError, match="client id scrape failed: a script bundle answ"):
         await sc.resolve_user("nicktherat")
@@ -169,7 +181,9 @@ async def test_scrape_with_no_usable_bundle_is_an_error(sc, fake):
     (4, 2, [2, 2]),
     (0, 200, [0]),
 ])
-async def test_pages_follow_next_href_newest_first(sc, fake, total, page_size, sizes):
+async def test_pages_follow_next_href_newest_first(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                                   total: int, page_size: int,
+                                                   sizes: list[int]) -> None:
     fake.set_likes(likes(total))
     pages = [page async for page in sc.iter_like_pages(fake.user_id, page_size)]
     assert [len(p) for p in pages] == sizes
@@ -182,7 +196,8 @@ async def test_pages_follow_next_href_newest_first(sc, fake, total, page_size, s
     assert "offset" not in calls[0].query and all("offset" in r.query for r in calls[1:])
 
 
-async def test_next_href_is_given_without_client_id(fake, http, sc):
+async def test_next_href_is_given_without_client_id(fake: FakeSoundCloud, http: httpx.AsyncClient,
+                                                    sc: SoundCloudClient) -> None:
     fake.set_likes(likes(3))
     cid = await sc.client_id()
     raw = (await http.get(f"{fake.api_base}/users/{fake.user_id}/track_likes",
@@ -191,7 +206,8 @@ async def test_next_href_is_given_without_client_id(fake, http, sc):
     assert raw["next_href"].startswith(fake.api_base) and "client_id" not in raw["next_href"]
 
 
-async def test_early_stop_makes_no_further_requests(sc, fake):
+async def test_early_stop_makes_no_further_requests(sc: SoundCloudClient,
+                                                    fake: FakeSoundCloud) -> None:
     fake.set_likes(likes(10))
     await sc.client_id()
     before = sc.requests_made
@@ -199,13 +215,15 @@ async def test_early_stop_makes_no_further_requests(sc, fake):
     async for page in pages:
         assert len(page) == 3
         break
-    await pages.aclose()
+    # the pages are an async generator (AsyncIterator declares no aclose)
+    await cast(AsyncGenerator[list[Like], None], pages).aclose()
     await asyncio.sleep(0)
     assert sc.requests_made == before + 1
     assert fake.count("track_likes") == 1
 
 
-async def test_failure_on_a_later_page_raises_after_earlier_pages(sc, fake):
+async def test_failure_on_a_later_page_raises_after_earlier_pages(sc: SoundCloudClient,
+                                                                  fake: FakeSoundCloud) -> None:
     fake.set_likes(likes(5))
     seen: list[int] = []
     with pytest.raises(SoundCloudError, match="likes page 2: the answer is not valid JSON"):
@@ -215,7 +233,7 @@ async def test_failure_on_a_later_page_raises_after_earlier_pages(sc, fake):
     assert seen == [2]
 
 
-async def test_unknown_user(sc):
+async def test_unknown_user(sc: SoundCloudClient) -> None:
     with pytest.raises(SoundCloudNotFound, match="no SoundCloud user 'nobody-here'"):
         await sc.resolve_user("nobody-here")
 
@@ -232,7 +250,8 @@ async def test_unknown_user(sc):
     ({"omit": ["publisher_metadata"]}, "The Uploader"),
     ({"publisher_metadata": {"artist": 42}}, "The Uploader"),
 ])
-async def test_artist_rule(sc, fake, kw, expected):
+async def test_artist_rule(sc: SoundCloudClient, fake: FakeSoundCloud, kw: dict[str, Any],
+                           expected: str) -> None:
     got = await one_track(sc, fake, make_like(7, T0, uploader="The Uploader", **kw))
     assert got.track.artist == expected
 
@@ -245,12 +264,14 @@ async def test_artist_rule(sc, fake, kw, expected):
      "https://i1.sndcdn.com/av.jpg"),
     ({"artwork_url": None, "avatar_url": None}, None),
 ])
-async def test_artwork_falls_back_to_avatar(sc, fake, kw, expected):
+async def test_artwork_falls_back_to_avatar(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                            kw: dict[str, Any], expected: str | None) -> None:
     got = await one_track(sc, fake, make_like(7, T0, **kw))
     assert got.track.artwork_url == expected
 
 
-async def test_track_fields_and_missing_optionals(sc, fake):
+async def test_track_fields_and_missing_optionals(sc: SoundCloudClient,
+                                                  fake: FakeSoundCloud) -> None:
     full = await one_track(sc, fake, make_like(7, T0, title="Song", uploader="U",
                                                duration_ms=201_500, license="cc-by-nc-sa"))
     assert full.track.title == "Song" and full.track.duration_ms == 201_500
@@ -267,7 +288,7 @@ async def test_track_fields_and_missing_optionals(sc, fake):
     (215_000, 215_000), (12.7, 12), (0, 0), (-1, None), (True, None), ("300", None),
     (float("nan"), None), (float("inf"), None), (None, None),
 ])
-def test_duration_is_whole_milliseconds_or_none(duration, expected):
+def test_duration_is_whole_milliseconds_or_none(duration: object, expected: int | None) -> None:
     like = make_like(5, T0)
     like["track"]["duration"] = duration
     assert parse_like(like).track.duration_ms == expected
@@ -275,7 +296,10 @@ def test_duration_is_whole_milliseconds_or_none(duration, expected):
 
 @pytest.mark.parametrize("problem", ["no_track", "null_track", "no_id", "no_permalink",
                                      "no_created_at"])
-async def test_unusable_items_are_skipped_with_one_warning(sc, fake, caplog, problem):
+async def test_unusable_items_are_skipped_with_one_warning(sc: SoundCloudClient,
+                                                           fake: FakeSoundCloud,
+                                                           caplog: pytest.LogCaptureFixture,
+                                                           problem: str) -> None:
     fake.set_likes([make_like(2, T0 + timedelta(hours=2)), broken_like(T0 + timedelta(hours=1),
                     problem), make_like(1, T0)])
     with caplog.at_level(logging.WARNING, logger="ntrbot.soundcloud"):
@@ -292,7 +316,7 @@ async def test_unusable_items_are_skipped_with_one_warning(sc, fake, caplog, pro
     ("2026/03/14 01:00:00 +0000", T0),
     ("2026-03-14T01:00:00", T0),  # naive is taken as UTC
 ])
-def test_parse_time_gives_aware_utc(text, expected):
+def test_parse_time_gives_aware_utc(text: str, expected: datetime) -> None:
     got = parse_time(text)
     assert got == expected and got.utcoffset() == timedelta(0)
 
@@ -307,7 +331,7 @@ FIELD = st.sampled_from(["id", "title", "permalink_url", "user", "publisher_meta
 @given(st.one_of(JSON, st.builds(lambda changes, created: {
     "created_at": created, "track": {**make_like(5, T0)["track"], **changes}},
     st.dictionaries(FIELD, JSON, max_size=4), st.one_of(JSON, st.just("2026-03-14T01:00:00Z")))))
-def test_any_item_gives_a_like_or_a_soundcloud_error(item):
+def test_any_item_gives_a_like_or_a_soundcloud_error(item: Any) -> None:
     try:
         like = parse_like(item)
     except SoundCloudError as exc:
@@ -321,14 +345,16 @@ def test_any_item_gives_a_like_or_a_soundcloud_error(item):
 
 # --- faults -------------------------------------------------------------------------
 
-async def test_retries_5xx_with_exponential_backoff(sc, fake, sleeps):
+async def test_retries_5xx_with_exponential_backoff(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                                    sleeps: Sleeps) -> None:
     await sc.client_id()
     fake.fail_next(2, status=503)
     assert len(await all_likes(sc, fake.user_id)) == 3
     assert sleeps == [0.5, 1.0]
 
 
-async def test_gives_up_after_max_retries(sc, fake, sleeps):
+async def test_gives_up_after_max_retries(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                          sleeps: Sleeps) -> None:
     await sc.client_id()
     fake.fail_next(10, status=500)
     before = sc.requests_made
@@ -346,21 +372,24 @@ async def test_gives_up_after_max_retries(sc, fake, sleeps):
     ("soon", 0.5),  # unparseable: ordinary backoff
     ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),  # a date in the past
 ])
-async def test_429_honours_retry_after(sc, fake, sleeps, retry_after, expected):
+async def test_429_honours_retry_after(sc: SoundCloudClient, fake: FakeSoundCloud, sleeps: Sleeps,
+                                       retry_after: str, expected: float) -> None:
     await sc.client_id()
     fake.rate_limit_next(retry_after=retry_after)
     assert await sc.resolve_user("nicktherat") == fake.user_id
     assert sleeps == [expected]
 
 
-async def test_timeout_is_retried(sc, fake, sleeps):
+async def test_timeout_is_retried(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                  sleeps: Sleeps) -> None:
     await sc.client_id()
     fake.hang_next(1, seconds=5)
     assert len(await all_likes(sc, fake.user_id)) == 3
     assert sleeps == [0.5]
 
 
-async def test_timeouts_exhaust_into_one_clear_error(fake, http, sleeps):
+async def test_timeouts_exhaust_into_one_clear_error(fake: FakeSoundCloud, http: httpx.AsyncClient,
+                                                     sleeps: Sleeps) -> None:
     sc = SoundCloudClient(http, api_base=fake.api_base, web_base=fake.web_base,
                           max_retries=1, sleep=sleeps)
     await sc.client_id()
@@ -369,14 +398,15 @@ async def test_timeouts_exhaust_into_one_clear_error(fake, http, sleeps):
         await all_likes(sc, fake.user_id)
 
 
-async def test_dropped_connection_is_retried(sc, fake, sleeps):
+async def test_dropped_connection_is_retried(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                             sleeps: Sleeps) -> None:
     await sc.client_id()
     fake.disconnect_next()
     assert await sc.resolve_user("nicktherat") == fake.user_id
     assert sleeps == [0.5]
 
 
-async def test_unreachable_server_is_an_error(http, sleeps):
+async def test_unreachable_server_is_an_error(http: httpx.AsyncClient, sleeps: Sleeps) -> None:
     sc = SoundCloudClient(http, api_base="http://127.0.0.1:9", web_base="http://127.0.0.1:9",
                           client_id="a" * 32, max_retries=2, sleep=sleeps)
     with pytest.raises(SoundCloudError, match="connection failed"):
@@ -394,7 +424,8 @@ async def test_unreachable_server_is_an_error(http, sleeps):
     b"\xff\xfe\x00garbage",
     b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than the JSON parser's recursion limit
 ])
-async def test_garbage_bodies_are_errors_never_partial(sc, fake, sleeps, body):
+async def test_garbage_bodies_are_errors_never_partial(sc: SoundCloudClient, fake: FakeSoundCloud,
+                                                       sleeps: Sleeps, body: bytes) -> None:
     await sc.client_id()
     fake.garbage_next(body=body)
     with pytest.raises(SoundCloudError, match="likes page 1"):
@@ -402,16 +433,18 @@ async def test_garbage_bodies_are_errors_never_partial(sc, fake, sleeps, body):
     assert sleeps == []
 
 
-async def test_truncated_json_is_an_error(sc, fake):
+async def test_truncated_json_is_an_error(sc: SoundCloudClient, fake: FakeSoundCloud) -> None:
     await sc.client_id()
     fake.truncate_next()
     with pytest.raises(SoundCloudError, match="not valid JSON"):
         await all_likes(sc, fake.user_id)
 
 
-async def test_error_messages_never_hold_the_client_id(sc, fake):
+async def test_error_messages_never_hold_the_client_id(sc: SoundCloudClient,
+                                                       fake: FakeSoundCloud) -> None:
     cid = await sc.client_id()
     errors: list[SoundCloudError] = []
+    arrange: Callable[[], None]
     for arrange in (lambda: fake.fail_next(10), lambda: fake.fail_next(5, status=401),
                     fake.truncate_next, fake.garbage_next, lambda: fake.fail_next(1, 418)):
         arrange()
@@ -427,7 +460,7 @@ async def test_error_messages_never_hold_the_client_id(sc, fake):
 
 # --- tracks ----------------------------------------------------------------------
 
-async def test_resolve_and_get_track(sc, fake):
+async def test_resolve_and_get_track(sc: SoundCloudClient, fake: FakeSoundCloud) -> None:
     fake.set_likes([make_like(42, T0, title="Deep Cut", artist="Someone")])
     url = fake.likes[0]["track"]["permalink_url"]
     track = await sc.resolve_track(url)
@@ -440,7 +473,8 @@ async def test_resolve_and_get_track(sc, fake):
     ("https://soundcloud.com/nicktherat", SoundCloudError, "is not a SoundCloud track"),
     ("javascript:alert(1)", SoundCloudError, "not a SoundCloud URL"),
 ])
-async def test_resolve_track_errors(sc, url, error, message):
+async def test_resolve_track_errors(sc: SoundCloudClient, url: str, error: type[SoundCloudError],
+                                    message: str) -> None:
     with pytest.raises(error, match=message):
         await sc.resolve_track(url)
 
@@ -452,7 +486,8 @@ async def test_resolve_track_errors(sc, url, error, message):
     ("https://api-v2.soundcloud.com/users/1/track_likes?offset=a%2Cb",
      "{api}/users/1/track_likes?offset=a%2Cb"),
 ])
-def test_next_href_on_another_origin_goes_to_api_base(http, href, expected):
+def test_next_href_on_another_origin_goes_to_api_base(http: httpx.AsyncClient, href: str,
+                                                      expected: str) -> None:
     api = "http://127.0.0.1:1234"
     sc = SoundCloudClient(http, api_base=api, web_base=api)
     assert sc._follow(href.format(api=api)) == expected.format(api=api)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import connector
@@ -30,7 +30,9 @@ def fresh_cache() -> Iterator[None]:
 def no_ca_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
     """No default CA directory: only CAs a context lists count."""
     real = ssl.get_default_verify_paths()
-    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: real._replace(capath=None))
+    # (typeshed types capath as str; the ssl docs: None when there is no such directory)
+    monkeypatch.setattr(ssl, "get_default_verify_paths",
+                        lambda: real._replace(capath=cast(str, None)))
 
 
 def ca_dir(path: Path, *names: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.live import LIVE_TRACKS, announce_line, live_env, live_likes, wait_bot_ready
 from tests.support.process import NtrbotProcess
-from tests.support.rawirc import RawIrc
+from tests.support.rawirc import Msg, RawIrc
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -28,24 +28,26 @@ async def fake() -> AsyncIterator[FakeSoundCloud]:
         yield sc
 
 
-def privmsg(text: str):  # type: ignore[no-untyped-def]
+def privmsg(text: str) -> Callable[[Msg], bool]:
     return lambda m: (m.command == "PRIVMSG" and m.params[:1] == ("#sewerchat",)
                       and m.params[-1] == text)
 
 
 async def announcements(page: Any, position: int) -> dict[str, Any]:
     """The latest announce of `position` in the current show, as the server has it."""
-    return await page.evaluate("""async (pos) => {
+    latest: dict[str, Any] = await page.evaluate("""async (pos) => {
         const show = await (await fetch('/playlist')).json();
         const r = await (await fetch('/shows/' + show.id + '/announcements')).json();
         return r.announcements.filter((a) => a.position === pos).pop();
     }""", position)
+    return latest
 
 
 async def local_time(page: Any, iso: str) -> str:
     """`iso` as the browser's local "HH:MM:SS"."""
-    return await page.evaluate("""(iso) => new Date(iso).toLocaleTimeString([],
+    shown: str = await page.evaluate("""(iso) => new Date(iso).toLocaleTimeString([],
         {hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false})""", iso)
+    return shown
 
 
 async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniircd: Any,

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.ngircd]
 
 async def health(base_url: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=5) as http:
-        return (await http.get(base_url + "/health")).json()["irc"]
+        irc: dict[str, Any] = (await http.get(base_url + "/health")).json()["irc"]
+        return irc
 
 
 async def test_ban_is_shown_then_lifted(browser: Any, tmp_path: Path) -> None:

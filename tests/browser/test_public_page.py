@@ -55,7 +55,8 @@ async def announce(site: Any, show_id: int, position: int) -> dict[str, Any]:
     resp = await site.post("/admin/announce", headers=BEARER,
                            json={"show_id": show_id, "position": position})
     assert resp.status == 200, await resp.text()
-    return await resp.json()
+    data: dict[str, Any] = await resp.json()
+    return data
 
 
 async def test_public_page_follows_the_show_live(browser: Any, site: Any) -> None:

@@ -60,7 +60,8 @@ async def announce(http: httpx.AsyncClient, show_id: int, position: int) -> dict
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    data: dict[str, Any] = response.json()
+    return data
 
 
 async def subscribers(http: httpx.AsyncClient) -> int:
@@ -186,4 +187,4 @@ async def wait_in_channel(watcher: RawIrc, nick: str, timeout: float = 20.0) -> 
 
 
 async def _is(value: Any, expected: Any) -> bool:
-    return (await value) == expected
+    return bool((await value) == expected)

@@ -20,7 +20,7 @@ END = "# --- ntr shared: end"
 
 
 def shared_block(path: Any) -> str:
-    text = path.read_text(encoding="utf-8")
+    text: str = path.read_text(encoding="utf-8")
     return text[text.index(BEGIN) : text.index(END)]
 
 
@@ -83,7 +83,7 @@ class FakeSocket:
     """Plays a scripted list of frames (or exceptions) to the listener."""
 
     def __init__(self, frames: list[Any], clock: FakeClock | None = None, hold: float = 0) -> None:
-        self.frames = list(frames)
+        self.frames: list[tuple[int, bytes] | BaseException] = list(frames)
         self.sent: list[str] = []
         self.clock = clock
         self.hold = hold  # fake seconds that pass on each receive

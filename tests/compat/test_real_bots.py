@@ -13,7 +13,7 @@ import pytest
 from tests.support.bots import BotProcess, astart_limnoria, astart_sopel, start_both
 from tests.support.compat_plugins import TOKEN, sample_shows
 from tests.support.net import wait_until
-from tests.support.rawirc import RawIrc
+from tests.support.rawirc import Msg, RawIrc
 from tests.support.standins import NtrStandIn
 
 CHANNEL = "#ntrcompat"
@@ -60,7 +60,7 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
         names = names_of(host)
         assert sorted(standin.subscribe_attempts, key=lambda a: a["name"]) == [
             {"type": "subscribe", "token": TOKEN, "name": names[nick], "acks": True}
-            for nick in sorted(names, key=names.get)
+            for nick in sorted(names, key=lambda k: names[k])
         ]
 
         # an announce reaches the channel from both bots, as one clean line
@@ -126,7 +126,10 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
                 assert line.params[-1].startswith("Now Playing: Song #1: ACTION ")
                 assert line.params[-1].endswith("\u2026 " + url), line.raw
                 assert not [c for c in line.raw if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0]
-            await wait_until(lambda n=n: len(standin.acks_by_name(120 + n)) == 2)
+
+            def acked(n: int = n) -> bool:
+                return len(standin.acks_by_name(120 + n)) == 2
+            await wait_until(acked)
             assert all(
                 acks == [{"type": "ack", "id": 110 + n, "ok": True}]
                 for acks in standin.acks_by_name(110 + n).values()
@@ -148,7 +151,10 @@ async def test_real_sopel_and_limnoria_relay_and_answer(
         assert time.monotonic() - started < 20
         assert codes == [0, 0], [b.log()[-3000:] for b in bots]
         for nick in (SOPEL_NICK, LIMNORIA_NICK):
-            await watcher.wait_for(lambda m, n=nick: m.command == "QUIT" and m.nick == n, 10, since)
+
+            def quit_of(m: Msg, n: str = nick) -> bool:
+                return m.command == "QUIT" and m.nick == n
+            await watcher.wait_for(quit_of, 10, since)
         await wait_until(lambda: standin.clients == [])
     finally:
         for bot in bots:

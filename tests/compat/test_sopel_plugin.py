@@ -90,7 +90,8 @@ def say(bot: Any, ircfactory: Any, userfactory: Any, text: str) -> list[bytes]:
     bot.backend.clear_message_sent()
     irc = ircfactory(bot)
     irc.say(userfactory("Listener"), CHANNEL, text)
-    return bot.backend.message_sent
+    sent: list[bytes] = bot.backend.message_sent
+    return sent
 
 
 @pytest.fixture

@@ -27,14 +27,16 @@ async def announce(base: str, position: int, **extra: Any) -> dict[str, Any]:
         r = await http.post("/admin/announce", headers=BEARER,
                             json={"show_id": show_id, "position": position, **extra})
         assert r.status_code == 200, r.text
-        return r.json()
+        data: dict[str, Any] = r.json()
+        return data
 
 
 async def delivery(base: str, ann: dict[str, Any]) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         items = (await http.get(f"/shows/{ann['show_id']}/announcements",
                                 headers=BEARER)).json()["announcements"]
-    return next(a["delivery"] for a in items if a["id"] == ann["id"])
+    state: str = next(a["delivery"] for a in items if a["id"] == ann["id"])
+    return state
 
 
 def said(observer: RawIrc, text: str) -> int:
@@ -98,7 +100,7 @@ async def test_pending_announce_too_old_after_a_restart_is_expired(
 
 
 async def _is(value: Any, want: str) -> bool:
-    return (await value) == want
+    return bool((await value) == want)
 
 
 async def test_a_crash_before_confirmation_leaves_no_announce_sent_forever(

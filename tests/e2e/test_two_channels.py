@@ -13,7 +13,7 @@ from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.live import announce_line, live_env, wait_bot_ready
 from tests.support.net import wait_until
 from tests.support.process import NtrbotProcess
-from tests.support.rawirc import RawIrc
+from tests.support.rawirc import Msg, RawIrc
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,9 @@ async def test_each_channel_gets_the_line_and_its_own_delivery(
                 return [d["state"] for d in items[-1]["deliveries"]] == ["delivered"] * 2
             assert await wait_until(both, timeout=10)
         for channel in ("#sewerchat", "#second"):
-            await observer.wait_for(lambda m, c=channel: m.command == "PRIVMSG"
-                                    and m.params == (c, announce_line(1)), 20)
+            def announced(m: Msg, c: str = channel) -> bool:
+                return m.command == "PRIVMSG" and m.params == (c, announce_line(1))
+            await observer.wait_for(announced, 20)
     finally:
         await observer.close()
         await bot.stop()

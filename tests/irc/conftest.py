@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from ntrbot.config import Settings
 from ntrbot.irc.client import IrcClient
 from ntrbot.irc.commands import CommandHandler
-from tests.support.irc_services import FakeServices, fast_backoff
+from tests.support.irc_services import FakeServices, MakeBot, fast_backoff
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def services() -> FakeServices:
 
 
 @pytest.fixture
-async def make_bot() -> AsyncIterator[Callable[..., IrcClient]]:
+async def make_bot() -> AsyncIterator[MakeBot]:
     """make_bot(settings, services=None, **client_kwargs) -> started IrcClient."""
     bots: list[IrcClient] = []
 
@@ -33,6 +33,6 @@ async def make_bot() -> AsyncIterator[Callable[..., IrcClient]]:
         bots.append(bot)
         return bot
 
-    yield make  # type: ignore[misc]
+    yield make
     for bot in bots:
         await asyncio.wait_for(bot.stop(), 20)

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from ntrbot.irc.caps import CapNegotiator, parse_caps
+from ntrbot.irc.client import IrcClient
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
 from tests.support.net import wait_until
 
 ALL = "echo-message labeled-response message-tags server-time batch cap-notify"
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeIrcd]:
     server = await FakeIrcd().start()
     yield server
     await server.close()
 
 
-async def joined(bot) -> None:
+async def joined(bot: IrcClient) -> None:
     await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
 
 
-def reqs(fake, conn: int = -1) -> list[str]:
+def reqs(fake: FakeIrcd, conn: int = -1) -> list[str]:
     return [m.params[-1] for m in fake.conns[conn].received
             if m.command == "CAP" and m.params[0] == "REQ"]
 
@@ -110,7 +113,7 @@ def test_new_and_del_after_negotiation() -> None:
 
 # --- against the fake server ----------------------------------------------------
 
-async def test_cap_ls_302_first_on_every_connection(fake, make_bot) -> None:
+async def test_cap_ls_302_first_on_every_connection(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.caps = f"multi-prefix {ALL} sasl=PLAIN account-tag"
     fake.ls_per_line = 3
     bot = await make_bot(irc_settings(fake))
@@ -132,7 +135,7 @@ async def test_cap_ls_302_first_on_every_connection(fake, make_bot) -> None:
     assert bot.caps == frozenset({"server-time"})
 
 
-async def test_nak_then_one_by_one_against_the_server(fake, make_bot) -> None:
+async def test_nak_then_one_by_one_against_the_server(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.caps = ALL
     fake.nak = {"labeled-response"}
     bot = await make_bot(irc_settings(fake))
@@ -141,7 +144,7 @@ async def test_nak_then_one_by_one_against_the_server(fake, make_bot) -> None:
     assert bot.caps == frozenset(ALL.split()) - {"labeled-response"}
 
 
-async def test_cap_new_and_del(fake, make_bot) -> None:
+async def test_cap_new_and_del(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.caps = "cap-notify"
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
@@ -155,23 +158,23 @@ async def test_cap_new_and_del(fake, make_bot) -> None:
 
 
 @pytest.mark.parametrize("mode", ["421", "silent"])
-async def test_server_without_cap(fake, make_bot, mode: str) -> None:
+async def test_server_without_cap(fake: FakeIrcd, make_bot: MakeBot, mode: str) -> None:
     fake.cap_mode = mode
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     assert bot.caps == frozenset() and bot.status().last_error is None
 
 
-async def test_server_without_cap_but_sasl_configured(fake, make_bot) -> None:
+async def test_server_without_cap_but_sasl_configured(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.cap_mode = "421"
     bot = await make_bot(irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right"))
     await joined(bot)
-    assert "SASL failed" in bot.status().last_error
+    assert "SASL failed" in (bot.status().last_error or "")
 
 
 # --- bot mode --------------------------------------------------------------------
 
-async def test_bot_mode_from_isupport(fake, make_bot) -> None:
+async def test_bot_mode_from_isupport(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.isupport = "CHANTYPES=# BOT=B NICKLEN=30"
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
@@ -180,7 +183,7 @@ async def test_bot_mode_from_isupport(fake, make_bot) -> None:
     assert modes == [("ntrbot", "+B")] and bot.bot_mode == "B"
 
 
-async def test_no_bot_mode_without_isupport_bot(fake, make_bot) -> None:
+async def test_no_bot_mode_without_isupport_bot(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     bot.send_raw("PING :fence")

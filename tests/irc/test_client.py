@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -12,13 +14,13 @@ from ntrbot.config import Settings
 from ntrbot.irc.backend import IrcStatus
 from ntrbot.irc.client import DisabledIrc, IrcClient
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
 from tests.support.net import wait_until
 from tests.support.rawirc import Msg
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeIrcd]:
     server = await FakeIrcd().start()
     yield server
     await server.close()
@@ -28,7 +30,8 @@ async def joined(bot: IrcClient) -> None:
     await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
 
 
-async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog) -> None:
+async def test_registration_order_with_password_and_sasl(fake: FakeIrcd, make_bot: MakeBot,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     settings = irc_settings(fake, irc_password="srvpass", irc_sasl_user="bot",
                             irc_sasl_password="right")
     with caplog.at_level(logging.DEBUG):
@@ -49,18 +52,19 @@ async def test_registration_order_with_password_and_sasl(fake, make_bot, caplog)
     assert "PASS ***" in caplog.text
 
 
-async def test_sasl_refused_is_loud_and_registration_continues(fake, make_bot, caplog) -> None:
+async def test_sasl_refused_is_loud_and_registration_continues(
+        fake: FakeIrcd, make_bot: MakeBot, caplog: pytest.LogCaptureFixture) -> None:
     settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="wrong")
     with caplog.at_level(logging.INFO, logger="ntrbot.irc"):
         bot = await make_bot(settings)
         await joined(bot)
-    assert bot.status().last_error.startswith("SASL failed")
+    assert (bot.status().last_error or "").startswith("SASL failed")
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors and "SASL" in errors[0].getMessage()
     assert "wrong" not in caplog.text
 
 
-async def test_cap_ls_without_sasl_but_no_sasl_requested(fake, make_bot) -> None:
+async def test_cap_ls_without_sasl_but_no_sasl_requested(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     assert fake.commands(0)[:3] == ["CAP", "NICK", "USER"]
@@ -74,7 +78,8 @@ def keepalives(fake: FakeIrcd) -> list[Msg]:
             if m.command == "PING" and not m.params[-1].startswith("ntrbot-up")]
 
 
-async def test_keepalive_is_tighter_while_the_show_is_live(fake, make_bot) -> None:
+async def test_keepalive_is_tighter_while_the_show_is_live(fake: FakeIrcd,
+                                                           make_bot: MakeBot) -> None:
     live = {"now": False}
     bot = await make_bot(irc_settings(fake), ping_interval=60.0, ping_timeout=60.0,
                          live_ping_interval=0.2, live_ping_timeout=0.4,
@@ -91,7 +96,7 @@ async def test_keepalive_is_tighter_while_the_show_is_live(fake, make_bot) -> No
     await joined(bot)
 
 
-async def test_ping_timeout_reconnects(fake, make_bot) -> None:
+async def test_ping_timeout_reconnects(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake), ping_interval=0.2, ping_timeout=0.4)
     await joined(bot)
     await fake.wait(lambda: "PING" in fake.commands(0))  # idle -> client PINGs
@@ -103,27 +108,27 @@ async def test_ping_timeout_reconnects(fake, make_bot) -> None:
     await joined(bot)
 
 
-async def test_registration_timeout_reconnects(fake, make_bot) -> None:
+async def test_registration_timeout_reconnects(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.welcome = False
     bot = await make_bot(irc_settings(fake), register_timeout=0.3)
     await fake.wait(lambda: len(fake.conns) >= 2)
-    assert "not registered" in bot.status().last_error
+    assert "not registered" in (bot.status().last_error or "")
     fake.welcome = True
     await joined(bot)
 
 
-async def test_server_error_text_is_kept(fake, make_bot) -> None:
+async def test_server_error_text_is_kept(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     fake.conns[0].send("ERROR :Closing Link: ntrbot (K-lined)")
     fake.conns[0].writer.close()
     await wait_until(lambda: not bot.status().connected, 20, "the drop")
-    assert "K-lined" in bot.status().last_error
+    assert "K-lined" in (bot.status().last_error or "")
     await joined(bot)
 
 
-async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
-                                                               services) -> None:
+async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake: FakeIrcd, make_bot: MakeBot,
+                                                               services: FakeServices) -> None:
     bot = await make_bot(irc_settings(fake), services)
     await joined(bot)
     conn = fake.conns[0]
@@ -137,7 +142,8 @@ async def test_non_utf8_and_garbage_input_do_not_drop_the_link(fake, make_bot,
     assert len(fake.conns) == 1 and bot.status().connected
 
 
-async def test_one_user_cannot_hog_the_bot(fake, make_bot, services) -> None:
+async def test_one_user_cannot_hog_the_bot(fake: FakeIrcd, make_bot: MakeBot,
+                                           services: FakeServices) -> None:
     bot = await make_bot(irc_settings(fake), services)
     await joined(bot)
     conn = fake.conns[0]
@@ -145,24 +151,25 @@ async def test_one_user_cannot_hog_the_bot(fake, make_bot, services) -> None:
         conn.send(":spammer!s@spam.example PRIVMSG #sewerchat :!help")
     conn.send(":other!o@fine.example PRIVMSG #sewerchat :!song 3")
 
-    def replies():
+    def replies() -> list[str]:
         return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
     await fake.wait(lambda: any(r.startswith("Song #3") for r in replies()))
     await asyncio.sleep(0.3)
     assert 1 <= sum(r.startswith("Commands:") for r in replies()) <= 7
 
 
-async def test_kick_rejoins_after_delay(fake, make_bot) -> None:
+async def test_kick_rejoins_after_delay(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake), rejoin_delay=0.1)
     await joined(bot)
     conn = fake.conns[0]
     conn.send(f":op!o@h KICK {CHANNEL} ntrbot :out")
     await fake.wait(lambda: fake.commands(0).count("JOIN") == 2)
     await joined(bot)
-    assert "kicked" in bot.status().last_error
+    assert "kicked" in (bot.status().last_error or "")
 
 
-async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> None:
+async def test_announce_not_stuck_behind_replies(fake: FakeIrcd, make_bot: MakeBot,
+                                                 services: FakeServices) -> None:
     settings = irc_settings(fake, irc_flood_burst=1, irc_flood_rate=5.0)
     bot = await make_bot(settings, services)
     await joined(bot)
@@ -173,17 +180,20 @@ async def test_announce_not_stuck_behind_replies(fake, make_bot, services) -> No
     d = await bot.say(CHANNEL, "ANNOUNCE", priority=True)
     assert await asyncio.wait_for(d.done, 20) == "sent"
 
-    def privmsgs():
+    def privmsgs() -> list[str]:
         return [m.params[-1] for m in conn.received if m.command == "PRIVMSG"]
     await fake.wait(lambda: len(privmsgs()) == 4)
     assert privmsgs().index("ANNOUNCE") <= 1
 
 
-async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
+async def test_status_listener_and_stop_sends_quit(fake: FakeIrcd, make_bot: MakeBot) -> None:
     seen: list[IrcStatus] = []
     bot = await make_bot(irc_settings(fake))
     bot.add_listener(seen.append)
-    bot.add_listener(lambda st: 1 / 0)  # a broken listener hurts no one
+
+    def broken(st: IrcStatus) -> None:
+        raise ZeroDivisionError  # as `1 / 0` would
+    bot.add_listener(broken)  # a broken listener hurts no one
     await joined(bot)
     assert any(s.connected for s in seen)
     await bot.stop("bye now")
@@ -193,7 +203,7 @@ async def test_status_listener_and_stop_sends_quit(fake, make_bot) -> None:
     assert d.status == "failed" and d.done.done()
 
 
-async def test_say_edge_cases(fake, make_bot) -> None:
+async def test_say_edge_cases(fake: FakeIrcd, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(fake))
     await joined(bot)
     empty = await bot.say(CHANNEL, "\r\n\x00")
@@ -205,7 +215,7 @@ async def test_say_edge_cases(fake, make_bot) -> None:
                                 for m in conn.received))
 
 
-async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
+async def test_connect_failure_is_reported_and_retried(make_bot: MakeBot) -> None:
     from tests.support.net import free_port
 
     class Nowhere:
@@ -214,7 +224,7 @@ async def test_connect_failure_is_reported_and_retried(make_bot) -> None:
     bot = await make_bot(irc_settings(Nowhere))
     await wait_until(lambda: bot.status().last_error is not None, 20, "an error")
     st = bot.status()
-    assert not st.connected and "connect to" in st.last_error
+    assert not st.connected and "connect to" in (st.last_error or "")
     d = await bot.say(CHANNEL, "x", priority=True, fresh_for=0.1)
     assert d.status == "queued" and await asyncio.wait_for(d.done, 10) == "expired"
 
@@ -249,12 +259,12 @@ def test_status_json_is_the_health_object(settings: Settings) -> None:
     assert on.to_json()["join_refusals"] == [{"channel": "#c"}]
 
 
-def test_client_needs_a_server(make_settings=None) -> None:
+def test_client_needs_a_server(make_settings: None = None) -> None:
     with pytest.raises(ValueError):
         IrcClient(Settings(admin_token="x" * 32))
 
 
-def self_signed(tmp_path):
+def self_signed(tmp_path: Path) -> Path:
     """A throwaway certificate for 127.0.0.1 (made with `cryptography`)."""
     import datetime
     import ipaddress
@@ -282,7 +292,7 @@ def self_signed(tmp_path):
 
 
 @pytest.mark.parametrize("verify", [True, False])
-async def test_tls_verifies_certificates_unless_told_not_to(tmp_path, make_bot,
+async def test_tls_verifies_certificates_unless_told_not_to(tmp_path: Path, make_bot: MakeBot,
                                                             verify: bool) -> None:
     import ssl
 
@@ -293,7 +303,7 @@ async def test_tls_verifies_certificates_unless_told_not_to(tmp_path, make_bot,
         bot = await make_bot(irc_settings(server, irc_tls=True, irc_tls_verify=verify))
         if verify:  # self-signed: refused, and the reason is reported
             await wait_until(lambda: bot.status().last_error is not None, 20, "an error")
-            assert "CERTIFICATE_VERIFY_FAILED" in bot.status().last_error
+            assert "CERTIFICATE_VERIFY_FAILED" in (bot.status().last_error or "")
             assert not bot.status().connected
         else:
             await joined(bot)

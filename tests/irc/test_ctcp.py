@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ntrbot.irc.ctcp import CtcpResponder, utc_time
 
@@ -15,7 +16,7 @@ class Clock:
         return self.now
 
 
-def responder(clock: Clock, **kw) -> CtcpResponder:  # type: ignore[no-untyped-def]
+def responder(clock: Clock, **kw: Any) -> CtcpResponder:
     return CtcpResponder(version="ntrbot test", clock=clock, wall_clock=lambda: 0.0, **kw)
 
 

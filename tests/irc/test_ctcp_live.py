@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ntrbot.irc.client import IrcClient
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
+from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import Msg, RawIrc
 
 BOT = "ntrbot"
 
 
-def ctcp_reply(name: str, to: str):  # type: ignore[no-untyped-def]
+def ctcp_reply(name: str, to: str) -> Callable[[Msg], bool]:
     def check(m: Msg) -> bool:
         return (m.command == "NOTICE" and m.nick == BOT and m.params[0].lower() == to
                 and m.params[-1].startswith(f"\x01{name}") and m.params[-1].endswith("\x01"))
@@ -18,7 +21,7 @@ def ctcp_reply(name: str, to: str):  # type: ignore[no-untyped-def]
 
 
 async def test_version_ping_time_answered_privately_never_in_the_channel(
-        ircd, make_bot, services) -> None:
+        ircd: IrcServer, make_bot: MakeBot, services: FakeServices) -> None:
     bot: IrcClient = await make_bot(irc_settings(ircd), services)
     await wait_until(lambda: CHANNEL in bot.status().channels, 30, "the join")
     asker = await RawIrc.connect(ircd.host, ircd.port, "asker")

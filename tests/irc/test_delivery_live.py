@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 
-from tests.support.irc_services import CHANNEL, irc_settings
+from ntrbot.irc.client import IrcClient
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
 from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
+from tests.support.tcpproxy import MakeProxy
 
 BOT = "ntrbot"
 
 
 @pytest.fixture(params=["ngircd", "inspircd", "hybrid"])
-def opserver(request: pytest.FixtureRequest, ircd_factory) -> IrcServer:
+def opserver(request: pytest.FixtureRequest, ircd_factory: Callable[..., IrcServer]) -> IrcServer:
     """A real server where the channel's first joiner is op (ngircd, InspIRCd 3, hybrid)."""
-    return ircd_factory(request.param)
+    kind: str = request.param
+    return ircd_factory(kind)
 
 
-async def joined_bot(server, make_bot, **kw):
+async def joined_bot(server: Any, make_bot: MakeBot, **kw: Any) -> IrcClient:
     bot = await make_bot(irc_settings(server, **kw.pop("settings", {})), **kw)
     await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     return bot
@@ -33,7 +38,7 @@ async def op_in_channel(server: IrcServer) -> RawIrc:
     return op
 
 
-async def test_confirmed_line_is_delivered_and_seen(ircd, make_bot) -> None:
+async def test_confirmed_line_is_delivered_and_seen(ircd: IrcServer, make_bot: MakeBot) -> None:
     bot = await joined_bot(ircd, make_bot)
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
     try:
@@ -47,7 +52,8 @@ async def test_confirmed_line_is_delivered_and_seen(ircd, make_bot) -> None:
         await user.close()
 
 
-async def test_moderated_channel_refuses_the_line_at_once(opserver, make_bot) -> None:
+async def test_moderated_channel_refuses_the_line_at_once(opserver: IrcServer,
+                                                          make_bot: MakeBot) -> None:
     op = await op_in_channel(opserver)
     try:
         bot = await joined_bot(opserver, make_bot)
@@ -70,7 +76,8 @@ async def test_moderated_channel_refuses_the_line_at_once(opserver, make_bot) ->
         await op.close()
 
 
-async def test_ban_and_kick_fail_the_waiting_announce(opserver, make_bot) -> None:
+async def test_ban_and_kick_fail_the_waiting_announce(opserver: IrcServer,
+                                                      make_bot: MakeBot) -> None:
     op = await op_in_channel(opserver)
     try:
         bot = await joined_bot(opserver, make_bot, rejoin_delay=0.2)
@@ -86,7 +93,8 @@ async def test_ban_and_kick_fail_the_waiting_announce(opserver, make_bot) -> Non
         await op.close()
 
 
-async def test_no_such_channel_is_failed_with_the_servers_reason(ircd, make_bot) -> None:
+async def test_no_such_channel_is_failed_with_the_servers_reason(ircd: IrcServer,
+                                                                 make_bot: MakeBot) -> None:
     bot = await joined_bot(ircd, make_bot)
     d = await bot.say("#nobody-here", "Now Playing: into the void", priority=True,
                       confirm=True)
@@ -97,7 +105,8 @@ async def test_no_such_channel_is_failed_with_the_servers_reason(ircd, make_bot)
 
 @pytest.mark.parametrize("kind", ["ngircd", "inspircd", "hybrid"])
 async def test_dead_link_is_noticed_and_the_line_resent_after_the_rejoin(
-        kind, ircd_factory, tcp_proxy, make_bot) -> None:
+        kind: str, ircd_factory: Callable[..., IrcServer], tcp_proxy: MakeProxy,
+        make_bot: MakeBot) -> None:
     server = ircd_factory(kind)
     proxy = await tcp_proxy(server.host, server.port)
 
@@ -116,7 +125,8 @@ async def test_dead_link_is_noticed_and_the_line_resent_after_the_rejoin(
         await wait_until(lambda: not bot.status().connected, 20, "the dead link")
         noticed = time.monotonic() - start
         print(f"dead link noticed {noticed:.2f} s after the unconfirmed announce ({kind})")
-        assert d.state == "queued" and "re-sending" in d.detail
+        # (a cast: mypy keeps the "sent" narrowing of d.state across the awaits above)
+        assert cast(str, d.state) == "queued" and "re-sending" in d.detail
         assert "link lost" in (bot.status().last_error or "")
         proxy.restore()
         assert await asyncio.wait_for(d.done, 60) == "delivered"
@@ -129,8 +139,9 @@ async def test_dead_link_is_noticed_and_the_line_resent_after_the_rejoin(
         await user.close()
 
 
-async def test_dead_link_with_a_stale_line_expires_it(ircd_factory, tcp_proxy,
-                                                      make_bot) -> None:
+async def test_dead_link_with_a_stale_line_expires_it(ircd_factory: Callable[..., IrcServer],
+                                                      tcp_proxy: MakeProxy,
+                                                      make_bot: MakeBot) -> None:
     server = ircd_factory("ngircd")
     proxy = await tcp_proxy(server.host, server.port)
 

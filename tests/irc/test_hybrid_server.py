@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 
 import pytest
 
-from tests.support.irc_services import CHANNEL, RecordingBackoff, in_channel, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, RecordingBackoff, in_channel, irc_settings
 from tests.support.ircd import HYBRID_OPER, IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc, is_cmd
+from tests.support.tcpproxy import MakeProxy
 
 pytestmark = pytest.mark.hybrid
 
@@ -66,7 +68,8 @@ async def test_oper_can_kill(hybrid_server: IrcServer) -> None:
         await oper.close()
 
 
-async def test_stock_throttle_refuses_a_quick_reconnect(ircd_factory) -> None:
+async def test_stock_throttle_refuses_a_quick_reconnect(
+        ircd_factory: Callable[..., IrcServer]) -> None:
     server = ircd_factory("hybrid", throttle=True)
     first = await RawIrc.connect(server.host, server.port, "first")
     try:
@@ -78,8 +81,9 @@ async def test_stock_throttle_refuses_a_quick_reconnect(ircd_factory) -> None:
         await first.close()
 
 
-async def test_bot_backs_off_past_the_servers_throttle(ircd_factory, tcp_proxy, make_bot,
-                                                       caplog) -> None:
+async def test_bot_backs_off_past_the_servers_throttle(ircd_factory: Callable[..., IrcServer],
+                                                       tcp_proxy: MakeProxy, make_bot: MakeBot,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
     """A reconnect within the server's 2 s throttle is refused with ERROR "... too fast":
     logged as a throttle, counted, and the next attempt waits the hold, so it gets in."""
     caplog.set_level(logging.INFO, "ntrbot.irc")

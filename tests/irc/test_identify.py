@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
 from tests.support.net import wait_until
 
 PASSWORD = "n1ckserv-pw"
@@ -24,7 +24,8 @@ async def joined(server: FakeIrcd) -> list[str]:
 
 
 @pytest.mark.parametrize("caps", ["multi-prefix", ""])
-async def test_identify_without_sasl(make_bot, caps: str, caplog) -> None:
+async def test_identify_without_sasl(make_bot: MakeBot, caps: str,
+                                     caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     server = await FakeIrcd().start()
     server.caps = caps
@@ -44,7 +45,8 @@ async def test_identify_without_sasl(make_bot, caps: str, caplog) -> None:
         await server.close()
 
 
-async def test_identify_when_sasl_is_configured_but_not_offered(make_bot, caplog) -> None:
+async def test_identify_when_sasl_is_configured_but_not_offered(
+        make_bot: MakeBot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     server = await FakeIrcd().start()
     server.caps = "multi-prefix"  # no sasl
@@ -58,7 +60,7 @@ async def test_identify_when_sasl_is_configured_but_not_offered(make_bot, caplog
         await server.close()
 
 
-async def test_no_identify_after_a_sasl_login(make_bot) -> None:
+async def test_no_identify_after_a_sasl_login(make_bot: MakeBot) -> None:
     server = await FakeIrcd().start()  # offers sasl=PLAIN, accepts bot/right
     try:
         bot = await make_bot(irc_settings(server, irc_sasl_user="bot",
@@ -72,7 +74,7 @@ async def test_no_identify_after_a_sasl_login(make_bot) -> None:
         await server.close()
 
 
-async def test_no_password_no_identify(make_bot) -> None:
+async def test_no_password_no_identify(make_bot: MakeBot) -> None:
     server = await FakeIrcd().start()
     try:
         await make_bot(irc_settings(server))

@@ -130,7 +130,10 @@ async def test_stop_start_keeps_the_port(inspircd_server: IrcServer) -> None:
         user = await RawIrc.connect(inspircd_server.host, port, f"survivor{cycle}")
         inspircd_server.stop()
         assert not inspircd_server.running
-        await wait_until(lambda u=user: u.lines[-1:] == [""], 10, "the client to see EOF")
+
+        def saw_eof(u: RawIrc = user) -> bool:
+            return u.lines[-1:] == [""]
+        await wait_until(saw_eof, 10, "the client to see EOF")
         await user.close()
         inspircd_server.start()
         assert inspircd_server.running and inspircd_server.port == port

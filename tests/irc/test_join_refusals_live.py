@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from tests.support.irc_services import CHANNEL, irc_settings
+from ntrbot.irc.client import IrcClient
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
 from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
@@ -22,12 +25,13 @@ RESTRICTIONS = [
 
 
 @pytest.fixture(params=["ngircd", "inspircd"])
-def opserver(request: pytest.FixtureRequest, ircd_factory) -> IrcServer:
+def opserver(request: pytest.FixtureRequest, ircd_factory: Callable[..., IrcServer]) -> IrcServer:
     """A real server where the channel's first joiner is op."""
-    return ircd_factory(request.param)
+    kind: str = request.param
+    return ircd_factory(kind)
 
 
-def refusal(bot):  # type: ignore[no-untyped-def]
+def refusal(bot: IrcClient) -> Any:
     found = bot.status().join_refusals
     return found[0] if found else None
 
@@ -38,7 +42,8 @@ async def set_mode(op: RawIrc, modes: str) -> None:
     await op.wait_for(lambda m: m.command == "MODE" and m.params[:1] == (CHANNEL,), 10, mark)
 
 
-async def test_each_refusal_is_shown_and_retried_within_seconds(opserver, make_bot) -> None:
+async def test_each_refusal_is_shown_and_retried_within_seconds(opserver: IrcServer,
+                                                                make_bot: MakeBot) -> None:
     op = await RawIrc.connect(opserver.host, opserver.port, "chanop")
     try:
         await op.join(CHANNEL)
@@ -71,7 +76,7 @@ async def test_each_refusal_is_shown_and_retried_within_seconds(opserver, make_b
         await op.close()
 
 
-async def test_an_invite_is_taken_at_once(opserver, make_bot) -> None:
+async def test_an_invite_is_taken_at_once(opserver: IrcServer, make_bot: MakeBot) -> None:
     op = await RawIrc.connect(opserver.host, opserver.port, "chanop")
     try:
         await op.join(CHANNEL)
@@ -86,7 +91,7 @@ async def test_an_invite_is_taken_at_once(opserver, make_bot) -> None:
 
 
 async def test_the_configured_key_opens_the_channel_and_is_never_logged(
-        opserver, make_bot, caplog: pytest.LogCaptureFixture) -> None:
+        opserver: IrcServer, make_bot: MakeBot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     op = await RawIrc.connect(opserver.host, opserver.port, "chanop")
     try:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
+from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
+from tests.support.tcpproxy import MakeProxy
 
 
 async def test_a_server_restart_counts_a_closed_link_and_failed_connects(
-        miniircd, make_bot) -> None:
+        miniircd: IrcServer, make_bot: MakeBot) -> None:
     bot = await make_bot(irc_settings(miniircd))
     await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     assert sum(bot.stats.reconnects.values()) == 0
@@ -24,7 +28,8 @@ async def test_a_server_restart_counts_a_closed_link_and_failed_connects(
 
 
 @pytest.mark.ngircd
-async def test_a_dead_link_is_counted(ircd_factory, tcp_proxy, make_bot) -> None:
+async def test_a_dead_link_is_counted(ircd_factory: Callable[..., IrcServer], tcp_proxy: MakeProxy,
+                                      make_bot: MakeBot) -> None:
     server = ircd_factory("ngircd")
     proxy = await tcp_proxy(server.host, server.port)
 
@@ -41,7 +46,7 @@ async def test_a_dead_link_is_counted(ircd_factory, tcp_proxy, make_bot) -> None
     proxy.restore()
 
 
-async def test_join_refusals_are_counted_by_numeric(miniircd, make_bot) -> None:
+async def test_join_refusals_are_counted_by_numeric(miniircd: IrcServer, make_bot: MakeBot) -> None:
     op = await RawIrc.connect(miniircd.host, miniircd.port, "chanop")
     try:
         await op.join(CHANNEL)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from typing import Any
 
 import irc.connection
 import pytest
 
-from tests.support.irc_services import CHANNEL, irc_settings
+from ntrbot.irc.backend import IrcStatus
+from ntrbot.irc.client import IrcClient
+from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
 from tests.support.ircd import NGIRCD, IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
@@ -17,14 +20,16 @@ from tests.support.rawirc import RawIrc
 BOT = "ntrbot"
 
 
-async def joined_bot(ircd, make_bot, services, **kw):
+async def joined_bot(ircd: IrcServer, make_bot: MakeBot, services: FakeServices,
+                     **kw: Any) -> IrcClient:
     bot = await make_bot(irc_settings(ircd, **kw.pop("settings", {})), services, **kw)
     await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
     return bot
 
 
-async def test_connects_joins_and_answers(ircd, make_bot, services):
-    statuses = []
+async def test_connects_joins_and_answers(ircd: IrcServer, make_bot: MakeBot,
+                                          services: FakeServices) -> None:
+    statuses: list[IrcStatus] = []
     bot = await make_bot(irc_settings(ircd), services)
     bot.add_listener(statuses.append)
     await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
@@ -61,7 +66,9 @@ async def test_connects_joins_and_answers(ircd, make_bot, services):
         await user.close()
 
 
-async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd, make_bot, services):
+async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd: IrcServer, make_bot: MakeBot,
+                                                          services: FakeServices) -> None:
+    assert services.current is not None
     services.current.tracks[0].track.__dict__["title"] = "Evil\r\nQUIT :x\r\nJOIN #other\x00"
     bot = await joined_bot(ircd, make_bot, services)
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
@@ -81,7 +88,9 @@ async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd, make_bot, servic
         await user.close()
 
 
-async def test_long_multibyte_title_arrives_whole_with_url(ircd, make_bot, services):
+async def test_long_multibyte_title_arrives_whole_with_url(ircd: IrcServer, make_bot: MakeBot,
+                                                           services: FakeServices) -> None:
+    assert services.current is not None
     services.current.tracks[1].track.__dict__["title"] = "Ünïcödé 🎵 " * 80
     await joined_bot(ircd, make_bot, services)
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
@@ -98,12 +107,13 @@ async def test_long_multibyte_title_arrives_whole_with_url(ircd, make_bot, servi
         await user.close()
 
 
-async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, services):
+async def test_survives_server_restart_and_delivers_queued_once(ircd: IrcServer, make_bot: MakeBot,
+                                                                services: FakeServices) -> None:
     gate = asyncio.Event()
     gate.set()
     plain = irc.connection.AioFactory()
 
-    async def gated(protocol, address):
+    async def gated(protocol: Any, address: Any) -> Any:
         await gate.wait()
         return await plain(protocol, address)
 
@@ -139,7 +149,8 @@ async def test_survives_server_restart_and_delivers_queued_once(ircd, make_bot, 
         await user.close()
 
 
-async def test_stale_queued_line_expires(ircd, make_bot, services):
+async def test_stale_queued_line_expires(ircd: IrcServer, make_bot: MakeBot,
+                                         services: FakeServices) -> None:
     bot = await joined_bot(ircd, make_bot, services)
     ircd.stop()
     await wait_until(lambda: not bot.status().connected, 30, "bot to notice the drop")
@@ -160,7 +171,9 @@ async def test_stale_queued_line_expires(ircd, make_bot, services):
 
 
 @pytest.mark.parametrize("squatter_in_channel", [True, False], ids=["sees-quit", "retries"])
-async def test_nick_collision_fallback_and_reclaim(ircd, make_bot, services, squatter_in_channel):
+async def test_nick_collision_fallback_and_reclaim(ircd: IrcServer, make_bot: MakeBot,
+                                                   services: FakeServices,
+                                                   squatter_in_channel: bool) -> None:
     squatter = await RawIrc.connect(ircd.host, ircd.port, BOT)
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
     try:
@@ -173,7 +186,7 @@ async def test_nick_collision_fallback_and_reclaim(ircd, make_bot, services, squ
         retry = 3600.0 if squatter_in_channel else 2.0
         bot = await joined_bot(ircd, make_bot, services, nick_retry_interval=retry)
         alt = bot.status().nick
-        assert alt != BOT and alt.startswith("ntrbot")
+        assert alt is not None and alt != BOT and alt.startswith("ntrbot")
         mark = user.mark()
         await user.say(CHANNEL, "!help")
         await user.wait_privmsg(alt, CHANNEL, since=mark, contains="Commands:")
@@ -190,7 +203,8 @@ async def test_nick_collision_fallback_and_reclaim(ircd, make_bot, services, squ
         await squatter.close()
 
 
-async def test_admin_commands_and_refusal(ircd, make_bot, services):
+async def test_admin_commands_and_refusal(ircd: IrcServer, make_bot: MakeBot,
+                                          services: FakeServices) -> None:
     await joined_bot(ircd, make_bot, services)
     boss = await RawIrc.connect(ircd.host, ircd.port, "boss")
     user = await RawIrc.connect(ircd.host, ircd.port, "listener")
@@ -211,7 +225,7 @@ async def test_admin_commands_and_refusal(ircd, make_bot, services):
 
 @pytest.mark.ngircd
 @pytest.mark.skipif(NGIRCD is None, reason="ngircd is not installed")
-async def test_kicked_bot_rejoins_on_ngircd(make_bot, services):
+async def test_kicked_bot_rejoins_on_ngircd(make_bot: MakeBot, services: FakeServices) -> None:
     server = IrcServer("ngircd")
     server.start()
     try:
@@ -232,8 +246,9 @@ async def test_kicked_bot_rejoins_on_ngircd(make_bot, services):
         shutil.rmtree(server.dir, ignore_errors=True)
 
 
-async def test_per_user_command_limit_survives_a_nick_change(ircd, make_bot, services, caplog,
-                                                             monkeypatch):
+async def test_per_user_command_limit_survives_a_nick_change(
+        ircd: IrcServer, make_bot: MakeBot, services: FakeServices,
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """The limit is per user@host: a NICK change does not buy a fresh burst (it did, keyed
     by nick). A user on another connection still gets answers."""
     from ntrbot.irc import command_runner

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import pytest
 
-from tests.support.irc_services import CHANNEL, RecordingBackoff, in_channel, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, RecordingBackoff, in_channel, irc_settings
 from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
+from tests.support.tcpproxy import MakeProxy
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -19,7 +21,8 @@ BOT = "ntrbot"
 RESTARTS = 8
 
 
-async def test_every_restart_is_retried_at_the_first_step(ircd: IrcServer, make_bot) -> None:
+async def test_every_restart_is_retried_at_the_first_step(ircd: IrcServer,
+                                                          make_bot: MakeBot) -> None:
     # five quick tries of <= 1 s each: more than any test server needs to come back
     backoff = RecordingBackoff(first=1.0, cap=30.0, stable_after=600.0, flat=5)
     bot = await make_bot(irc_settings(ircd), backoff=backoff)
@@ -46,8 +49,10 @@ async def test_every_restart_is_retried_at_the_first_step(ircd: IrcServer, make_
 
 @pytest.mark.parametrize("burst", [1000, 4], ids=["flood-protection-off", "flood-on"])
 @pytest.mark.parametrize("kind", ["ngircd", "hybrid"])
-async def test_backlog_after_an_outage_is_slow_not_dead(kind, burst, ircd_factory, tcp_proxy,
-                                                        make_bot) -> None:
+async def test_backlog_after_an_outage_is_slow_not_dead(kind: str, burst: int,
+                                                        ircd_factory: Callable[..., IrcServer],
+                                                        tcp_proxy: MakeProxy,
+                                                        make_bot: MakeBot) -> None:
     """20 announces queued while the link was down go out at once after the rejoin; ngircd
     holds them back with its flood penalty (one command a second), so the PING fences are
     answered long after 5 s. The server keeps talking, so nothing is presumed dead, nothing
@@ -88,8 +93,8 @@ async def test_backlog_after_an_outage_is_slow_not_dead(kind, burst, ircd_factor
         await listener.close()
 
 
-async def test_nick_held_by_a_ghost_is_taken_back(miniircd: IrcServer, make_bot,
-                                                  caplog) -> None:
+async def test_nick_held_by_a_ghost_is_taken_back(miniircd: IrcServer, make_bot: MakeBot,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
     """The nick is held by someone the bot shares no channel with (it sees no QUIT): NickServ
     is asked to GHOST it (the password never logged), NICK is retried until it is free."""
     caplog.set_level(logging.DEBUG)

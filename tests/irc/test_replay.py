@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ntrbot.irc.replay import ReplayFilter, replay_reason, server_time, track_batch
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
 from tests.support.net import wait_until
 
 
@@ -24,7 +25,7 @@ def test_replay_reason_batches_and_age() -> None:
     track_batch(batches, "+a", ["znc.in/playback", CHANNEL], [])
     track_batch(batches, "+b", ["draft/multiline", CHANNEL], [{"key": "batch", "value": "a"}])
     track_batch(batches, "+c", ["netsplit"], [])
-    assert "znc.in/playback" in replay_reason([{"key": "batch", "value": "b"}], batches)
+    assert "znc.in/playback" in (replay_reason([{"key": "batch", "value": "b"}], batches) or "")
     assert replay_reason([{"key": "batch", "value": "c"}], batches) is None
     track_batch(batches, "-a", [], [])
     assert replay_reason([{"key": "batch", "value": "a"}], batches) is None
@@ -35,7 +36,7 @@ def test_replay_reason_batches_and_age() -> None:
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeIrcd]:
     server = await FakeIrcd().start()
     yield server
     await server.close()
@@ -45,7 +46,8 @@ def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-async def test_replayed_commands_get_no_reply(fake, make_bot, services) -> None:
+async def test_replayed_commands_get_no_reply(fake: FakeIrcd, make_bot: MakeBot,
+                                              services: FakeServices) -> None:
     fake.caps = "batch server-time message-tags"
     bot = await make_bot(irc_settings(fake), services)
     await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
@@ -82,7 +84,8 @@ def test_replay_filter_learns_the_server_clock_skew() -> None:
     assert f.skew == 0.0 and f.batches == {}
 
 
-async def test_server_clock_behind_does_not_deafen_the_bot(fake, make_bot, services) -> None:
+async def test_server_clock_behind_does_not_deafen_the_bot(fake: FakeIrcd, make_bot: MakeBot,
+                                                           services: FakeServices) -> None:
     behind = datetime.now(UTC) - timedelta(hours=1)
     fake.caps = "server-time"
     fake.welcome_tags = f"time={stamp(behind)}"

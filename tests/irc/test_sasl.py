@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import logging
 import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from ntrbot.irc.client import IrcClient
 from ntrbot.irc.sasl import Sasl, candidates, chunks
 from ntrbot.irc.scram import ScramClient, ScramError
 from tests.support.certs import make_cert
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
 from tests.support.net import wait_until
 
 # RFC 7677 section 3
@@ -98,13 +101,13 @@ def test_no_common_mechanism_fails_and_ends() -> None:
 # --- against the fake server ----------------------------------------------------
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeIrcd]:
     server = await FakeIrcd().start()
     yield server
     await server.close()
 
 
-async def joined(bot) -> None:
+async def joined(bot: IrcClient) -> None:
     await wait_until(lambda: CHANNEL in bot.status().channels, 20, "join")
 
 
@@ -112,7 +115,8 @@ def authenticates(server: FakeIrcd, conn: int = 0) -> list[str]:
     return [m.params[0] for m in server.conns[conn].received if m.command == "AUTHENTICATE"]
 
 
-async def test_scram_exchange_picked_by_auto(fake, make_bot, caplog) -> None:
+async def test_scram_exchange_picked_by_auto(fake: FakeIrcd, make_bot: MakeBot,
+                                             caplog: pytest.LogCaptureFixture) -> None:
     fake.caps = "sasl=PLAIN,SCRAM-SHA-256 server-time"
     settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right")
     with caplog.at_level(logging.DEBUG):
@@ -128,7 +132,8 @@ async def test_scram_exchange_picked_by_auto(fake, make_bot, caplog) -> None:
     assert "srvNonce42" not in caplog.text  # the server's payloads are hidden too
 
 
-async def test_scram_wrong_server_signature_is_a_failure(fake, make_bot, caplog) -> None:
+async def test_scram_wrong_server_signature_is_a_failure(fake: FakeIrcd, make_bot: MakeBot,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     fake.caps = "sasl=SCRAM-SHA-256"
     fake.scram_bad_signature = True
     settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right")
@@ -136,11 +141,11 @@ async def test_scram_wrong_server_signature_is_a_failure(fake, make_bot, caplog)
         bot = await make_bot(settings)
         await joined(bot)
     assert authenticates(fake)[-1] == "*" and fake.conns[0].sasl.outcomes == ["aborted"]
-    assert "wrong server signature" in bot.status().last_error
+    assert "wrong server signature" in (bot.status().last_error or "")
     assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 
-async def test_scram_refused_never_falls_back_to_plain(fake, make_bot) -> None:
+async def test_scram_refused_never_falls_back_to_plain(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.caps = "sasl"  # mechanisms unlisted: the strongest first
     fake.sasl_mechs = ["SCRAM-SHA-256", "PLAIN"]
     settings = irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="wrong")
@@ -149,10 +154,10 @@ async def test_scram_refused_never_falls_back_to_plain(fake, make_bot) -> None:
     # the password is never sent in the clear to a server that refused it over SCRAM
     assert fake.conns[0].sasl.outcomes == ["SCRAM-SHA-256 failed"]
     assert "PLAIN" not in authenticates(fake)
-    assert bot.status().last_error.startswith("SASL failed: SCRAM-SHA-256")
+    assert (bot.status().last_error or "").startswith("SASL failed: SCRAM-SHA-256")
 
 
-async def test_unlisted_mechanisms_fall_back_after_908(fake, make_bot) -> None:
+async def test_unlisted_mechanisms_fall_back_after_908(fake: FakeIrcd, make_bot: MakeBot) -> None:
     fake.caps = "sasl"
     fake.sasl_mechs = ["PLAIN"]
     bot = await make_bot(irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right"))
@@ -161,7 +166,8 @@ async def test_unlisted_mechanisms_fall_back_after_908(fake, make_bot) -> None:
     assert fake.conns[0].sasl.outcomes == ["PLAIN ok"] and bot.status().last_error is None
 
 
-async def test_plain_when_asked_for_even_if_scram_offered(fake, make_bot) -> None:
+async def test_plain_when_asked_for_even_if_scram_offered(fake: FakeIrcd,
+                                                          make_bot: MakeBot) -> None:
     fake.caps = "sasl=SCRAM-SHA-256,PLAIN"
     bot = await make_bot(irc_settings(fake, irc_sasl_user="bot", irc_sasl_password="right",
                                       irc_sasl_mechanism="PLAIN"))
@@ -171,7 +177,7 @@ async def test_plain_when_asked_for_even_if_scram_offered(fake, make_bot) -> Non
 
 
 @pytest.mark.parametrize("separate_key", [True, False])
-async def test_external_with_a_client_certificate_over_tls(tmp_path, make_bot,
+async def test_external_with_a_client_certificate_over_tls(tmp_path: Path, make_bot: MakeBot,
                                                            separate_key: bool) -> None:
     server_cert, _ = make_cert(tmp_path, "server", separate_key=False)
     client_cert, client_key = make_cert(tmp_path, "ntrbot", separate_key=separate_key)
@@ -199,7 +205,7 @@ async def test_external_with_a_client_certificate_over_tls(tmp_path, make_bot,
 
 
 async def test_unloadable_client_certificate_is_a_reported_connect_failure(
-        tmp_path, make_bot) -> None:
+        tmp_path: Path, make_bot: MakeBot) -> None:
     from ntrbot.config import Settings
     server_cert, _ = make_cert(tmp_path, "server", separate_key=False)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -211,7 +217,7 @@ async def test_unloadable_client_certificate_is_a_reported_connect_failure(
                             irc_tls=True, irc_tls_verify=False, irc_tls_cert=str(gone))
         bot = await make_bot(settings)
         await wait_until(lambda: bot.status().last_error is not None, 20, "an error")
-        assert "connect to" in bot.status().last_error
+        assert "connect to" in (bot.status().last_error or "")
         assert bot._main is not None and not bot._main.done()  # still retrying
     finally:
         await server.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 import pytest
 
@@ -30,18 +32,26 @@ def put(queue: SendQueue, target: str, line: str, *, priority: bool,
                               clock=queue.bucket.clock))
 
 
-def recorder(sent: list[tuple[str, str]]):
+def recorder(sent: list[tuple[str, str]]) -> Callable[[Delivery], None]:
     def write(item: Delivery) -> None:
         sent.append((item.target, item.line))
         item.finish("sent")
     return write
 
 
-@pytest.fixture
-async def runner():
-    tasks = []
+class Run(Protocol):
+    """The `runner` fixture: runs the queue's sender; returns the list of lines sent."""
 
-    def run(queue: SendQueue, ready=lambda t: True, write=None):
+    def __call__(self, queue: SendQueue, ready: Callable[[str], bool] = ...,
+                 write: Callable[[Delivery], None] | None = None) -> list[tuple[str, str]]: ...
+
+
+@pytest.fixture
+async def runner() -> AsyncIterator[Run]:
+    tasks: list[asyncio.Task[None]] = []
+
+    def run(queue: SendQueue, ready: Callable[[str], bool] = lambda t: True,
+            write: Callable[[Delivery], None] | None = None) -> list[tuple[str, str]]:
         sent: list[tuple[str, str]] = []
         task = asyncio.create_task(queue.run(ready, write or recorder(sent)))
         tasks.append(task)
@@ -54,13 +64,14 @@ async def runner():
             await t
 
 
-async def test_priority_jumps_the_backlog(runner) -> None:
+async def test_priority_jumps_the_backlog(runner: Run) -> None:
     clock = Clock()
     queue = SendQueue(TokenBucket(burst=2, rate=1.0, clock=clock))
     sent = runner(queue)
     items = [put(queue, "#c", f"reply {i}", priority=False, fresh_for=60) for i in range(6)]
     await wait_until(lambda: len(sent) == 2, what="the burst")
     announce = put(queue, "#c", "ANNOUNCE", priority=True, fresh_for=60)
+    assert announce is not None
     await asyncio.sleep(0.05)
     assert len(sent) == 2  # bucket empty: nothing more until tokens come back
     clock.now += 1.0
@@ -80,11 +91,12 @@ async def test_priority_jumps_the_backlog(runner) -> None:
     assert len(queue) == 0
 
 
-async def test_not_ready_waits_then_sends_once(runner) -> None:
+async def test_not_ready_waits_then_sends_once(runner: Run) -> None:
     ready = {"#c": False}
     queue = SendQueue(TokenBucket(4, 10.0))
     sent = runner(queue, ready=lambda t: ready[t])
     item = put(queue, "#c", "hello", priority=True, fresh_for=60)
+    assert item is not None
     await asyncio.sleep(0.05)
     assert sent == [] and len(queue) == 1 and not item.done.done()
     ready["#c"] = True
@@ -95,11 +107,12 @@ async def test_not_ready_waits_then_sends_once(runner) -> None:
     assert sent == [("#c", "hello")]
 
 
-async def test_stale_line_expires_and_is_never_sent(runner) -> None:
+async def test_stale_line_expires_and_is_never_sent(runner: Run) -> None:
     ready = {"#c": False}
     queue = SendQueue(TokenBucket(4, 10.0))
     sent = runner(queue, ready=lambda t: ready[t])
     item = put(queue, "#c", "old news", priority=True, fresh_for=0.05)
+    assert item is not None
     assert await asyncio.wait_for(item.done, 10) == "expired"
     assert len(queue) == 0
     ready["#c"] = True
@@ -108,8 +121,8 @@ async def test_stale_line_expires_and_is_never_sent(runner) -> None:
     assert sent == []
 
 
-async def test_write_error_fails_the_item_without_retry(runner) -> None:
-    calls = []
+async def test_write_error_fails_the_item_without_retry(runner: Run) -> None:
+    calls: list[str] = []
 
     def write(item: Delivery) -> None:
         calls.append(item.line)
@@ -118,8 +131,10 @@ async def test_write_error_fails_the_item_without_retry(runner) -> None:
     queue = SendQueue(TokenBucket(4, 10.0))
     runner(queue, write=write)
     item = put(queue, "#c", "x", priority=False, fresh_for=60)
+    assert item is not None
     assert await asyncio.wait_for(item.done, 10) == "failed"
     second = put(queue, "#c", "y", priority=False, fresh_for=60)
+    assert second is not None
     assert await asyncio.wait_for(second.done, 10) == "failed"  # the sender lives on
     assert calls == ["x", "y"]
 
@@ -149,7 +164,7 @@ class CapSasl:
         return self.sasl.state
 
 
-def make_sasl(password: str = "s3cret"):
+def make_sasl(password: str = "s3cret") -> tuple[CapSasl, list[str], list[str]]:
     sent: list[str] = []
     errors: list[str] = []
     sasl = Sasl("bot", password, sent.append, errors.append)
@@ -176,7 +191,7 @@ def test_sasl_success_flow() -> None:
 
 
 @pytest.mark.parametrize("step", ["no-sasl", "nak", "904", "unknown-cap"])
-def test_sasl_failures_end_cap_and_log_loudly(step: str, caplog) -> None:
+def test_sasl_failures_end_cap_and_log_loudly(step: str, caplog: pytest.LogCaptureFixture) -> None:
     sasl, sent, errors = make_sasl()
     with caplog.at_level(logging.ERROR, logger="ntrbot.irc"):
         if step == "no-sasl":

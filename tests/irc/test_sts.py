@@ -7,14 +7,16 @@ import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ntrbot.irc.client import IrcClient
 from ntrbot.irc.sts import Sts, StsStore, parse_value, policy_path
 from ntrbot.irc.transport import tls_context
 from tests.support.certs import make_cert
 from tests.support.fakeircd import FakeIrcd
-from tests.support.irc_services import CHANNEL, irc_settings
+from tests.support.irc_services import CHANNEL, MakeBot, irc_settings
 from tests.support.net import wait_until
 
 
@@ -38,8 +40,9 @@ async def servers(ctx: ssl.SSLContext, duration: str = "300") -> tuple[FakeIrcd,
     return plain, secure
 
 
-def read_policies(db: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(Path(policy_path(db) or "").read_text())
+def read_policies(db: str) -> dict[str, Any]:
+    policies: dict[str, Any] = json.loads(Path(policy_path(db) or "").read_text())
+    return policies
 
 
 def write_policy(db: str, port: int, expires: float) -> None:
@@ -51,11 +54,12 @@ def has_policy_file(db: str) -> bool:
     return Path(policy_path(db) or "").exists()
 
 
-def in_channel(bot) -> bool:  # type: ignore[no-untyped-def]
+def in_channel(bot: IrcClient) -> bool:
     return CHANNEL in bot.status().channels
 
 
-async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_path) -> None:
+async def test_upgrade_remember_and_start_on_tls(make_bot: MakeBot, trusted_cert: ssl.SSLContext,
+                                                 tmp_path: Path) -> None:
     plain, secure = await servers(trusted_cert)
     db = str(tmp_path / "ntrbot.db")
     settings = irc_settings(plain, db_path=db)
@@ -64,6 +68,7 @@ async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_pat
         await wait_until(lambda: in_channel(bot), 20, "the join over TLS")
         st = bot.status()
         assert st.tls is True and st.server == f"127.0.0.1:{secure.port}"
+        assert st.sts is not None
         assert st.sts["port"] == secure.port and st.sts["duration"] == 300
         assert len(plain.conns) == 1 and "QUIT" in plain.commands(0)
         assert "JOIN" not in plain.commands(0)
@@ -94,7 +99,8 @@ async def test_upgrade_remember_and_start_on_tls(make_bot, trusted_cert, tmp_pat
         await secure.close()
 
 
-async def test_no_plaintext_while_a_policy_holds(make_bot, trusted_cert, tmp_path) -> None:
+async def test_no_plaintext_while_a_policy_holds(make_bot: MakeBot, trusted_cert: ssl.SSLContext,
+                                                 tmp_path: Path) -> None:
     plain, secure = await servers(trusted_cert)
     db = str(tmp_path / "ntrbot.db")
     write_policy(db, secure.port, time.time() + 300)
@@ -102,13 +108,13 @@ async def test_no_plaintext_while_a_policy_holds(make_bot, trusted_cert, tmp_pat
     try:
         bot = await make_bot(irc_settings(plain, db_path=db))
         await wait_until(lambda: bot.status().last_error, 20, "a failed TLS connect")
-        assert f":{secure.port} failed" in bot.status().last_error
+        assert f":{secure.port} failed" in (bot.status().last_error or "")
         assert plain.conns == []  # never fell back to plaintext
     finally:
         await plain.close()
 
 
-async def test_expired_policy_is_dropped(make_bot, tmp_path) -> None:
+async def test_expired_policy_is_dropped(make_bot: MakeBot, tmp_path: Path) -> None:
     plain = await FakeIrcd().start()
     db = str(tmp_path / "ntrbot.db")
     write_policy(db, 1, time.time() - 1)
@@ -120,8 +126,9 @@ async def test_expired_policy_is_dropped(make_bot, tmp_path) -> None:
         await plain.close()
 
 
-async def test_unverified_tls_upgrades_but_does_not_remember(make_bot, trusted_cert,
-                                                             tmp_path) -> None:
+async def test_unverified_tls_upgrades_but_does_not_remember(make_bot: MakeBot,
+                                                             trusted_cert: ssl.SSLContext,
+                                                             tmp_path: Path) -> None:
     plain, secure = await servers(trusted_cert)
     db = str(tmp_path / "ntrbot.db")
     try:
@@ -168,7 +175,8 @@ def test_store_expiry_and_reschedule(tmp_path: Path) -> None:
     wall.now += 60
     store.reschedule("irc.example")  # closing: 100 s from now
     wall.now += 90
-    assert StsStore(path, clock=wall).get("irc.example")["port"] == 6697  # persisted
+    persisted = StsStore(path, clock=wall).get("irc.example")
+    assert persisted is not None and persisted["port"] == 6697  # persisted
     wall.now += 11
     assert store.get("irc.example") is None
     (tmp_path / "bad.json").write_text("{not json")

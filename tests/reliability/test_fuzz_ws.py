@@ -172,7 +172,9 @@ def test_announce_socket_refuses_bad_first_frames_with_4001(server: ThreadedApp)
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
             return ws.close_code
 
-    for bad in ['{"type": "subscribe", "token": "wrong"}', '{"type": "subscribe"}',
-                '{"type": "subscribe", "token": 5}', "[]", "not json", b"\x81\x00",
-                '{"token": "' + ADMIN_TOKEN + '"}']:
+    bads: list[str | bytes] = [
+        '{"type": "subscribe", "token": "wrong"}', '{"type": "subscribe"}',
+        '{"type": "subscribe", "token": 5}', "[]", "not json", b"\x81\x00",
+        '{"token": "' + ADMIN_TOKEN + '"}']
+    for bad in bads:
         assert asyncio.run(first_frame(bad)) == 4001, bad

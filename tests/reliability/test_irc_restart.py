@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,8 @@ class Show:
         self.show_id = 0
 
     async def health(self) -> dict[str, Any]:
-        return (await self.http.get("/health")).json()
+        health: dict[str, Any] = (await self.http.get("/health")).json()
+        return health
 
     async def in_channel(self) -> bool:
         irc = (await self.health())["irc"]
@@ -150,12 +151,14 @@ class Show:
         resp = await self.http.post("/admin/announce", headers=BEARER, json={
             "show_id": self.show_id, "position": position, "force": True})
         assert resp.status_code == 200, resp.text
-        return resp.json()
+        data: dict[str, Any] = resp.json()
+        return data
 
     async def delivery(self, ann_id: int) -> str:
         history = (await self.http.get(f"/shows/{self.show_id}/announcements",
                                         headers=self.auth)).json()
-        return next(a["delivery"] for a in history["announcements"] if a["id"] == ann_id)
+        state: str = next(a["delivery"] for a in history["announcements"] if a["id"] == ann_id)
+        return state
 
     async def server_down(self) -> None:
         await self.gate.shut()
@@ -223,8 +226,10 @@ async def test_restarts_rejoin_and_deliver_queued_announces_once(
             obs = await show.server_up()  # the bot rejoined (JOIN seen by the observer)
             for d in down:
                 await obs.wait_privmsg(NICK, CHANNEL, contains=d["message"], timeout=20)
-                assert await wait_until(
-                    lambda d=d: _is(show.delivery(d["announcement_id"]), "delivered"), timeout=10)
+
+                def delivered(d: dict[str, Any] = d) -> Awaitable[bool]:
+                    return _is(show.delivery(d["announcement_id"]), "delivered")
+                assert await wait_until(delivered, timeout=10)
                 messages.append(d["message"])
             # and a live announce right after the rejoin goes straight out
             live = await show.announce(25)
@@ -242,7 +247,7 @@ async def test_restarts_rejoin_and_deliver_queued_announces_once(
 
 
 async def _is(value: Any, want: str) -> bool:
-    return (await value) == want
+    return bool((await value) == want)
 
 
 async def test_announces_older_than_fresh_seconds_expire_and_are_never_sent(
@@ -254,8 +259,10 @@ async def test_announces_older_than_fresh_seconds_expire_and_are_never_sent(
             stale = await show.announce(cycle + 2)
             assert stale["delivery"] == "queued"
             # reported as expired once the freshness window has passed
-            assert await wait_until(
-                lambda s=stale: _is(show.delivery(s["announcement_id"]), "expired"), timeout=15)
+
+            def expired(s: dict[str, Any] = stale) -> Awaitable[bool]:
+                return _is(show.delivery(s["announcement_id"]), "expired")
+            assert await wait_until(expired, timeout=15)
             obs = await show.server_up()
             marker = await show.announce(20 + cycle)
             assert marker["delivery"] == "delivered"

@@ -15,7 +15,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-async def open_dashboard(browser: Any, base_url: str, **context: Any) -> tuple[Any, Any, list]:
+async def open_dashboard(browser: Any, base_url: str, **context: Any) -> tuple[Any, Any, list[str]]:
     """A new context logged into the dashboard: (context, page, console problems)."""
     ctx = await browser.new_context(**context)
     page = await ctx.new_page()

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from tests.support.standins import show, track
 
@@ -27,7 +28,7 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
-def sample_shows() -> list[dict]:
+def sample_shows() -> list[dict[str, Any]]:
     """Current show (episode 42) first, then the previous one (41)."""
     return [
         show(2, 42, [track(1, "First Song"), track(2, "Second\r\nSong"), track(3, "Third")]),

@@ -7,8 +7,13 @@ import base64
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Callable
+from ssl import SSLContext
+from typing import TypeVar
 
 from tests.support.rawirc import Msg, parse
+
+T = TypeVar("T")
 
 
 class FakeConn:
@@ -116,7 +121,7 @@ class FakeConn:
 class FakeIrcd:
     """Accepts connections on a free loopback port; `conns` in order of arrival."""
 
-    def __init__(self, ssl=None) -> None:
+    def __init__(self, ssl: SSLContext | None = None) -> None:
         self.host = "127.0.0.1"
         self.port = 0
         self.conns: list[FakeConn] = []
@@ -150,9 +155,9 @@ class FakeIrcd:
         self.changed.set()
         await conn.serve()
 
-    async def wait(self, predicate, timeout: float = 20.0):
+    async def wait(self, predicate: Callable[[], T], timeout: float = 20.0) -> T:
         """Wait until predicate() is truthy; returns its value."""
-        async def loop():
+        async def loop() -> T:
             while True:
                 value = predicate()
                 if value:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ntrbot.config import Settings, validate
 from ntrbot.irc.backoff import Backoff
@@ -70,6 +70,13 @@ def irc_settings(server: Any, **overrides: Any) -> Settings:
     settings = Settings(**values)
     validate(settings)
     return settings
+
+
+class MakeBot(Protocol):
+    """The `make_bot` fixture (tests/irc/conftest.py): a started IrcClient."""
+
+    async def __call__(self, settings: Settings, services: FakeServices | None = None,
+                       **kwargs: Any) -> IrcClient: ...
 
 
 def fast_backoff() -> Backoff:

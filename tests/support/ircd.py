@@ -323,7 +323,8 @@ def running_server(kind: str) -> Iterator[IrcServer]:
 @pytest.fixture(params=SERVER_KINDS)
 def ircd_kind(request: pytest.FixtureRequest) -> str:
     """'miniircd', 'ngircd', 'inspircd' or 'hybrid'; tests using `ircd` run once per kind."""
-    return request.param
+    kind: str = request.param
+    return kind
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from ntrbot import keys
 from ntrbot.app import create_app
 from ntrbot.config import Settings, validate
+from ntrbot.soundcloud.client import SoundCloudClient
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 
@@ -57,7 +58,8 @@ class InProcess:
     async def health(self) -> dict[str, Any]:
         resp = await self.client.get("/health")
         assert resp.status == 200
-        return await resp.json()
+        health: dict[str, Any] = await resp.json()
+        return health
 
     async def titles(self) -> list[str]:
         resp = await self.client.get("/playlist")
@@ -91,7 +93,8 @@ def fast_soundcloud(app: web.Application, *, timeout: float = 0.5, retries: int 
     import httpx
 
     app[keys.HTTP].timeout = httpx.Timeout(timeout)
-    sc = app[keys.SOUNDCLOUD]
+    # the in-process app's SoundCloud is the real client (not the demo's sample data)
+    sc = cast(SoundCloudClient, app[keys.SOUNDCLOUD])
     sc.max_retries = retries
     sc.backoff_base = 0.01
     sc.max_retry_after = 0.2

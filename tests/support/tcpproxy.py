@@ -330,8 +330,11 @@ class ThreadedTcpProxy:
         self.close()
 
 
+MakeProxy = Callable[[str, int], Awaitable[TcpProxy]]  # the `tcp_proxy` fixture
+
+
 @pytest.fixture
-async def tcp_proxy() -> AsyncIterator[Callable[[str, int], Awaitable[TcpProxy]]]:
+async def tcp_proxy() -> AsyncIterator[MakeProxy]:
     """``await tcp_proxy(host, port)``: a started TcpProxy in front of host:port (closed after)."""
     proxies: list[TcpProxy] = []
 
