@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
     from ntrbot.announcing.announcer import Announcer
     from ntrbot.announcing.outputs.relay import RelayOutputs
+    from ntrbot.announcing.outputs.relay_hub import RelayHub
     from ntrbot.announcing.outputs.webhooks import WebhookOutputs
     from ntrbot.attempts import LoginThrottle
     from ntrbot.config import Settings
     from ntrbot.events import EventBus
     from ntrbot.fanout import Fanout
-    from ntrbot.http.hub import AnnounceHub
     from ntrbot.irc.backend import IrcBackend
     from ntrbot.listeners import PublicFeed
     from ntrbot.soundcloud.client import SoundCloudApi
@@ -36,7 +36,7 @@ HTTP: web.AppKey[httpx.AsyncClient] = web.AppKey("http")
 SOUNDCLOUD: web.AppKey[SoundCloudApi] = web.AppKey("soundcloud")
 POLLER: web.AppKey[Poller] = web.AppKey("poller")
 IRC: web.AppKey[IrcBackend] = web.AppKey("irc")
-HUB: web.AppKey[AnnounceHub] = web.AppKey("hub")
+HUB: web.AppKey[RelayHub] = web.AppKey("hub")
 RELAYS: web.AppKey[RelayOutputs] = web.AppKey("relays")
 ANNOUNCER: web.AppKey[Announcer] = web.AppKey("announcer")
 WEBHOOKS: web.AppKey[WebhookOutputs] = web.AppKey("webhooks")

@@ -443,8 +443,8 @@ async def test_close_socket_never_raises() -> None:
 async def test_the_three_sockets_share_the_class_with_their_policy(
         make_settings: Callable[..., Any], make_app: Any) -> None:
     from ntrbot import keys
+    from ntrbot.announcing.outputs.relay_hub import CLOSE_TOO_SLOW
     from ntrbot.http.dashboard import CLOSE_LOGGED_OUT
-    from ntrbot.http.hub import CLOSE_TOO_SLOW
     from ntrbot.keys import FEED, SOCKETS
     from tests.support.dashboard import dashboard_settings
     from tests.support.fakes import FakeIrc

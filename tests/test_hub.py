@@ -17,8 +17,8 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
+from ntrbot.announcing.outputs.relay_hub import Relay, RelayHub
 from ntrbot.config import Settings
-from ntrbot.http.hub import AnnounceHub
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fakes import FakeIrc
 from tests.support.plugin import MakeApp
@@ -32,7 +32,7 @@ def hub_app(make_app: MakeApp, make_settings: Callable[..., Settings],
     """The app with FakeIrc and an announce hub of `hub_kw` (short timeouts)."""
     settings = make_settings()
     app = make_app(settings, FakeIrc())
-    hub = app[keys.HUB] = AnnounceHub(settings.admin_token, events=app[keys.EVENTS], **hub_kw)
+    hub = app[keys.HUB] = RelayHub(events=app[keys.EVENTS], **hub_kw)
     app[keys.RELAYS] = hub.outputs
     return app
 
@@ -58,7 +58,7 @@ async def subscribe(client: TestClient[Any, Any]) -> Any:
 
 
 def test_default_timeouts() -> None:
-    hub = AnnounceHub("t")
+    hub = RelayHub()
     assert hub.auth_timeout == 10.0 and hub.heartbeat > 0 and hub.subscribers == 0
 
 
@@ -168,7 +168,7 @@ async def _raw_subscriber(host: str, port: int) -> tuple[asyncio.StreamReader,
 
 async def test_stuck_subscriber_never_delays_others(app_client: Any) -> None:
     app, client = app_client
-    hub: AnnounceHub = app[keys.HUB]
+    hub: RelayHub = app[keys.HUB]
     fast = await subscribe(client)
     assert (await recv_json(fast))["subscribers"] == 1
     _, writer = await _raw_subscriber(client.host, client.port)
@@ -207,9 +207,7 @@ class _StuckWs:
 
 
 async def test_full_queue_drops_subscriber_without_waiting() -> None:
-    from ntrbot.http.hub import Relay
-
-    hub = AnnounceHub("t", send_timeout=60, queue_size=2)
+    hub = RelayHub(send_timeout=60, queue_size=2)
     stuck = hub.fanout.join(_StuckWs(), Relay("stuck"))
     t0 = time.monotonic()
     for i in range(5):
@@ -244,7 +242,7 @@ async def test_heartbeat_drops_silent_client(make_settings: Callable[..., Settin
     app = hub_app(make_app, make_settings, heartbeat=0.3)
     client = await aiohttp_client(app)
     _, writer = await _raw_subscriber(client.host, client.port)  # never answers pings
-    hub: AnnounceHub = app[keys.HUB]
+    hub: RelayHub = app[keys.HUB]
     for _ in range(100):
         if hub.subscribers == 1:
             break
@@ -263,7 +261,7 @@ async def test_a_burst_of_joins_drops_nobody(make_settings: Callable[..., Settin
                                              make_app: MakeApp) -> None:
     app = hub_app(make_app, make_settings, queue_size=8)
     client = await aiohttp_client(app)
-    hub: AnnounceHub = app[keys.HUB]
+    hub: RelayHub = app[keys.HUB]
     url = str(client.make_url("/ws/announce"))
     n = 150
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:

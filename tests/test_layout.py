@@ -199,11 +199,6 @@ def test_test_modules_share_helpers_only_through_tests_support() -> None:
                     f"{path.relative_to(tests)} imports {node.module}: move it to tests/support")
 
 
-#: What keys.py may still import from ntrbot.http until its key moves to a domain type.
-#: HUB: helper O keys the relay side by a domain type in the same round (remove on merge).
-KEYS_HTTP_PENDING = {"ntrbot.http.hub"}
-
-
 def _all_imports(path: Path) -> set[str]:
     """Every module `path` names in an import, type-only ones included."""
     found: set[str] = set()
@@ -231,4 +226,4 @@ def test_app_keys_are_made_only_in_keys_py() -> None:
 def test_keys_py_imports_no_http_module_not_even_for_types() -> None:
     http = {m for m in _all_imports(PACKAGE / "keys.py")
             if m == "ntrbot.http" or m.startswith("ntrbot.http.")}
-    assert http - KEYS_HTTP_PENDING == set()
+    assert http == set()
