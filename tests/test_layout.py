@@ -227,3 +227,14 @@ def test_keys_py_imports_no_http_module_not_even_for_types() -> None:
     http = {m for m in _all_imports(PACKAGE / "keys.py")
             if m == "ntrbot.http" or m.startswith("ntrbot.http.")}
     assert http == set()
+
+
+def test_the_wheel_lists_every_package() -> None:
+    """pyproject's explicit package list names every package folder (a missed one installs
+    without it: a fresh venv's `ntrbot demo` failed with ModuleNotFoundError)."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"][
+        "setuptools"]["packages"])
+    folders = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert folders - listed == set()
