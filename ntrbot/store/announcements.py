@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -50,10 +51,12 @@ class AnnouncementStore:
             return []
         ids = [r[0] for r in rows]
         by_id: dict[int, list[OutputDelivery]] = {i: [] for i in ids}
-        marks = ",".join("?" * len(ids))
+        # One SQL text for any number of ids (a `?` per id would prepare and cache a new,
+        # bigger statement whenever the count changes: memory grew with every announcement).
         for d in await self._all(
                 "SELECT announcement_id, output, state, detail, at FROM deliveries WHERE "
-                f"announcement_id IN ({marks}) ORDER BY announcement_id, ord", ids):
+                "announcement_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY announcement_id, ord", (json.dumps(ids),)):
             by_id[d[0]].append(OutputDelivery(d[1], d[2], d[3], _dt(d[4])))
         return [self._ann(r, by_id[r[0]]) for r in rows]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -192,16 +193,12 @@ class Database:
     async def tracks_by_id(self, ids: Iterable[int], *,
                            conn: aiosqlite.Connection | None = None) -> dict[int, Track]:
         """Stored tracks by id (`conn`: a write's connection, as for `_all`)."""
-        ids = list(ids)
-        out: dict[int, Track] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in await self._all(
-                    "SELECT id, title, artist, permalink_url, artwork_url, duration_ms, license "
-                    f"FROM tracks WHERE id IN ({marks})", chunk, conn):
-                out[r[0]] = _track(r)
-        return out
+        # One SQL text for any number of ids: see `_with_deliveries`.
+        rows = await self._all(
+            "SELECT id, title, artist, permalink_url, artwork_url, duration_ms, license "
+            "FROM tracks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),), conn)
+        return {r[0]: _track(r) for r in rows}
 
     async def save_playlists(self, tracks: Sequence[Track],
                              playlists: dict[tuple[datetime, datetime], list[Entry]]) -> None:
