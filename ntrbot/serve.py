@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -47,6 +48,20 @@ def setup_logging(level: str) -> None:
     logging.getLogger("aiohttp.server").addFilter(_QuietBadRequests())
 
 
+def settle_garbage_collector() -> None:
+    """After start-up, freeze what imports and start-up made (modules, classes, settings:
+    they live as long as the process) out of the collector's reach.
+
+    CPython runs a full collection only when the objects that survived into the oldest
+    generation grew by a quarter of those already there; start-up leaves some 10^5 such
+    objects, so the reference cycles that aiohttp and asyncio leave behind each closed
+    connection waited for tens of thousands of them, show night after show night (the
+    soak's RSS crept up ~0.3 MB a night). Frozen, they no longer count: full collections
+    come as often as the running process needs, and each one skips the frozen heap."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(app: web.Application, host: str, port: int,
                 ready: Callable[[], None]) -> int:
     """Start `app`, listen, call `ready()`, run until SIGINT/SIGTERM, stop in reverse order.
@@ -71,6 +86,7 @@ async def serve(app: web.Application, host: str, port: int,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        settle_garbage_collector()
         ready()
         await stop.wait()
         log.info("stopping")

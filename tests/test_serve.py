@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from ntrbot.serve import _QuietBadRequests
+from ntrbot.serve import _QuietBadRequests, serve
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.net import free_port
 from tests.support.process import NtrbotProcess
@@ -67,3 +71,22 @@ async def test_malformed_request_against_the_real_process(tmp_path: Path) -> Non
     finally:
         assert await bot.stop() == 0
     assert "Traceback" not in bot.log() and "ERROR" not in bot.log()
+
+
+async def test_start_up_objects_are_frozen_out_of_the_collector() -> None:
+    """Once listening, what start-up made is frozen: CPython's full collection waits for the
+    oldest generation to grow by a quarter, and ~10^5 start-up objects there kept the cycles
+    each closed connection leaves (aiohttp, asyncio) uncollected night after night."""
+    app = web.Application()
+    seen: list[int] = []
+    gc.unfreeze()
+
+    def ready() -> None:
+        seen.append(gc.get_freeze_count())
+        os.kill(os.getpid(), signal.SIGINT)  # serve()'s own handler: a clean stop
+
+    try:
+        assert await serve(app, "127.0.0.1", free_port(), ready) == 0
+    finally:
+        gc.unfreeze()
+    assert seen and seen[0] > 1000
