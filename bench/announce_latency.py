@@ -23,6 +23,7 @@ from bench.common import (
     ms,
     ntr_env,
     privmsg_from,
+    says,
     summary,
     verdict,
     wait_for,
@@ -87,7 +88,8 @@ async def main(count: int, warmup: int, gap: float, profile: bool, compat: bool,
 
                 async def subscribed() -> bool:
                     async with http.get("/health") as r:
-                        return (await r.json())["subscribers"] >= 1
+                        subscribers: int = (await r.json())["subscribers"]
+                        return subscribers >= 1
                 await wait_for(subscribed, 30, "Sopel subscribed to /ws/announce")
             direct: list[float] = []
             relayed: list[float] = []
@@ -138,8 +140,7 @@ async def main(count: int, warmup: int, gap: float, profile: bool, compat: bool,
                 text = f"raw hop {i}"
                 t0 = time.perf_counter()
                 sender.send(f"PRIVMSG {CHANNEL} :{text}")
-                at, _ = await obs.wait(
-                    lambda t, ln, text=text: privmsg_from(ln, "rawsender") == text, 10, since)
+                at, _ = await obs.wait(says("rawsender", text, exact=True), 10, since)
                 irc_hop.append(at - t0)
                 t0 = time.perf_counter()
                 async with http.get("/health") as r:

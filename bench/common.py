@@ -279,6 +279,14 @@ def privmsg_from(line: str, nick: str, channel: str = CHANNEL) -> str | None:
     return text
 
 
+def says(nick: str, text: str, *, exact: bool = False) -> Callable[[float, str], bool]:
+    """An `IrcObserver.wait` match: a PRIVMSG from `nick` containing (or equal to) `text`."""
+    def match(_at: float, line: str) -> bool:
+        said = privmsg_from(line, nick)
+        return said == text if exact else text in (said or "")
+    return match
+
+
 # --- profiling (py-spy, when installed; not a test dependency) -----------------------------
 
 class PySpy:

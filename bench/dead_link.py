@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 
@@ -17,7 +18,7 @@ from bench.common import (
     irc_env,
     ms,
     ntr_env,
-    privmsg_from,
+    says,
     summary,
     verdict,
     wait_for,
@@ -33,12 +34,12 @@ async def main(rounds: int, ircd_kind: str) -> None:
     try:
         fake = await stack.start_fake(week_likes(30))
         ircd = stack.start_ircd(ircd_kind)
-        proxy = await TcpProxy(ircd.host, ircd.port).start()
+        proxy = started = await TcpProxy(ircd.host, ircd.port).start()
         obs = await IrcObserver.connect(ircd.host, ircd.port, "observer")
         await obs.join(CHANNEL)
 
         class Via:
-            host, port = "127.0.0.1", proxy.port
+            host, port = "127.0.0.1", started.port
 
         bot = await stack.start_ntrbot({**ntr_env(fake), **irc_env(Via)})  # type: ignore[arg-type]
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -46,9 +47,10 @@ async def main(rounds: int, ircd_kind: str) -> None:
         recovered: list[float] = []
         outcomes: list[str] = []
         async with aiohttp.ClientSession(bot.base_url) as http:
-            async def health() -> dict:
+            async def health() -> dict[str, Any]:
                 async with http.get("/health") as r:
-                    return (await r.json())["irc"]
+                    irc: dict[str, Any] = (await r.json())["irc"]
+                    return irc
 
             async def joined() -> bool:
                 return CHANNEL in (await health())["channels"]
@@ -76,8 +78,7 @@ async def main(rounds: int, ircd_kind: str) -> None:
                 proxy.restore()
                 proxy.reset()
                 tag = f"Song #{i % 30 + 1}: Bench Track"
-                await obs.wait(lambda t, ln, tag=tag: tag in (privmsg_from(ln, "ntrbot") or ""),
-                               60, since)
+                await obs.wait(says("ntrbot", tag), 60, since)
                 ann_id = body["id"]
 
                 async def final(ann_id: int = ann_id) -> str | None:

@@ -18,7 +18,7 @@ from bench.common import (
     irc_env,
     ms,
     ntr_env,
-    privmsg_from,
+    says,
     summary,
     verdict,
     wait_for,
@@ -69,8 +69,7 @@ async def run(stack: Stack, fake: object, ircd: object, obs: IrcObserver, extra:
                 if r.status != 200:
                     raise RuntimeError(f"announce failed: {r.status} {body}")
             t_answer = time.perf_counter()
-            at, _ = await obs.wait(lambda t, ln, tag=tag: tag in (privmsg_from(ln, "ntrbot")
-                                                                   or ""), 10, since)
+            at, _ = await obs.wait(says("ntrbot", tag), 10, since)
             if i >= 10:
                 line.append(at - t0)
                 answer.append(t_answer - t0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import shutil
 import statistics
 import subprocess
@@ -223,7 +224,7 @@ async def main(runs: int, idle: float, servers: list[str], python: str) -> None:
         for kind in servers:
             ircd = IrcServer(kind)
             ircd.start()
-            stack.closers.append(lambda ircd=ircd: shutil.rmtree(ircd.dir, ignore_errors=True))
+            stack.closers.append(functools.partial(shutil.rmtree, ircd.dir, ignore_errors=True))
             stack.closers.append(ircd.stop)
             obs = await IrcObserver.connect(ircd.host, ircd.port, "observer")
             await obs.join(CHANNEL)

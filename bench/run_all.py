@@ -9,7 +9,7 @@ import time
 
 from bench.common import machine
 
-BENCHES = [
+BENCHES: list[tuple[str, list[str]]] = [
     ("announce_latency", []),
     ("ws_fanout", []),
     ("poller", []),

@@ -12,6 +12,7 @@ import os
 import resource
 import socket
 import time
+from collections.abc import Callable
 
 import aiohttp
 
@@ -79,9 +80,10 @@ class Subscriber(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        self.transport.write(
+        transport.write(
             f"GET /ws/{Subscriber.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"X-Forwarded-For: {self.address}\r\n"
@@ -126,6 +128,11 @@ async def connect(host: str, port: int, stalled: bool) -> Subscriber:
     return proto
 
 
+def each_got_more(subs: list[Subscriber], counts: list[int]) -> Callable[[], bool]:
+    """A `wait_for` check: every subscriber saw more than its count of messages, or closed."""
+    return lambda: all(len(s.seen) > c or s.closed for s, c in zip(subs, counts, strict=True))
+
+
 async def run_phase(http: aiohttp.ClientSession, show_id: int, subs: list[Subscriber],
                     repeats: int, warmup: int, gap: float) -> tuple[list[float], list[float], int]:
     """Announce (/ws/public: announce, then retract) `warmup + repeats` times; per repeat:
@@ -149,9 +156,8 @@ async def run_phase(http: aiohttp.ClientSession, show_id: int, subs: list[Subscr
             async with http.delete(f"/admin/announcements/{ann_id}", headers=headers) as resp:
                 assert resp.status == 200, await resp.text()
         try:
-            await wait_for(lambda counts=counts: all(
-                len(s.seen) > c or s.closed for s, c in zip(healthy, counts, strict=True)),
-                10, "every subscriber to get the announce", interval=0.001)
+            await wait_for(each_got_more(healthy, counts), 10,
+                           "every subscriber to get the announce", interval=0.001)
         except TimeoutError:
             pass
         got = [s.seen[c] - t0 for s, c in zip(healthy, counts, strict=True) if len(s.seen) > c]

@@ -15,7 +15,6 @@ from ntrbot.announcing.announcer import Announcer
 from ntrbot.announcing.channel_services import ChannelServices
 from ntrbot.announcing.outputs import Output
 from ntrbot.announcing.outputs.irc import IrcOutputs
-from ntrbot.config import Settings
 from ntrbot.events import EventBus
 from ntrbot.http.dashboard import setup_dashboard
 from ntrbot.http.helpers import error_middleware
@@ -26,6 +25,7 @@ from ntrbot.irc.backend import IrcBackend
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.serve import StartupError
+from ntrbot.settings import Settings
 from ntrbot.soundcloud.client import SoundCloudApi, SoundCloudClient
 from ntrbot.soundcloud.outgoing import http_client
 from ntrbot.soundcloud.poller import Poller

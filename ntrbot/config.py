@@ -7,33 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ntrbot.config_checks import (
-    ANNOUNCE_FIELDS,
-    MIN_TOKEN_LENGTH,
-    check_announce_format,
-    check_channel_keys,
-    check_irc_sasl,
-    check_tokens,
-    check_webhooks,
-    validate,
-)
-from ntrbot.settings import (
-    DEFAULT_ANNOUNCE_FORMAT,
-    PREFIX,
-    SECRET_FIELDS,
-    ConfigError,
-    Settings,
-    setting_help,
-    setting_names,
-)
-
-#: What other modules import from here (the definitions and the checks live beside it).
-__all__ = [
-    "ANNOUNCE_FIELDS", "DEFAULT_ANNOUNCE_FORMAT", "MIN_TOKEN_LENGTH", "PREFIX", "SECRET_FIELDS",
-    "ConfigError", "Settings", "check_announce_format", "check_channel_keys", "check_irc_sasl",
-    "check_tokens", "check_webhooks", "load_settings", "setting_help", "setting_names",
-    "validate",
-]
+from ntrbot.config_checks import validate
+from ntrbot.settings import PREFIX, ConfigError, Settings
 
 
 def _to_bool(v: Any) -> bool:

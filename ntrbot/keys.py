@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from ntrbot.announcing.outputs.relay_hub import RelayHub
     from ntrbot.announcing.outputs.webhooks import WebhookOutputs
     from ntrbot.attempts import LoginThrottle
-    from ntrbot.config import Settings
     from ntrbot.events import EventBus
     from ntrbot.fanout import Fanout
     from ntrbot.irc.backend import IrcBackend
     from ntrbot.listeners import PublicFeed
+    from ntrbot.settings import Settings
     from ntrbot.soundcloud.client import SoundCloudApi
     from ntrbot.soundcloud.poller import Poller
     from ntrbot.stats import AppStats

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ntrbot.app import create_app
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, SHOW_START
 from tests.support.seed import seed_songs
 

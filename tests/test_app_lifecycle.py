@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from ntrbot.announcing.announcer import Announcer
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.fakes import FakeIrc
 
 

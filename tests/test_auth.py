@@ -16,7 +16,6 @@ from cryptography.fernet import Fernet
 
 from ntrbot.app import create_app
 from ntrbot.attempts import LoginThrottle
-from ntrbot.config import Settings
 from ntrbot.http.auth import (
     SessionStorage,
     bearer_ok,
@@ -27,6 +26,7 @@ from ntrbot.http.auth import (
     same_origin,
     verify_password,
 )
+from ntrbot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -202,7 +202,8 @@ def test_a_fresh_process_does_not_load_cryptography(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from ntrbot.app import create_app\n"
-        "from ntrbot.config import Settings, validate\n"
+        "from ntrbot.config_checks import validate\n"
+        "from ntrbot.settings import Settings\n"
         f"s = Settings(admin_token='t' * 32, db_path={str(tmp_path / 'x.db')!r},\n"
         "             web_user='host', web_password='pw', secret_key='k' * 32)\n"
         "validate(s)\n"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.config import load_settings
+from ntrbot.settings import ConfigError, Settings
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.process import REPO
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ntrbot import __version__
-from ntrbot.config import setting_names
 from ntrbot.http.auth import verify_password
+from ntrbot.settings import setting_names
 from tests.support.constants import ADMIN_TOKEN
 from tests.support.fake_soundcloud import DEFAULT_CLIENT_ID, FakeSoundCloud, make_like
 from tests.support.net import free_port

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ntrbot.config import ConfigError, Settings, load_settings, setting_names
+from ntrbot.config import load_settings
+from ntrbot.settings import ConfigError, Settings, setting_names
 
 BASE = {"NTR_ADMIN_TOKEN": "tok-0123456789abcdef"}
 

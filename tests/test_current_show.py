@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ntrbot import keys
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from ntrbot.store.current import CurrentShow
 from ntrbot.store.db import Database
 from ntrbot.store.models import Track

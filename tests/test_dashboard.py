@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ntrbot.config import Settings
 from ntrbot.http.auth import hash_password
+from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.plugin import MakeApp

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc

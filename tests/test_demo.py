@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from ntrbot.config import ConfigError
-from ntrbot.soundcloud.client import SoundCloudNotFound
+from ntrbot.settings import ConfigError
+from ntrbot.soundcloud.errors import SoundCloudNotFound
 from ntrbot.tools.demo import DemoError, banner, demo_settings, parse_irc_server
 from ntrbot.tools.sample_data import SampleSoundCloud, sample_playlists
 from ntrbot.weeks import ShowClock

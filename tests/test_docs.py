@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ntrbot.app import create_app
-from ntrbot.config import Settings, setting_names
+from ntrbot.settings import Settings, setting_names
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PACKAGE = Path(__file__).resolve().parents[1] / "ntrbot"

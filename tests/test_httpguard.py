@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from ntrbot.app import create_app
-from ntrbot.config import Settings
 from ntrbot.http.httpguard import HEADER_TIMEOUT, GuardedAppRunner
+from ntrbot.settings import Settings
 from tests.support.net import free_port
 
 DEADLINE = 0.3  # the test's deadline; the real one is HEADER_TIMEOUT

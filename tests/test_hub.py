@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.announcing.outputs.relay_hub import Relay, RelayHub
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fakes import FakeIrc
 from tests.support.plugin import MakeApp

@@ -13,8 +13,8 @@ import pytest
 from ntrbot import keys
 from ntrbot.announcing.message import format_announce
 from ntrbot.app import create_app
-from ntrbot.config import DEFAULT_ANNOUNCE_FORMAT, Settings
 from ntrbot.irc.commands import track_text
+from ntrbot.settings import DEFAULT_ANNOUNCE_FORMAT, Settings
 from ntrbot.store.models import Show, ShowTrack, Track
 from tests.support.constants import BEARER, SHOW_START
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from ntrbot import keys
-from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.config import load_settings
+from ntrbot.settings import ConfigError, Settings
 from ntrbot.stats import Histogram
 from tests.support.constants import BEARER, WEB_USER
 from tests.support.dashboard import dashboard_settings

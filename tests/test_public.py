@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings
 from ntrbot.http.headers import SECURITY_HEADERS
 from ntrbot.http.public import PAGE_HEADERS
 from ntrbot.keys import FEED
 from ntrbot.listeners import Listener, PublicFeed
+from ntrbot.settings import Settings
 from ntrbot.store.models import Track
 from tests.support.constants import (
     ADMIN_TOKEN,

@@ -11,8 +11,8 @@ import pytest
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings
 from ntrbot.http.public import ARTWORK_HOSTS, artwork_500
+from ntrbot.settings import Settings
 from ntrbot.store.models import Track
 from tests.support.constants import BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 

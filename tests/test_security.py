@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 
 from ntrbot.app import create_app
 from ntrbot.attempts import Throttle
-from ntrbot.config import Settings
 from ntrbot.http import auth
 from ntrbot.http.clientaddr import client_address
+from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
 from tests.support.fakes import FakeIrc
@@ -354,7 +354,7 @@ async def test_bidi_controls_never_reach_pages_or_exports(make_settings: Callabl
     from datetime import timedelta
 
     from ntrbot import keys
-    from ntrbot.soundcloud.client import parse_track
+    from ntrbot.soundcloud.parse import parse_track
     from ntrbot.store.models import Track
 
     app = make_app(dashboard_settings(make_settings))

@@ -13,7 +13,7 @@ import pytest
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.constants import BEARER, SHOW_START
 from tests.support.fake_soundcloud import FakeSoundCloud, make_track
 from tests.support.seed import seed_songs

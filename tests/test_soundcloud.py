@@ -14,13 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrbot.soundcloud.client import (
-    SoundCloudClient,
-    SoundCloudError,
-    SoundCloudNotFound,
-    parse_like,
-    parse_time,
-)
+from ntrbot.soundcloud.client import SoundCloudClient
+from ntrbot.soundcloud.errors import SoundCloudError, SoundCloudNotFound
+from ntrbot.soundcloud.parse import parse_like, parse_time
 from ntrbot.store.models import Like
 from tests.support.fake_soundcloud import (
     DECOY_CLIENT_ID,

@@ -12,7 +12,7 @@ from aiohttp import connector
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from ntrbot.soundcloud import tls
 from ntrbot.soundcloud.outgoing import OutgoingTransport
 

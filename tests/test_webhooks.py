@@ -22,7 +22,8 @@ from ntrbot.announcing.outputs.webhooks import (
     discord_content,
     output_name,
 )
-from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.config import load_settings
+from ntrbot.settings import ConfigError, Settings
 from tests.support.net import free_port
 from tests.support.webhook_standin import DISCORD_PATH, HOOK_PATH, SECRET, StandIn
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ntrbot.announcing.message import (
-    MAX_DELAY,
     AlreadyAnnounced,
     AnnounceResult,
     NotFound,
@@ -24,14 +23,14 @@ from ntrbot.weeks import utcnow
 
 if TYPE_CHECKING:
     from ntrbot.announcing.outputs.irc import IrcOutputs
-    from ntrbot.config import Settings
     from ntrbot.events import EventBus
+    from ntrbot.settings import Settings
     from ntrbot.store.db import Database
 
 log = logging.getLogger("ntrbot.announcing.message")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
-__all__ = ["MAX_DELAY", "Announcer"]
+__all__ = ["Announcer"]
 QUEUED, EXPIRED, CANCELLED = DeliveryState.QUEUED, DeliveryState.EXPIRED, DeliveryState.CANCELLED
 
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session
 
 from ntrbot.http.clientaddr import client_address, forwarded_https
-from ntrbot.http.headers import CSP, SECURITY_HEADERS, add_security_headers  # noqa: F401 (re-exported)
+from ntrbot.http.headers import add_security_headers
 from ntrbot.http.helpers import json_exception
 from ntrbot.http.throttle import token_throttle, too_many
 from ntrbot.keys import REVOKED, SETTINGS

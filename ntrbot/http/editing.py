@@ -12,7 +12,7 @@ from aiohttp import web
 from ntrbot import keys
 from ntrbot.http.auth import admin_identity
 from ntrbot.http.helpers import json_error, json_int, json_object, show_or_404, whole_number
-from ntrbot.soundcloud.client import SoundCloudError, SoundCloudNotFound
+from ntrbot.soundcloud.errors import SoundCloudError, SoundCloudNotFound
 from ntrbot.store import manual
 
 log = logging.getLogger(__name__)

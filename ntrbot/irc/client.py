@@ -12,27 +12,26 @@ from typing import Any
 import irc.client
 import irc.strings
 
-from ntrbot.config import Settings
 from ntrbot.irc.backend import IrcStatus, StatusListener
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.command_runner import CommandRunner
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.confirm import REFUSAL_TYPES, Confirmer
 from ntrbot.irc.delivery import Delivery, finished
-from ntrbot.irc.disabled import DisabledIrc
 from ntrbot.irc.flood import TokenBucket
 from ntrbot.irc.handlers import Protocols, ServerEvents
 from ntrbot.irc.joins import JoinPlan
 from ntrbot.irc.lines import safe_line
-from ntrbot.irc.link import LinkState, alternate_nicks, safely
+from ntrbot.irc.link import LinkState, safely
 from ntrbot.irc.linkwatch import LinkWatch
 from ntrbot.irc.reasons import Reason, ReconnectLog
 from ntrbot.irc.sendqueue import SendQueue
 from ntrbot.irc.stats import LinkStats
 from ntrbot.irc.transport import Connection, Reactor, make_factory
+from ntrbot.settings import Settings
 from ntrbot.text import clean
 
-__all__ = ["Delivery", "DisabledIrc", "IrcClient", "alternate_nicks"]
+__all__ = ["IrcClient"]
 
 log = logging.getLogger("ntrbot.irc")
 

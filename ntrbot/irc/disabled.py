@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ntrbot.config import Settings
 from ntrbot.irc.backend import IrcStatus, StatusListener
 from ntrbot.irc.delivery import Delivery, finished
+from ntrbot.settings import Settings
 from ntrbot.text import clean
 
 if TYPE_CHECKING:

@@ -13,7 +13,6 @@ import irc.client
 import irc.events
 import irc.strings
 
-from ntrbot.config import Settings
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.command_runner import CommandRunner
@@ -27,6 +26,7 @@ from ntrbot.irc.replay import ReplayFilter
 from ntrbot.irc.sasl import Sasl
 from ntrbot.irc.sendqueue import SendQueue
 from ntrbot.irc.sts import Sts, StsStore, policy_path
+from ntrbot.settings import Settings
 
 log = logging.getLogger("ntrbot.irc")
 

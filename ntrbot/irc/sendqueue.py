@@ -13,7 +13,7 @@ from ntrbot.irc.flood import TokenBucket
 
 log = logging.getLogger("ntrbot.irc")
 
-__all__ = ["Delivery", "SendQueue", "done_future"]
+__all__ = ["SendQueue", "done_future"]
 
 
 def done_future(value: str) -> asyncio.Future[str]:

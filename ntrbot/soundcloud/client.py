@@ -14,12 +14,8 @@ import httpx
 
 from ntrbot.retry import Schedule, parse_retry_after
 from ntrbot.soundcloud.errors import SoundCloudError, SoundCloudNotFound
-from ntrbot.soundcloud.parse import as_id, parse_like, parse_likes_page, parse_time, parse_track
+from ntrbot.soundcloud.parse import as_id, parse_likes_page, parse_track
 from ntrbot.store.models import Like, Track
-
-#: Importers take the errors and the parsers from here too.
-__all__ = ["MAX_PAGE_SIZE", "SoundCloudApi", "SoundCloudClient", "SoundCloudError",
-           "SoundCloudNotFound", "parse_like", "parse_time", "parse_track"]
 
 log = logging.getLogger(__name__)
 

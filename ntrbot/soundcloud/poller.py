@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from ntrbot.events import EventBus
 from ntrbot.retry import Schedule
-from ntrbot.store.db import Database, Entry
+from ntrbot.store.db import Database
 from ntrbot.store.models import Like, Track
+from ntrbot.store.playlists import Entry
 from ntrbot.weeks import ShowClock, utcnow
 
 if TYPE_CHECKING:

@@ -17,8 +17,7 @@ from ntrbot.store import manual
 from ntrbot.store.announcements import AnnouncementStore
 from ntrbot.store.files import create_private
 from ntrbot.store.models import ImportedShow, ImportResult, Show, ShowTrack, Track
-from ntrbot.store.playlists import Entry as Entry  # re-exported: what the poller compares
-from ntrbot.store.playlists import create_show, entries, insert, rewrite, upsert_tracks
+from ntrbot.store.playlists import Entry, create_show, entries, insert, rewrite, upsert_tracks
 from ntrbot.store.schema import migrate
 from ntrbot.store.schema import parse_iso as _dt
 from ntrbot.store.schema import utc_iso as _iso

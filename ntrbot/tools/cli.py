@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from ntrbot import __version__
-from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.config import load_settings
 from ntrbot.serve import setup_logging
+from ntrbot.settings import ConfigError, Settings
 
 log = logging.getLogger("ntrbot")
 EXIT_CONFIG = 2

@@ -17,7 +17,8 @@ from pathlib import Path
 from aiohttp import web
 
 from ntrbot import keys
-from ntrbot.config import ConfigError, Settings, load_settings
+from ntrbot.config import load_settings
+from ntrbot.settings import ConfigError, Settings
 from ntrbot.tools.sample_data import PREVIOUS_EPISODE, SampleSoundCloud, sample_playlists
 from ntrbot.weeks import utcnow
 

@@ -126,7 +126,7 @@ class SampleSoundCloud:
 
     async def resolve_track(self, url: str) -> Track:
         """A sample track by its permalink URL; anything else is "not found"."""
-        from ntrbot.soundcloud.client import SoundCloudNotFound
+        from ntrbot.soundcloud.errors import SoundCloudNotFound
 
         self.requests_made += 1
         wanted = url.strip().rstrip("/").split("?")[0]

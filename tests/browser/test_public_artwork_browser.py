@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from ntrbot.tools.sample_data import sample_playlists
 from tests.support.constants import BEARER, SHOW_START
 

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings
 from ntrbot.keys import FEED
+from ntrbot.settings import Settings
 from ntrbot.store.models import Track
 from ntrbot.tools.sample_data import sample_playlists
 from tests.support.browser import SCREENSHOTS

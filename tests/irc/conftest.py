@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ntrbot.config import Settings
 from ntrbot.irc.client import IrcClient
 from ntrbot.irc.commands import CommandHandler
+from ntrbot.settings import Settings
 from tests.support.irc_services import FakeServices, MakeBot, fast_backoff
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ntrbot.config import Settings
 from ntrbot.irc.backend import IrcStatus
-from ntrbot.irc.client import DisabledIrc, IrcClient
+from ntrbot.irc.client import IrcClient
+from ntrbot.irc.disabled import DisabledIrc
+from ntrbot.settings import Settings
 from tests.support.fakeircd import FakeIrcd
 from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
 from tests.support.net import wait_until

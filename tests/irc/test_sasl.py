@@ -206,7 +206,7 @@ async def test_external_with_a_client_certificate_over_tls(tmp_path: Path, make_
 
 async def test_unloadable_client_certificate_is_a_reported_connect_failure(
         tmp_path: Path, make_bot: MakeBot) -> None:
-    from ntrbot.config import Settings
+    from ntrbot.settings import Settings
     server_cert, _ = make_cert(tmp_path, "server", separate_key=False)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(server_cert)

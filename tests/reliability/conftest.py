@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ntrbot.app import create_app
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.reliability import InProcess
 

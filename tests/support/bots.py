@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.unpriv import TEST_USER as TEST_USER
 from tests.support.unpriv import drop_prefix, give_to_test_user, unpriv_python
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ntrbot.config import Settings
+from ntrbot.settings import Settings
 from tests.support.constants import SECRET_KEY, WEB_PASSWORD, WEB_USER
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from ntrbot.config import Settings, validate
+from ntrbot.config_checks import validate
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.client import IrcClient
+from ntrbot.settings import Settings
 from ntrbot.store.models import Show, ShowTrack, Track
 
 CHANNEL = "#sewerchat"

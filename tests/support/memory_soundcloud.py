@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from ntrbot.soundcloud.client import SoundCloudNotFound
+from ntrbot.soundcloud.errors import SoundCloudNotFound
 from ntrbot.store.models import Like, Track
 
 

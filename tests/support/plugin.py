@@ -13,8 +13,9 @@ import pytest
 from aiohttp import web
 
 from ntrbot.app import create_app
-from ntrbot.config import Settings, validate
+from ntrbot.config_checks import validate
 from ntrbot.irc.backend import IrcBackend
+from ntrbot.settings import Settings
 from ntrbot.soundcloud.client import SoundCloudApi
 from ntrbot.store.db import Database
 from ntrbot.weeks import ShowClock

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
 from ntrbot.app import create_app
-from ntrbot.config import Settings, validate
+from ntrbot.config_checks import validate
+from ntrbot.settings import Settings
 from ntrbot.soundcloud.client import SoundCloudClient
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud, make_like

@@ -12,8 +12,8 @@ from ntrbot.deliveries import DeliveryState, OutputKind, output_name
 from ntrbot.irc.delivery import Delivery, finished
 
 if TYPE_CHECKING:
-    from ntrbot.config import Settings
     from ntrbot.irc.backend import IrcBackend
+    from ntrbot.settings import Settings
     from ntrbot.store.models import OutputDelivery
 
 log = logging.getLogger("ntrbot.announcing.message")

@@ -23,7 +23,7 @@ from ntrbot.retry import Schedule, parse_retry_after
 from ntrbot.text import clean
 
 if TYPE_CHECKING:
-    from ntrbot.config import Settings
+    from ntrbot.settings import Settings
     from ntrbot.store.models import OutputDelivery
 
 log = logging.getLogger(__name__)
