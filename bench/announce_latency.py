@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import sys
 import time
 from collections.abc import Callable
 
@@ -39,21 +38,15 @@ SOPEL_FLOOD = "flood_burst_lines = 1000\nflood_refill_rate = 1000\nflood_empty_w
 def start_sopel(irc_host: str, irc_port: int, ws_url: str, api_base_url: str,
                 stack: Stack) -> bots.BotProcess:
     """tests.support.bots.start_sopel with Sopel's flood limits raised (same plugin, same user)."""
-    home, keep_dir = bots._make_workdir(stack.workdir / "bots", f"sopel-{SOPEL_NICK}")
-    (home / "plugins").mkdir()
-    (home / "logs").mkdir()
-    shutil.copy2(bots.SOPEL_PLUGIN, home / "plugins" / bots.SOPEL_PLUGIN.name)
-    cfg_text = bots.SOPEL_CFG.format(
-        nick=SOPEL_NICK, irc_host=irc_host, irc_port=irc_port, owner="benchowner",
-        channel=CHANNEL, home=home, ws_url=ws_url, admin_token=ADMIN_TOKEN,
-        announce_channel=CHANNEL, api_base_url=api_base_url)
-    cfg_text = cfg_text.replace("logging_level = INFO", "logging_level = WARNING")
-    cfg = home / "bot.cfg"
-    cfg.write_text(cfg_text.replace("[core]\n", "[core]\n" + SOPEL_FLOOD, 1))
-    command = [sys.executable, "-m", "sopel.cli.run", "start", "-c", str(cfg)]
-    bot = bots._spawn("sopel", SOPEL_NICK, home, command, irc_host, irc_port, CHANNEL, 60.0,
-                      keep_dir)
-    if keep_dir is not None:
+    def quieter_and_unthrottled(cfg: str) -> str:
+        cfg = cfg.replace("logging_level = INFO", "logging_level = WARNING")
+        return cfg.replace("[core]\n", "[core]\n" + SOPEL_FLOOD, 1)
+
+    bot = bots.start_sopel(irc_host, irc_port, SOPEL_NICK, CHANNEL, ws_url, api_base_url,
+                           ADMIN_TOKEN, stack.workdir / "bots", join_timeout=60.0,
+                           edit_config=quieter_and_unthrottled)
+    if bot.keep_dir is not None:
+        home = bot.workdir
         stack.closers.append(lambda: shutil.rmtree(home, ignore_errors=True))
     return bot
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -12,29 +11,17 @@ import pytest
 from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
 from tests.support.fake_soundcloud import FakeSoundCloud
 from tests.support.ircd import IrcServer
-from tests.support.live import announce_line, live_env, live_likes, wait_bot_ready
+from tests.support.live import announce_line, live_env, privmsg, wait_bot_ready
 from tests.support.net import wait_until
 from tests.support.process import NtrbotProcess
-from tests.support.rawirc import Msg, RawIrc
+from tests.support.rawirc import RawIrc
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
-
-
-def privmsg(text: str) -> Callable[[Msg], bool]:
-    return lambda m: (m.command == "PRIVMSG" and m.params[:1] == ("#sewerchat",)
-                      and m.params[-1] == text)
-
-
 async def test_login_announce_and_queue_while_irc_is_down(
-        fake: FakeSoundCloud, miniircd: IrcServer, tmp_path: Path) -> None:
-    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd,
+        live_fake: FakeSoundCloud, miniircd: IrcServer, tmp_path: Path) -> None:
+    bot = await NtrbotProcess(tmp_path, live_env(live_fake, miniircd,
                                                  NTR_ANNOUNCE_FRESH_SECONDS="120")).start()
     observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
     try:

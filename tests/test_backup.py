@@ -7,7 +7,6 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +16,6 @@ import pytest
 
 from tests.support.constants import ADMIN_TOKEN, BEARER
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.live import live_likes
 from tests.support.net import wait_until
 from tests.support.process import REPO, NtrbotProcess
 
@@ -25,13 +23,6 @@ pytestmark = pytest.mark.e2e
 ANNOUNCES = 20  # at least; more while the copies are made
 SUMMARY = re.compile(r"^backed up (\S+) to (\S+): ([\d.]+ (?:bytes|KiB|MiB)); (\d+) shows, "
                      r"(\d+) tracks, (\d+) announcements$")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
 
 
 def env_for(db: Path, **extra: str) -> dict[str, str]:
@@ -77,10 +68,10 @@ def check_copy(path: Path, stdout: str) -> tuple[int, int, int]:
 
 
 async def test_backup_of_a_running_instance_while_it_announces(
-        fake: FakeSoundCloud, tmp_path: Path) -> None:
+        live_fake: FakeSoundCloud, tmp_path: Path) -> None:
     bot = NtrbotProcess(tmp_path, {
-        "NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_SOUNDCLOUD_API_BASE": fake.api_base,
-        "NTR_SOUNDCLOUD_WEB_BASE": fake.web_base, "NTR_SHOW_TIMEZONE": "UTC",
+        "NTR_ADMIN_TOKEN": ADMIN_TOKEN, "NTR_SOUNDCLOUD_API_BASE": live_fake.api_base,
+        "NTR_SOUNDCLOUD_WEB_BASE": live_fake.web_base, "NTR_SHOW_TIMEZONE": "UTC",
         "NTR_SHOW_DAY": str((datetime.now(UTC) - timedelta(days=3)).weekday()),
         "NTR_SHOW_HOUR": "0"})
     await bot.start()

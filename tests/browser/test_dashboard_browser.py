@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +12,12 @@ import pytest
 from tests.support.browser import SCREENSHOTS, open_dashboard
 from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.live import LIVE_TRACKS, announce_line, live_env, live_likes, wait_bot_ready
+from tests.support.live import LIVE_TRACKS, announce_line, live_env, privmsg, wait_bot_ready
 from tests.support.process import NtrbotProcess
-from tests.support.rawirc import Msg, RawIrc
+from tests.support.rawirc import RawIrc
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
-
-
-def privmsg(text: str) -> Callable[[Msg], bool]:
-    return lambda m: (m.command == "PRIVMSG" and m.params[:1] == ("#sewerchat",)
-                      and m.params[-1] == text)
 
 
 async def announcements(page: Any, position: int) -> dict[str, Any]:
@@ -50,9 +37,9 @@ async def local_time(page: Any, iso: str) -> str:
     return shown
 
 
-async def test_dashboard_in_chromium(browser: Any, fake: FakeSoundCloud, miniircd: Any,
+async def test_dashboard_in_chromium(browser: Any, live_fake: FakeSoundCloud, miniircd: Any,
                                      tmp_path: Path) -> None:
-    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd)).start()
+    bot = await NtrbotProcess(tmp_path, live_env(live_fake, miniircd)).start()
     observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
     try:
         await observer.join("#sewerchat")
@@ -245,7 +232,7 @@ async def row_titles(page: Any) -> list[str]:
             await page.locator("#current-tracks tbody tr td.track .title").all_inner_texts()]
 
 
-async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd: Any,
+async def test_dashboard_host_tools(browser: Any, live_fake: FakeSoundCloud, miniircd: Any,
                                     tmp_path: Path) -> None:
     """Undo, announcement history, setlist download, playlist edits and live new likes."""
     import csv
@@ -256,8 +243,8 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
 
     from tests.support.fake_soundcloud import make_like, make_track
 
-    fake.extra_tracks.append(make_track(501, ADDED_TITLE, "Gutter Ghosts", "Gutter Ghosts"))
-    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd)).start()
+    live_fake.extra_tracks.append(make_track(501, ADDED_TITLE, "Gutter Ghosts", "Gutter Ghosts"))
+    bot = await NtrbotProcess(tmp_path, live_env(live_fake, miniircd)).start()
     http = httpx.AsyncClient(base_url=bot.base_url, timeout=10)
     try:
         await wait_bot_ready(bot.base_url)
@@ -390,7 +377,7 @@ async def test_dashboard_host_tools(browser: Any, fake: FakeSoundCloud, miniircd
         # a new like arrives (Refresh now): it appears live, highlighted for a few seconds
         # (FRESH_MS, 8 s: the other tab's clock is Playwright's, moved on past them)
         await other.clock.install()
-        fake.add_like(make_like(601, datetime.now(UTC) - timedelta(minutes=1),
+        live_fake.add_like(make_like(601, datetime.now(UTC) - timedelta(minutes=1),
                                 title=NEW_LIKE, artist="Sewer Cats"))
         await page.click("#refresh")
         fresh = other.locator("#current-tracks tr.fresh", has_text=NEW_LIKE)
@@ -448,23 +435,18 @@ class Relay:
 
 
 @pytest.mark.ngircd
-async def test_refused_announce_can_be_sent_again(browser: Any, fake: FakeSoundCloud,
-                                                  tmp_path: Path) -> None:
+async def test_refused_announce_can_be_sent_again(browser: Any, live_fake: FakeSoundCloud,
+                                                  ngircd_server: Any, tmp_path: Path) -> None:
     """A moderated channel on a real ngircd refuses the line (404): the host sees the
     server's reason and Send again, which after -m ends in the channel."""
-    from tests.support.ircd import NGIRCD, IrcServer
-
-    if NGIRCD is None:
-        pytest.skip("ngircd is not installed")
-    server = IrcServer("ngircd")
-    server.start()
+    server = ngircd_server
     op = await RawIrc.connect(server.host, server.port, "hostop")
     bot = None
     try:
         await op.join("#sewerchat")  # the first joiner is op
         await op.send("MODE #sewerchat +m")
         await op.wait_for(lambda m: m.command == "MODE" and "+m" in m.params, 10)
-        bot = await NtrbotProcess(tmp_path, live_env(fake, server)).start()
+        bot = await NtrbotProcess(tmp_path, live_env(live_fake, server)).start()
         await wait_bot_ready(bot.base_url)
         ctx, page, problems = await open_dashboard(
             browser, bot.base_url, viewport={"width": 1280, "height": 900})
@@ -520,17 +502,16 @@ async def test_refused_announce_can_be_sent_again(browser: Any, fake: FakeSoundC
         await op.close()
         if bot is not None:
             await bot.stop(signal.SIGTERM)
-        server.stop()
 
 
-async def test_irc_off_relays_are_the_outcome(browser: Any, fake: FakeSoundCloud,
+async def test_irc_off_relays_are_the_outcome(browser: Any, live_fake: FakeSoundCloud,
                                               tmp_path: Path) -> None:
     """Relay-only (IRC off): the toast and marks say what the relays did."""
     import httpx
 
     from tests.support.net import wait_until
 
-    env = live_env(fake, type("NoIrc", (), {"host": "", "port": 6667})())
+    env = live_env(live_fake, type("NoIrc", (), {"host": "", "port": 6667})())
     env["NTR_IRC_SERVER"] = ""
     bot = await NtrbotProcess(tmp_path, env).start()
     try:
@@ -573,13 +554,13 @@ async def test_irc_off_relays_are_the_outcome(browser: Any, fake: FakeSoundCloud
         await bot.stop(signal.SIGTERM)
 
 
-async def test_each_channel_is_shown(browser: Any, fake: FakeSoundCloud, miniircd: Any,
+async def test_each_channel_is_shown(browser: Any, live_fake: FakeSoundCloud, miniircd: Any,
                                      tmp_path: Path) -> None:
     """Announcing to two channels: the toast and the mark name each one, with its time."""
     import re
 
     channels = "#sewerchat,#backroom"
-    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd, NTR_ANNOUNCE_CHANNEL=channels,
+    bot = await NtrbotProcess(tmp_path, live_env(live_fake, miniircd, NTR_ANNOUNCE_CHANNEL=channels,
                                                  NTR_IRC_CHANNELS=channels)).start()
     try:
         await wait_bot_ready(bot.base_url, channel="#backroom")
@@ -661,7 +642,7 @@ async def countdown(page: Any) -> int:
     return int(found.group(1))
 
 
-async def test_delay_countdown_cancel_and_queue(browser: Any, fake: FakeSoundCloud,
+async def test_delay_countdown_cancel_and_queue(browser: Any, live_fake: FakeSoundCloud,
                                                 miniircd: Any, tmp_path: Path) -> None:
     """Tonight's delay from the status bar; an announce counts down with Cancel, which
     really stops it (the channel never sees it); `n` meanwhile queues the next one."""
@@ -670,7 +651,7 @@ async def test_delay_countdown_cancel_and_queue(browser: Any, fake: FakeSoundClo
 
     import httpx
 
-    bot = await NtrbotProcess(tmp_path, live_env(fake, miniircd)).start()
+    bot = await NtrbotProcess(tmp_path, live_env(live_fake, miniircd)).start()
     observer = await RawIrc.connect(miniircd.host, miniircd.port, "observer")
     bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     http = httpx.AsyncClient(base_url=bot.base_url, timeout=10)

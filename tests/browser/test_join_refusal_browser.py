@@ -3,7 +3,6 @@ and once the ban is lifted the bot is back in the channel within its short retry
 
 from __future__ import annotations
 
-import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from tests.support.browser import open_dashboard
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.live import live_env, live_likes
+from tests.support.live import live_env
 from tests.support.net import wait_until
 from tests.support.process import NtrbotProcess
 from tests.support.rawirc import RawIrc
@@ -27,13 +26,9 @@ async def health(base_url: str) -> dict[str, Any]:
         return irc
 
 
-async def test_ban_is_shown_then_lifted(browser: Any, tmp_path: Path) -> None:
-    from tests.support.ircd import NGIRCD, IrcServer
-
-    if NGIRCD is None:
-        pytest.skip("ngircd is not installed")
-    server = IrcServer("ngircd")
-    server.start()
+async def test_ban_is_shown_then_lifted(browser: Any, live_fake: FakeSoundCloud,
+                                        ngircd_server: Any, tmp_path: Path) -> None:
+    server, fake = ngircd_server, live_fake
     op = await RawIrc.connect(server.host, server.port, "hostop")
     bot = None
     try:
@@ -41,38 +36,34 @@ async def test_ban_is_shown_then_lifted(browser: Any, tmp_path: Path) -> None:
         mark = op.mark()
         await op.send("MODE #sewerchat +b ntrbot!*@*")
         await op.wait_for(lambda m: m.command == "MODE" and "+b" in m.params, 10, mark)
-        async with FakeSoundCloud() as fake:
-            fake.set_likes(live_likes())
-            bot = await NtrbotProcess(tmp_path, live_env(fake, server)).start()
-            irc = await wait_until(
-                lambda: _refused(bot.base_url), 40, "the refusal on /health")
-            [refusal] = irc["join_refusals"]
-            assert refusal["channel"] == "#sewerchat" and refusal["numeric"] == "474"
-            assert refusal["message"].startswith("#sewerchat: banned (474 Cannot join channel")
-            assert irc["connected"] is True and irc["channels"] == []
+        bot = await NtrbotProcess(tmp_path, live_env(fake, server)).start()
+        irc = await wait_until(
+            lambda: _refused(bot.base_url), 40, "the refusal on /health")
+        [refusal] = irc["join_refusals"]
+        assert refusal["channel"] == "#sewerchat" and refusal["numeric"] == "474"
+        assert refusal["message"].startswith("#sewerchat: banned (474 Cannot join channel")
+        assert irc["connected"] is True and irc["channels"] == []
 
-            ctx, page, problems = await open_dashboard(
-                browser, bot.base_url, viewport={"width": 1280, "height": 860})
-            pill = page.locator("#irc-status", has_text="#sewerchat: banned (474 ")
-            await pill.wait_for()
-            assert await pill.get_attribute("data-state") == "bad"
-            assert "trying again in" in (await pill.get_attribute("title") or "")
+        ctx, page, problems = await open_dashboard(
+            browser, bot.base_url, viewport={"width": 1280, "height": 860})
+        pill = page.locator("#irc-status", has_text="#sewerchat: banned (474 ")
+        await pill.wait_for()
+        assert await pill.get_attribute("data-state") == "bad"
+        assert "trying again in" in (await pill.get_attribute("title") or "")
 
-            await op.send("MODE #sewerchat -b ntrbot!*@*")
-            await page.wait_for_selector("#irc-status[data-state=ok]", timeout=30_000)
-            assert "#sewerchat" in await page.inner_text("#irc-status")
-            irc = await health(bot.base_url)
-            assert irc["join_refusals"] == [] and irc["channels"] == ["#sewerchat"]
-            # rejoined on one of the first retries (2, 4, 8 s), not after a minute's wait
-            assert irc["join_refusal_counts"]["474"] <= 4
-            assert problems == []
-            await ctx.close()
+        await op.send("MODE #sewerchat -b ntrbot!*@*")
+        await page.wait_for_selector("#irc-status[data-state=ok]", timeout=30_000)
+        assert "#sewerchat" in await page.inner_text("#irc-status")
+        irc = await health(bot.base_url)
+        assert irc["join_refusals"] == [] and irc["channels"] == ["#sewerchat"]
+        # rejoined on one of the first retries (2, 4, 8 s), not after a minute's wait
+        assert irc["join_refusal_counts"]["474"] <= 4
+        assert problems == []
+        await ctx.close()
     finally:
         await op.close()
         if bot is not None:
             await bot.stop(signal.SIGTERM)
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 async def _refused(base_url: str) -> dict[str, Any] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,23 +12,16 @@ import pytest
 
 from tests.support.browser import open_dashboard
 from tests.support.fake_soundcloud import FakeSoundCloud
-from tests.support.live import LIVE_TRACKS, live_env, live_likes
+from tests.support.live import LIVE_TRACKS, live_env
 from tests.support.net import wait_until
 from tests.support.process import NtrbotProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSoundCloud]:
-    async with FakeSoundCloud() as sc:
-        sc.set_likes(live_likes())
-        yield sc
-
-
-async def test_add_manual_track_in_edit_mode(browser: Any, fake: FakeSoundCloud,
+async def test_add_manual_track_in_edit_mode(browser: Any, live_fake: FakeSoundCloud,
                                              tmp_path: Path) -> None:
-    env = live_env(fake, SimpleNamespace(host="127.0.0.1", port=1))
+    env = live_env(live_fake, SimpleNamespace(host="127.0.0.1", port=1))
     env = {k: v for k, v in env.items() if not k.startswith(("NTR_IRC_", "NTR_ANNOUNCE_"))}
     bot = await NtrbotProcess(tmp_path, env).start()
     http = httpx.AsyncClient(base_url=bot.base_url, timeout=10)
@@ -58,8 +50,8 @@ async def test_add_manual_track_in_edit_mode(browser: Any, fake: FakeSoundCloud,
         assert track["title"] == "Guest Jam (live)" and track["id"] < 0
 
         # a SoundCloud URL while SoundCloud is down: the toast offers to add it by hand
-        fake.fail_next(100, status=503)
-        url = f"{fake.web_base}/someone/unreachable-track"
+        live_fake.fail_next(100, status=503)
+        url = f"{live_fake.web_base}/someone/unreachable-track"
         await page.fill("#add-url", url)
         await page.click("#add-submit")
         offer = page.locator("#toast-manual", has_text="Add by hand")
@@ -86,7 +78,7 @@ async def test_add_manual_track_in_edit_mode(browser: Any, fake: FakeSoundCloud,
         assert [p for p in problems if "status of 424" not in p] == []
         await ctx.close()
     finally:
-        fake.faults.clear()
+        live_fake.faults.clear()
         await http.aclose()
         code = await bot.stop(signal.SIGTERM)
     assert code == 0

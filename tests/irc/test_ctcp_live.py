@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ntrbot.irc.client import IrcClient
-from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
+from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, joined_bot
 from tests.support.ircd import IrcServer
-from tests.support.net import wait_until
 from tests.support.rawirc import Msg, RawIrc
 
 BOT = "ntrbot"
@@ -22,8 +21,7 @@ def ctcp_reply(name: str, to: str) -> Callable[[Msg], bool]:
 
 async def test_version_ping_time_answered_privately_never_in_the_channel(
         ircd: IrcServer, make_bot: MakeBot, services: FakeServices) -> None:
-    bot: IrcClient = await make_bot(irc_settings(ircd), services)
-    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "the join")
+    bot: IrcClient = await joined_bot(ircd, make_bot, services)
     asker = await RawIrc.connect(ircd.host, ircd.port, "asker")
     watcher = await RawIrc.connect(ircd.host, ircd.port, "watcher")
     try:

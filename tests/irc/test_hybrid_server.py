@@ -1,4 +1,5 @@
-"""ircd-hybrid 8 as a test server, and the bot against its stock reconnect throttle."""
+"""ircd-hybrid 8's stock reconnect throttle, and the bot against it (its ops and opers:
+test_server_harness.py)."""
 
 from __future__ import annotations
 
@@ -10,62 +11,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.irc_services import CHANNEL, MakeBot, RecordingBackoff, in_channel, irc_settings
-from tests.support.ircd import HYBRID_OPER, IrcServer
+from tests.support.ircd import IrcServer
 from tests.support.net import wait_until
-from tests.support.rawirc import RawIrc, is_cmd
+from tests.support.rawirc import RawIrc
 from tests.support.tcpproxy import MakeProxy
 
 pytestmark = pytest.mark.hybrid
-
-
-async def test_registration_advertises_bot_mode(hybrid_server: IrcServer) -> None:
-    user = await RawIrc.connect(hybrid_server.host, hybrid_server.port, "botty")
-    try:
-        isupport = await user.wait_for(
-            lambda m: m.command == "005" and any(p.startswith("BOT=") for p in m.params))
-        assert "BOT=B" in isupport.params
-    finally:
-        await user.close()
-
-
-async def test_first_joiner_is_op_moderates_and_bans(hybrid_server: IrcServer) -> None:
-    host, port = hybrid_server.host, hybrid_server.port
-    op = await RawIrc.connect(host, port, "chanop")
-    other = await RawIrc.connect(host, port, "pleb")
-    try:
-        mark = op.mark()
-        await op.join(CHANNEL)
-        names = await op.wait_for(is_cmd("353", "chanop"), since=mark)
-        assert "@chanop" in names.params[-1].split()
-        await op.send(f"MODE {CHANNEL} +m")
-        await op.wait_for(lambda m: m.command == "MODE" and "+m" in m.params, since=mark)
-        await other.join(CHANNEL)
-        mark = other.mark()
-        await other.say(CHANNEL, "can anyone hear me")
-        await other.wait_for(is_cmd("404", "pleb", CHANNEL), since=mark)
-        await op.send(f"MODE {CHANNEL} +b pleb!*@*")
-        await op.send(f"KICK {CHANNEL} pleb :out")
-        await other.wait_for(is_cmd("KICK", CHANNEL, "pleb"))
-        mark = other.mark()
-        await other.send(f"JOIN {CHANNEL}")
-        await other.wait_for(is_cmd("474", "pleb", CHANNEL), since=mark)
-    finally:
-        await other.close()
-        await op.close()
-
-
-async def test_oper_can_kill(hybrid_server: IrcServer) -> None:
-    host, port = hybrid_server.host, hybrid_server.port
-    oper = await RawIrc.connect(host, port, "boss")
-    victim = await RawIrc.connect(host, port, "victim")
-    try:
-        await oper.send("OPER {} {}".format(*HYBRID_OPER))
-        await oper.wait_for(is_cmd("381", "boss"))
-        await oper.send("KILL victim :test kill")
-        await victim.wait_for(lambda m: m.command == "ERROR")
-    finally:
-        await victim.close()
-        await oper.close()
 
 
 async def test_stock_throttle_refuses_a_quick_reconnect(

@@ -1,10 +1,10 @@
-"""The InspIRCd 3 test server itself: IRCv3 caps, BOT=, echo/labels, ops, +m and KICK."""
+"""The InspIRCd 3 test server's IRCv3 side: caps, BOT= after CAP END, echo/labels (its ops
+and opers: test_server_harness.py)."""
 
 from __future__ import annotations
 
-from tests.support.ircd import INSPIRCD_OPER, IrcServer
-from tests.support.net import wait_until
-from tests.support.rawirc import RawIrc, is_cmd
+from tests.support.ircd import IrcServer
+from tests.support.rawirc import RawIrc
 
 CHANNEL = "#c"
 WANTED = ("echo-message", "labeled-response", "server-time", "batch", "message-tags",
@@ -77,68 +77,3 @@ async def test_labeled_response_labels_the_echo(inspircd_server: IrcServer) -> N
         assert echo.tags.get("msgid")
     finally:
         await user.close()
-
-
-async def test_first_joiner_is_op_moderates_and_kicks(inspircd_server: IrcServer) -> None:
-    host, port = inspircd_server.host, inspircd_server.port
-    op = await RawIrc.connect(host, port, "chanop")
-    other = await RawIrc.connect(host, port, "pleb")
-    try:
-        mark = op.mark()
-        await op.join(CHANNEL)
-        names = await op.wait_for(is_cmd("353", "chanop"), since=mark)
-        assert "@chanop" in names.params[-1].split()
-
-        mark = op.mark()
-        await op.send(f"MODE {CHANNEL} +m")
-        await op.wait_for(lambda m: m.command == "MODE" and m.params[-1] == "+m", since=mark)
-
-        await other.join(CHANNEL)
-        mark = other.mark()
-        await other.say(CHANNEL, "can anyone hear me")
-        refused = await other.wait_for(is_cmd("404", "pleb", CHANNEL), since=mark)
-        assert refused.prefix == "irc.test"
-        assert not [m for m in op.messages() if "can anyone hear me" in m.raw]
-
-        mark = other.mark()
-        await op.send(f"KICK {CHANNEL} pleb :out you go")
-        kick = await other.wait_for(is_cmd("KICK", CHANNEL, "pleb"), since=mark)
-        assert kick.nick == "chanop" and kick.params[-1] == "out you go"
-        await op.wait_for(is_cmd("KICK", CHANNEL, "pleb"))
-    finally:
-        await other.close()
-        await op.close()
-
-
-async def test_oper_can_kill(inspircd_server: IrcServer) -> None:
-    host, port = inspircd_server.host, inspircd_server.port
-    oper = await RawIrc.connect(host, port, "boss")
-    victim = await RawIrc.connect(host, port, "victim")
-    try:
-        await oper.send("OPER {} {}".format(*INSPIRCD_OPER))
-        await oper.wait_for(is_cmd("381", "boss"))
-        await oper.send("KILL victim :test kill")
-        await victim.wait_for(lambda m: m.command == "ERROR")
-    finally:
-        await victim.close()
-        await oper.close()
-
-
-async def test_stop_start_keeps_the_port(inspircd_server: IrcServer) -> None:
-    port = inspircd_server.port
-    for cycle in range(2):
-        user = await RawIrc.connect(inspircd_server.host, port, f"survivor{cycle}")
-        inspircd_server.stop()
-        assert not inspircd_server.running
-
-        def saw_eof(u: RawIrc = user) -> bool:
-            return u.lines[-1:] == [""]
-        await wait_until(saw_eof, 10, "the client to see EOF")
-        await user.close()
-        inspircd_server.start()
-        assert inspircd_server.running and inspircd_server.port == port
-    again = await RawIrc.connect(inspircd_server.host, port, "survivor")
-    try:
-        await again.join(CHANNEL)
-    finally:
-        await again.close()

@@ -11,20 +11,19 @@ import irc.connection
 import pytest
 
 from ntrbot.irc.backend import IrcStatus
-from ntrbot.irc.client import IrcClient
-from tests.support.irc_services import CHANNEL, FakeServices, MakeBot, irc_settings
+from tests.support.irc_services import (
+    CHANNEL,
+    FakeServices,
+    MakeBot,
+    channel_user,
+    irc_settings,
+    joined_bot,
+)
 from tests.support.ircd import NGIRCD, IrcServer
 from tests.support.net import wait_until
 from tests.support.rawirc import RawIrc
 
 BOT = "ntrbot"
-
-
-async def joined_bot(ircd: IrcServer, make_bot: MakeBot, services: FakeServices,
-                     **kw: Any) -> IrcClient:
-    bot = await make_bot(irc_settings(ircd, **kw.pop("settings", {})), services, **kw)
-    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
-    return bot
 
 
 async def test_connects_joins_and_answers(ircd: IrcServer, make_bot: MakeBot,
@@ -37,9 +36,7 @@ async def test_connects_joins_and_answers(ircd: IrcServer, make_bot: MakeBot,
     assert st.connected and st.nick == BOT and st.server == f"{ircd.host}:{ircd.port}"
     assert any(CHANNEL in s.channels for s in statuses)
 
-    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
-    try:
-        await user.join(CHANNEL)
+    async with channel_user(ircd, "listener") as user:
         mark = user.mark()
         await user.say(CHANNEL, "!song 2")
         msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
@@ -62,8 +59,6 @@ async def test_connects_joins_and_answers(ircd: IrcServer, make_bot: MakeBot,
         else:
             assert "answered the PING" in d.detail
         await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Now Playing: Song #1")
-    finally:
-        await user.close()
 
 
 async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd: IrcServer, make_bot: MakeBot,
@@ -71,9 +66,7 @@ async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd: IrcServer, make_
     assert services.current is not None
     services.current.tracks[0].track.__dict__["title"] = "Evil\r\nQUIT :x\r\nJOIN #other\x00"
     bot = await joined_bot(ircd, make_bot, services)
-    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
-    try:
-        await user.join(CHANNEL)
+    async with channel_user(ircd, "listener") as user:
         mark = user.mark()
         await user.say(CHANNEL, "!song 1")
         msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
@@ -84,8 +77,6 @@ async def test_hostile_title_is_one_privmsg_and_bot_stays(ircd: IrcServer, make_
         from_bot = [m for m in user.messages(mark) if m.nick == BOT]
         assert [m.command for m in from_bot] == ["PRIVMSG", "PRIVMSG"]
         assert bot.status().connected and CHANNEL in bot.status().channels
-    finally:
-        await user.close()
 
 
 async def test_long_multibyte_title_arrives_whole_with_url(ircd: IrcServer, make_bot: MakeBot,
@@ -93,9 +84,7 @@ async def test_long_multibyte_title_arrives_whole_with_url(ircd: IrcServer, make
     assert services.current is not None
     services.current.tracks[1].track.__dict__["title"] = "Ünïcödé 🎵 " * 80
     await joined_bot(ircd, make_bot, services)
-    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
-    try:
-        await user.join(CHANNEL)
+    async with channel_user(ircd, "listener") as user:
         mark = user.mark()
         await user.say(CHANNEL, "!song 2")
         msg = await user.wait_privmsg(BOT, CHANNEL, since=mark)
@@ -103,8 +92,6 @@ async def test_long_multibyte_title_arrives_whole_with_url(ircd: IrcServer, make
         assert msg.params[-1].endswith("… https://soundcloud.com/a2/t2")
         assert len(msg.raw.encode()) + 2 <= 512
         assert "\ufffd" not in msg.params[-1]
-    finally:
-        await user.close()
 
 
 async def test_survives_server_restart_and_delivers_queued_once(ircd: IrcServer, make_bot: MakeBot,
@@ -130,9 +117,7 @@ async def test_survives_server_restart_and_delivers_queued_once(ircd: IrcServer,
     assert bot.status().queued == 1
 
     ircd.start()
-    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
-    try:
-        await user.join(CHANNEL)
+    async with channel_user(ircd, "listener") as user:
         gate.set()
         assert await asyncio.wait_for(d.done, 30) == "delivered"
         await user.wait_privmsg(BOT, CHANNEL, contains="queued while down")
@@ -145,8 +130,6 @@ async def test_survives_server_restart_and_delivers_queued_once(ircd: IrcServer,
                   in m.params[-1]]
         assert len(queued) == 1
         assert bot.status().queued == 0
-    finally:
-        await user.close()
 
 
 async def test_stale_queued_line_expires(ircd: IrcServer, make_bot: MakeBot,
@@ -158,16 +141,12 @@ async def test_stale_queued_line_expires(ircd: IrcServer, make_bot: MakeBot,
     assert d.status == "queued"
     assert await asyncio.wait_for(d.done, 10) == "expired"
     ircd.start()
-    user = await RawIrc.connect(ircd.host, ircd.port, "listener")
-    try:
-        await user.join(CHANNEL)
+    async with channel_user(ircd, "listener") as user:
         await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to rejoin")
         mark = user.mark()
         await user.say(CHANNEL, "!np")
         await user.wait_privmsg(BOT, CHANNEL, since=mark, contains="Nothing announced")
         assert not [m for m in user.messages() if "too late" in m.raw]
-    finally:
-        await user.close()
 
 
 @pytest.mark.parametrize("squatter_in_channel", [True, False], ids=["sees-quit", "retries"])

@@ -11,8 +11,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -284,64 +285,18 @@ def _spawn(
     return bot
 
 
-def start_sopel(
-    irc_host: str,
-    irc_port: int,
-    nick: str,
-    channel: str,
-    ws_url: str,
-    api_base_url: str,
-    admin_token: str,
-    tmpdir: Path,
-    *,
-    announce_channel: str | None = None,
-    join_timeout: float = 40.0,
-) -> BotProcess:
-    """A real Sopel process with compat/sopel/ntr_playlist.py dropped into its plugins dir.
-
-    Returns once the bot is in ``channel`` (checked with NAMES from a throwaway client).
-    """
-    home, keep_dir = _make_workdir(tmpdir, f"sopel-{nick}")
+def _sopel_home(home: Path, values: dict[str, Any], edit: Callable[[str], str]) -> list[str]:
+    """Sopel's home: compat/sopel/ntr_playlist.py in its plugins dir, bot.cfg; its command."""
     (home / "plugins").mkdir()
     (home / "logs").mkdir()
     shutil.copy2(SOPEL_PLUGIN, home / "plugins" / SOPEL_PLUGIN.name)
     cfg = home / "bot.cfg"
-    cfg.write_text(
-        SOPEL_CFG.format(
-            nick=nick,
-            irc_host=irc_host,
-            irc_port=irc_port,
-            owner=f"{nick}owner",
-            channel=channel,
-            home=home,
-            ws_url=ws_url,
-            admin_token=admin_token,
-            announce_channel=announce_channel or channel,
-            api_base_url=api_base_url,
-        )
-    )
-    command = [bot_python(), "-m", "sopel.cli.run", "start", "-c", str(cfg)]
-    return _spawn("sopel", nick, home, command, irc_host, irc_port, channel, join_timeout, keep_dir)
+    cfg.write_text(edit(SOPEL_CFG.format(owner=f"{values['nick']}owner", **values)))
+    return [bot_python(), "-m", "sopel.cli.run", "start", "-c", str(cfg)]
 
 
-def start_limnoria(
-    irc_host: str,
-    irc_port: int,
-    nick: str,
-    channel: str,
-    ws_url: str,
-    api_base_url: str,
-    admin_token: str,
-    tmpdir: Path,
-    *,
-    announce_channel: str | None = None,
-    join_timeout: float = 40.0,
-) -> BotProcess:
-    """A real Limnoria process with compat/limnoria/NtrPlaylist in its plugins dir.
-
-    Returns once the bot is in ``channel`` (checked with NAMES from a throwaway client).
-    """
-    home, keep_dir = _make_workdir(tmpdir, f"limnoria-{nick}")
+def _limnoria_home(home: Path, values: dict[str, Any], edit: Callable[[str], str]) -> list[str]:
+    """Limnoria's home: compat/limnoria/NtrPlaylist in its plugins dir, bot.conf; its command."""
     for sub in ("conf", "data", "data/tmp", "data/web", "backup", "logs"):
         (home / sub).mkdir(parents=True)
     for empty in ("users.conf", "channels.conf", "ignores.conf", "networks.conf"):
@@ -352,29 +307,51 @@ def start_limnoria(
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     conf = home / "bot.conf"
-    conf.write_text(
-        LIMNORIA_CONF.format(
-            nick=nick,
-            irc_host=irc_host,
-            irc_port=irc_port,
-            channel=channel,
-            home=home,
-            ws_url=ws_url,
-            admin_token=admin_token,
-            announce_channel=announce_channel or channel,
-            api_base_url=api_base_url,
-        )
-    )
-    command = [
+    conf.write_text(edit(LIMNORIA_CONF.format(**values)))
+    return [
         bot_python(),
         "-c",
         "from supybot.scripts.limnoria import main; main()",
         "--disable-multiprocessing",
         str(conf),
     ]
-    return _spawn(
-        "limnoria", nick, home, command, irc_host, irc_port, channel, join_timeout, keep_dir
-    )
+
+
+_HOMES = {"sopel": _sopel_home, "limnoria": _limnoria_home}
+
+
+def start_bot(
+    kind: str,
+    irc_host: str,
+    irc_port: int,
+    nick: str,
+    channel: str,
+    ws_url: str,
+    api_base_url: str,
+    admin_token: str,
+    tmpdir: Path,
+    *,
+    announce_channel: str | None = None,
+    join_timeout: float = 40.0,
+    edit_config: Callable[[str], str] = str,
+) -> BotProcess:
+    """A real Sopel or Limnoria process (``kind``) with its compat plugin installed;
+    ``edit_config`` may change the config text before it is written.
+
+    Returns once the bot is in ``channel`` (checked with NAMES from a throwaway client).
+    """
+    home, keep_dir = _make_workdir(tmpdir, f"{kind}-{nick}")
+    values = dict(nick=nick, irc_host=irc_host, irc_port=irc_port, channel=channel, home=home,
+                  ws_url=ws_url, admin_token=admin_token,
+                  announce_channel=announce_channel or channel, api_base_url=api_base_url)
+    command = _HOMES[kind](home, values, edit_config)
+    return _spawn(kind, nick, home, command, irc_host, irc_port, channel, join_timeout, keep_dir)
+
+
+# start_bot for one kind: (irc_host, irc_port, nick, channel, ws_url, api_base_url,
+# admin_token, tmpdir, *, announce_channel=None, join_timeout=40.0, edit_config=str)
+start_sopel = partial(start_bot, "sopel")
+start_limnoria = partial(start_bot, "limnoria")
 
 
 async def astart_sopel(*args: Any, **kwargs: Any) -> BotProcess:

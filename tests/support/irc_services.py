@@ -1,7 +1,10 @@
-"""IRC client test helpers: in-memory bot services over two shows, and settings for a server."""
+"""IRC client test helpers: in-memory bot services over two shows, settings for a server, a
+joined bot and a raw user in the channel."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -10,6 +13,8 @@ from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.client import IrcClient
 from ntrbot.settings import Settings
 from ntrbot.store.models import Show, ShowTrack, Track
+from tests.support.net import wait_until
+from tests.support.rawirc import RawIrc
 
 CHANNEL = "#sewerchat"
 T0 = datetime(2026, 3, 11, 22, 0, tzinfo=UTC)
@@ -100,3 +105,22 @@ class RecordingBackoff(Backoff):
 
 def in_channel(bot: IrcClient) -> bool:
     return bot.registered and CHANNEL in bot.status().channels
+
+
+async def joined_bot(server: Any, make_bot: MakeBot, services: FakeServices,
+                     **kw: Any) -> IrcClient:
+    """make_bot against ``server`` (settings=... overrides irc_settings), once it is in CHANNEL."""
+    bot = await make_bot(irc_settings(server, **kw.pop("settings", {})), services, **kw)
+    await wait_until(lambda: CHANNEL in bot.status().channels, 30, "bot to join")
+    return bot
+
+
+@asynccontextmanager
+async def channel_user(server: Any, nick: str, channel: str = CHANNEL) -> AsyncIterator[RawIrc]:
+    """A raw client ``nick`` connected to ``server`` and joined to ``channel``; closed after."""
+    user = await RawIrc.connect(server.host, server.port, nick)
+    try:
+        await user.join(channel)
+        yield user
+    finally:
+        await user.close()

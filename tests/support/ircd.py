@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,8 @@ motd {{ mask = "*"; file = "{dir}/motd.txt"; }};
 """
 # An IRC operator on the ircd-hybrid test server: OPER ntrop ntrop (may KILL).
 HYBRID_OPER = ("ntrop", "ntrop")
+# The operator (name, password) each server's config grants; the others have none.
+OPERS = {"inspircd": INSPIRCD_OPER, "hybrid": HYBRID_OPER}
 
 
 def port_open(port: int) -> bool:
@@ -261,6 +263,11 @@ class IrcServer:
         while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    @property
+    def oper(self) -> tuple[str, str]:
+        """OPER name and password of this server's test operator (inspircd, hybrid)."""
+        return OPERS[self.kind]
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -304,14 +311,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @contextmanager
-def running_server(kind: str) -> Iterator[IrcServer]:
+def running_server(kind: str, **options: Any) -> Iterator[IrcServer]:
     """A started IrcServer of ``kind``, killed and its directory removed on exit.
 
     Skips the test when that server is not installed.
     """
     if _BINARIES.get(kind) is None:
         pytest.skip(f"{kind} is not installed")
-    server = IrcServer(kind)
+    server = IrcServer(kind, **options)
     try:
         server.start()
         yield server
@@ -334,48 +341,33 @@ def ircd(ircd_kind: str) -> Iterator[IrcServer]:
         yield server
 
 
-@pytest.fixture
-def miniircd() -> Iterator[IrcServer]:
-    """miniircd only."""
-    with running_server("miniircd") as server:
-        yield server
+def _only(kind: str, name: str, doc: str) -> Any:
+    """A fixture ``name`` giving a running server of ``kind`` only (skipped if absent)."""
+    def fixture() -> Iterator[IrcServer]:
+        with running_server(kind) as server:
+            yield server
+    fixture.__doc__ = doc
+    return pytest.fixture(name=name)(fixture)
 
 
-@pytest.fixture
-def ngircd_server() -> Iterator[IrcServer]:
-    """ngircd only (skipped when it is not installed)."""
-    with running_server("ngircd") as server:
-        yield server
+miniircd = _only("miniircd", "miniircd", "miniircd only.")
+ngircd_server = _only("ngircd", "ngircd_server", "ngircd only (skipped when it is not installed).")
+inspircd_server = _only("inspircd", "inspircd_server", "InspIRCd 3 only (skipped when it is not "
+                        "installed): IRCv3 caps, +B, first joiner op.")
+hybrid_server = _only("hybrid", "hybrid_server", "ircd-hybrid 8 only (skipped when it is not "
+                      "installed): first joiner op, no throttle.")
 
 
-@pytest.fixture
-def inspircd_server() -> Iterator[IrcServer]:
-    """InspIRCd 3 only (skipped when it is not installed): IRCv3 caps, +B, first joiner op."""
-    with running_server("inspircd") as server:
-        yield server
-
-
-@pytest.fixture
-def hybrid_server() -> Iterator[IrcServer]:
-    """ircd-hybrid 8 only (skipped when it is not installed): first joiner op, no throttle."""
-    with running_server("hybrid") as server:
-        yield server
+def server_kinds(*kinds: str) -> list[Any]:
+    """The SERVER_KINDS params (with their markers and skips) of ``kinds`` only."""
+    return [p for p in SERVER_KINDS if p.values[0] in kinds]
 
 
 @pytest.fixture
 def ircd_factory() -> Iterator[Callable[..., IrcServer]]:
-    """make(kind) starts another server of that kind; all are killed afterwards."""
-    servers: list[IrcServer] = []
+    """make(kind, **options) starts another server of that kind; all are killed afterwards."""
+    with ExitStack() as servers:
+        def make(kind: str, **options: Any) -> IrcServer:
+            return servers.enter_context(running_server(kind, **options))
 
-    def make(kind: str, **options: Any) -> IrcServer:
-        if _BINARIES.get(kind) is None:
-            pytest.skip(f"{kind} is not installed")
-        server = IrcServer(kind, **options)
-        servers.append(server)
-        server.start()
-        return server
-
-    yield make
-    for server in reversed(servers):
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
+        yield make

@@ -1,15 +1,19 @@
-"""The real process against a real IRC server: its environment, this week's likes, lines."""
+"""The real process against a real IRC server: its environment, this week's likes (the
+`live_fake` fixture), lines."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.constants import ADMIN_TOKEN, SECRET_KEY, WEB_PASSWORD, WEB_USER
-from tests.support.fake_soundcloud import make_like
+from tests.support.fake_soundcloud import FakeSoundCloud, make_like
 from tests.support.net import wait_until
+from tests.support.rawirc import Msg
 
 LIVE_TRACKS = [
     (11, "Sewer Anthem", "DJ Rat"),
@@ -46,6 +50,20 @@ def live_likes() -> list[dict[str, Any]]:
     likes.append(make_like(9, week_start - timedelta(days=2), title="Last Week's Closer",
                            artist="Old Rat"))
     return likes
+
+
+@pytest.fixture
+async def live_fake() -> AsyncIterator[FakeSoundCloud]:
+    """The SoundCloud stand-in with live_likes() (this show week's LIVE_TRACKS)."""
+    async with FakeSoundCloud() as sc:
+        sc.set_likes(live_likes())
+        yield sc
+
+
+def privmsg(text: str, channel: str = "#sewerchat") -> Callable[[Msg], bool]:
+    """Matches the PRIVMSG of exactly `text` to `channel`."""
+    return lambda m: (m.command == "PRIVMSG" and m.params[:1] == (channel,)
+                      and m.params[-1] == text)
 
 
 async def wait_bot_ready(base_url: str, tracks: int = len(LIVE_TRACKS),

@@ -24,7 +24,7 @@ from tests.support.fakes import FakeIrc
 from tests.support.memory_soundcloud import MemorySoundCloud
 from tests.support.seed import OLD_LIKE
 
-pytest_plugins = ["tests.support.ircd", "tests.support.tcpproxy"]
+pytest_plugins = ["tests.support.ircd", "tests.support.live", "tests.support.tcpproxy"]
 
 # Never let the developer's own NTR_ variables leak into tests.
 for _name in [n for n in os.environ if n.startswith("NTR_")]:
