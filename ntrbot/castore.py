@@ -7,7 +7,7 @@ import os
 import re
 import ssl
 
-log = logging.getLogger("ntrbot.soundcloud.tls")
+log = logging.getLogger("ntrbot.tls")
 
 _HASHED = re.compile(r"[0-9a-f]{8}\.r?[0-9]+")
 

@@ -119,7 +119,7 @@ def test_irc_tls_falls_back_to_certifi_without_a_system_store(
     assert not ssl.create_default_context().cert_store_stats()["x509_ca"]
     transport.tls_context.cache_clear()
     try:
-        with caplog.at_level("INFO", "ntrbot.soundcloud.tls"):
+        with caplog.at_level("INFO", "ntrbot.tls"):
             assert_verifying(transport.tls_context(verify=True))
         assert "certifi" in caplog.text
         assert not transport.tls_context(verify=False).cert_store_stats()["x509_ca"]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ntrbot.settings import Settings
     from ntrbot.store.db import Database
 
-log = logging.getLogger("ntrbot.announcing.message")
+log = logging.getLogger("ntrbot.announce")
 
 DELAY_KEY = "announce_delay_seconds"  # meta: tonight's delay, set from the dashboard
 __all__ = ["Announcer"]

@@ -22,7 +22,7 @@ from ntrbot.settings import ConfigError, Settings
 from ntrbot.tools.sample_data import PREVIOUS_EPISODE, SampleSoundCloud, sample_playlists
 from ntrbot.weeks import utcnow
 
-log = logging.getLogger("ntrbot.tools.demo")
+log = logging.getLogger("ntrbot.demo")
 
 DEMO_USER = "demo"
 DB_NAME = "ntrbot-demo.db"

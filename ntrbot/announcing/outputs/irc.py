@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ntrbot.settings import Settings
     from ntrbot.store.models import OutputDelivery
 
-log = logging.getLogger("ntrbot.announcing.message")
+log = logging.getLogger("ntrbot.announce")
 
 
 class IrcOutputs:
