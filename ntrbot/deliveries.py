@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 
 class DeliveryState(StrEnum):
@@ -22,9 +21,6 @@ class DeliveryState(StrEnum):
 FINAL: frozenset[DeliveryState] = frozenset({
     DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.EXPIRED,
     DeliveryState.CANCELLED})
-#: The state names as a type, for callers that pass a plain string (tests/test_deliveries
-#: checks that they are exactly the enum's values).
-StateName = Literal["queued", "sent", "delivered", "failed", "expired", "cancelled"]
 
 
 class OutputKind(StrEnum):
@@ -46,6 +42,11 @@ def output_kind(name: str) -> OutputKind:
     if name == OutputKind.DISCORD:
         return OutputKind.DISCORD
     return OutputKind.WEBHOOK
+
+
+def output_target(name: str) -> str:
+    """What an output called `name` sends to: the channel of `irc:#chan`, a relay's name."""
+    return name.partition(":")[2]
 
 
 def output_name(kind: OutputKind, target: str) -> str:

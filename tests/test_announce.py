@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ntrbot import keys
+from ntrbot.deliveries import DeliveryState
 from ntrbot.settings import Settings
 from tests.support.constants import ADMIN_TOKEN, BEARER, WEB_PASSWORD, WEB_USER
 from tests.support.dashboard import dashboard_settings
@@ -228,8 +229,8 @@ async def test_queued_delivery_is_reported_then_resolved(app_client: Any,
     assert body["delivery"] == "queued" and "queued" in body["irc"]
     [a] = await app[keys.DB].announcements.for_show(show_id)
     assert a.delivery == "queued"
-    irc.pending[0].set("sent", "written")
-    irc.pending[0].set("delivered", "echoed")
+    irc.pending[0].set(DeliveryState.SENT, "written")
+    irc.pending[0].set(DeliveryState.DELIVERED, "echoed")
     deadline = asyncio.get_running_loop().time() + 5
     while (await app[keys.DB].announcements.for_show(show_id))[0].delivery != "delivered":
         assert asyncio.get_running_loop().time() < deadline
@@ -253,7 +254,7 @@ async def test_queued_delivery_can_expire(app_client: Any, irc: FakeIrc) -> None
     irc.mode = "queued"
     await client.post("/admin/announce", json={"show_id": show_id, "position": 1},
                       headers=BEARER)
-    irc.pending[0].set("expired", "not sent while fresh")
+    irc.pending[0].set(DeliveryState.EXPIRED, "not sent while fresh")
     for _ in range(500):
         if (await app[keys.DB].announcements.for_show(show_id))[0].delivery == "expired":
             break
@@ -309,7 +310,7 @@ async def test_answer_waits_for_the_confirmation_then_says_sent(app_client: Any,
                           headers=BEARER)
     body = await r.json()
     assert body["delivery"] == "sent" and body["delivered_at"] is None
-    irc.pending[0].set("delivered", "echoed")
+    irc.pending[0].set(DeliveryState.DELIVERED, "echoed")
     for _ in range(500):
         [a] = await app[keys.DB].announcements.for_show(show_id)
         if a.delivery == "delivered":

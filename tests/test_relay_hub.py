@@ -82,6 +82,20 @@ async def test_an_ack_reaches_the_relay_output_once() -> None:
     await hub.close()
 
 
+async def test_an_ack_detail_is_cleaned_like_every_text_that_reaches_a_page() -> None:
+    """A relay's ack detail is shown on the dashboard: no control, colour or bidi characters
+    (it was only whitespace-collapsed)."""
+    hub = RelayHub()
+    link = hub.join(_Ws(), None, "10.0.0.1", {"name": "bot", "acks": True})
+    updates: list[str] = []
+    await hub.outputs.start(Airing(8, "line", {"type": "announce", "id": 8}, 60.0),
+                            lambda name, state, detail="", at=None: updates.append(detail))
+    hub.received(link, {"type": "ack", "id": 8, "ok": False,
+                        "detail": "\u202enot \x03" + "4red\x00 \u2066posted"})
+    assert updates[-1] == "not red posted"
+    await hub.close()
+
+
 async def test_unsubscribed_sockets_are_capped_per_client() -> None:
     hub = RelayHub(max_pending=2)
     assert hub.admit("a") and hub.admit("a")

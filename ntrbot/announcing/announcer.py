@@ -304,7 +304,8 @@ class Announcer:
                     log.exception("could not record delivery of announcement %s", ann_id)
                 for d in changed:
                     log.info("announcement %s on %s: %s%s", ann_id, d.output, d.state,
-                             f" ({d.detail})" if d.state != "delivered" and d.detail else "")
+                             f" ({d.detail})" if d.state != DeliveryState.DELIVERED
+                             and d.detail else "")
                 aired_now = snap.aired and not aired
                 aired = aired or snap.aired
                 self.events.publish("delivery", {

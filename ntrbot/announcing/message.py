@@ -13,7 +13,7 @@ from ntrbot.text import clean
 if TYPE_CHECKING:
     from ntrbot.store.models import Show, ShowTrack
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ntrbot.announce")  # the announce path logs as one
 
 
 class AnnounceError(Exception):

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ntrbot import keys
+from ntrbot.deliveries import DeliveryState
 from ntrbot.http.auth import admin_identity
 from ntrbot.http.helpers import json_error, json_int, json_object, show_or_404, whole_number
 from ntrbot.soundcloud.errors import SoundCloudError, SoundCloudNotFound
@@ -128,7 +129,7 @@ async def retract(request: web.Request) -> web.Response:
     ann = await db.announcements.announcement(ann_id)
     if ann is None:
         return json_error(404, f"no announcement {ann_id}")
-    if ann.delivery == "cancelled":
+    if ann.delivery == DeliveryState.CANCELLED:
         return web.json_response({"status": "cancelled", "id": ann_id,
                                   "announcement": ann.to_json(),
                                   "note": "already cancelled before it aired: nothing was sent"})

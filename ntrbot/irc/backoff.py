@@ -31,9 +31,6 @@ class Backoff:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if first <= 0 or cap < first or factor < 1 or flat < 1 or throttle_hold < 0:
             raise ValueError("need 0 < first <= cap, factor >= 1, flat >= 1, hold >= 0")
-        self.first = first
-        self.cap = cap
-        self.factor = factor
         self.stable_after = stable_after
         self.flat = flat
         self.throttle_hold = throttle_hold
@@ -94,7 +91,7 @@ class Backoff:
         """
         self.throttles += 1
         base = self.throttle_hold if hold is None else max(0.0, hold)
-        self._hold = Schedule(base, 2.0, max(self.cap, base)).ceiling(self.throttles - 1)
+        self._hold = Schedule(base, 2.0, max(self._schedule.cap, base)).ceiling(self.throttles - 1)
         return self._hold
 
     def disconnected(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import irc.client
 import irc.strings
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.backend import IrcStatus, StatusListener
 from ntrbot.irc.backoff import Backoff
 from ntrbot.irc.command_runner import CommandRunner
@@ -183,7 +184,8 @@ class IrcClient:
         self._main = self._sender = None
         self.sts.disconnected()
         for item in self.confirmer.take_unconfirmed():
-            item.set("failed", "not confirmed: ntrbot stopped before the server answered")
+            item.set(DeliveryState.FAILED,
+                     "not confirmed: ntrbot stopped before the server answered")
         self.queue.fail_all("IRC client stopped before the line was sent")
 
     async def say(self, target: str, text: str, *, priority: bool = False,
@@ -198,17 +200,17 @@ class IrcClient:
         """
         line = self._fit(target, text)
         if not line:
-            return finished(target, line, "failed",
+            return finished(target, line, DeliveryState.FAILED,
                             "nothing to send after removing control characters")
         if self.state.stopping or self._main is None:
-            return finished(target, line, "failed", "IRC client is not running")
+            return finished(target, line, DeliveryState.FAILED, "IRC client is not running")
         fresh = self.settings.announce_fresh_seconds if fresh_for is None else fresh_for
         item = Delivery(target, line, priority=priority, confirm=confirm, fresh_for=fresh,
                         clock=self._clock)
         if self.queue.send_now(item, ready=self._ready_for, write=self._write):
             return item
         if self.queue.put(item) is None:
-            item.set("failed", "send queue full")
+            item.set(DeliveryState.FAILED, "send queue full")
         elif self._ready_for(target):
             item.detail = f"queued behind the flood limit for {target}"
         elif not self.state.registered:
@@ -287,7 +289,7 @@ class IrcClient:
             self.confirmer.write(item)
         else:
             conn.privmsg(item.target, item.line)
-            item.finish("sent", f"sent to {item.target}")
+            item.finish(DeliveryState.SENT, f"sent to {item.target}")
         log.debug("IRC sent to %s: %s", item.target, item.line)
 
     def _send_raw_strict(self, line: str) -> None:

@@ -14,6 +14,7 @@ import irc.client
 import irc.events
 import irc.strings
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.delivery import Delivery
 
 log = logging.getLogger("ntrbot.irc")
@@ -99,7 +100,8 @@ class Confirmer:
         self._echoed[id(item)] = echo
         self._written[id(item)] = self._clock()
         self._unconfirmed.append(item)
-        item.set("sent", f"written to the server for {item.target}; waiting for it to confirm")
+        item.set(DeliveryState.SENT,
+                 f"written to the server for {item.target}; waiting for it to confirm")
         self._send_raw(f"PING :{token}")
         item.timer = asyncio.get_running_loop().call_later(self.timeout, self._expired, item)
 
@@ -116,12 +118,12 @@ class Confirmer:
 
     def _confirm(self, item: Delivery, at: datetime | None, how: str) -> None:
         self._forget(item)
-        item.set("delivered", f"in {item.target} ({how})", at)
+        item.set(DeliveryState.DELIVERED, f"in {item.target} ({how})", at)
         log.debug("IRC line to %s confirmed (%s)", item.target, how)
 
     def _refuse(self, item: Delivery, detail: str) -> None:
         self._forget(item)
-        item.set("failed", detail)
+        item.set(DeliveryState.FAILED, detail)
         log.warning("IRC server refused the line to %s: %s", item.target, detail)
 
     def _find(self, event: irc.client.Event, target: str | None,
@@ -166,7 +168,7 @@ class Confirmer:
         item = self._fences.pop(token, None)
         if item is None:
             return False
-        if item.state != "sent":
+        if item.state != DeliveryState.SENT:
             return True
         if self._echoed.get(id(item)):
             self._refuse(item, "not confirmed: the server did not echo the line")
@@ -175,7 +177,7 @@ class Confirmer:
         return True
 
     def _expired(self, item: Delivery) -> None:
-        if item.state != "sent" or item not in self._unconfirmed:
+        if item.state != DeliveryState.SENT or item not in self._unconfirmed:
             return
         quiet_since = max(self._last_rx(), self._written.get(id(item), float("-inf")))
         left = quiet_since + self.timeout - self._clock()
@@ -188,11 +190,11 @@ class Confirmer:
 
     def pending(self) -> bool:
         """True while some written line waits for the server's answer."""
-        return any(i.state == "sent" for i in self._unconfirmed)
+        return any(i.state == DeliveryState.SENT for i in self._unconfirmed)
 
     def take_unconfirmed(self) -> list[Delivery]:
         """Every line still waiting for confirmation, oldest first; forgets them all."""
-        items = [i for i in self._unconfirmed if i.state == "sent"]
+        items = [i for i in self._unconfirmed if i.state == DeliveryState.SENT]
         for item in list(self._unconfirmed):
             self._forget(item)
         self._labels.clear()

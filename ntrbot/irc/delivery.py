@@ -9,13 +9,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ntrbot.deliveries import FINAL, DeliveryState, StateName
+from ntrbot.deliveries import FINAL, DeliveryState
 
 log = logging.getLogger("ntrbot.irc")
-
-#: A state as callers pass it: the enum, or its plain name.
-State = DeliveryState | StateName
-
 
 class Delivery:
     """A line for one target. `state` moves queued -> sent -> delivered | failed | expired.
@@ -57,13 +53,13 @@ class Delivery:
     def on_change(self, cb: Callable[[Delivery], None]) -> None:
         self._listeners.append(cb)
 
-    def set(self, state: State, detail: str = "", at: datetime | None = None) -> None:
+    def set(self, state: DeliveryState, detail: str = "", at: datetime | None = None) -> None:
         """Move to `state`; a final state is never left again."""
         if self.final:
             return
         self.state, self.detail = DeliveryState(state), detail
         self.at = at or datetime.now(UTC)
-        if self.final or (state == "sent" and not self.confirm):
+        if self.final or (state == DeliveryState.SENT and not self.confirm):
             for handle in (self.expiry, self.timer):
                 if handle is not None:
                     handle.cancel()
@@ -75,7 +71,7 @@ class Delivery:
             except Exception:
                 log.exception("IRC delivery listener failed")
 
-    def finish(self, state: State, detail: str = "") -> None:
+    def finish(self, state: DeliveryState, detail: str = "") -> None:
         """Shorthand used by the send queue: written (`sent`), `expired` or `failed`."""
         self.set(state, detail)
 
@@ -87,7 +83,7 @@ class Delivery:
         return self.state
 
 
-def finished(target: str, line: str, state: State, detail: str) -> Delivery:
+def finished(target: str, line: str, state: DeliveryState, detail: str) -> Delivery:
     """An already final delivery (needs a running loop)."""
     d = Delivery(target, line)
     d.set(state, detail)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.backend import IrcStatus, StatusListener
 from ntrbot.irc.delivery import Delivery, finished
 from ntrbot.settings import Settings
@@ -30,7 +31,7 @@ class DisabledIrc:
 
     async def say(self, target: str, text: str, *, priority: bool = False,
                   fresh_for: float | None = None, confirm: bool = False) -> Delivery:
-        return finished(target, clean(text), "failed", "IRC is off")
+        return finished(target, clean(text), DeliveryState.FAILED, "IRC is off")
 
     def status(self) -> IrcStatus:
         return IrcStatus(enabled=False)

@@ -10,6 +10,7 @@ from typing import Any
 import irc.strings
 
 import ntrbot.irc.redact  # noqa: F401 (keys never reach the DEBUG log)
+from ntrbot.retry import Schedule
 
 #: JOIN refusal numerics and the short word the status bar shows for each.
 REFUSAL_REASONS = {
@@ -64,8 +65,7 @@ class JoinPlan:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.channels = list(channels)
         self._keys = {_key(c): k for c, k in (keys or {}).items()}
-        self.first = first
-        self.cap = cap
+        self._schedule = Schedule(first, 2.0, cap)
         self.unanswered = unanswered
         self._clock = clock
         self._next: dict[str, float] = {}  # channel key -> no JOIN before this time
@@ -83,7 +83,7 @@ class JoinPlan:
 
     def delay(self, attempts: int) -> float:
         """Seconds before retry number `attempts` (1-based): first, 2×first, … cap."""
-        return min(self.cap, self.first * 2.0 ** min(max(attempts - 1, 0), 32))
+        return self._schedule.ceiling(attempts - 1)
 
     # --- events --------------------------------------------------------------
 

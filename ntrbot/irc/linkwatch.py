@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.link import LinkActions, LinkState, safely
 from ntrbot.irc.reasons import Reason
 
@@ -147,13 +148,13 @@ class LinkWatch:
         now = self._clock()
         for item in reversed(self.confirmer.take_unconfirmed()):
             if item.attempts >= 2:
-                item.set("failed", "not confirmed: written twice, the server confirmed "
-                         "neither in time (it may still have reached the channel)")
+                item.set(DeliveryState.FAILED, "not confirmed: written twice, the server "
+                         "confirmed neither in time (it may still have reached the channel)")
             elif now >= item.fresh_until:
-                item.set("expired", "not confirmed before the link was lost; too old to "
-                         "send again")
+                item.set(DeliveryState.EXPIRED, "not confirmed before the link was lost; too "
+                         "old to send again")
             else:
-                item.set("queued", "the IRC link was lost before the server confirmed it; "
-                         "re-sending after the rejoin")
+                item.set(DeliveryState.QUEUED, "the IRC link was lost before the server "
+                         "confirmed it; re-sending after the rejoin")
                 if self.queue.put(item, front=True) is None:
-                    item.set("failed", "send queue full")
+                    item.set(DeliveryState.FAILED, "send queue full")

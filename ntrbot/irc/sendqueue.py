@@ -8,6 +8,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
 
@@ -76,7 +77,7 @@ class SendQueue:
             write(item)
         except Exception as exc:  # never let the sender die
             log.warning("IRC send to %s failed: %s", item.target, exc)
-            item.finish("failed", f"could not write to the server: {exc}")
+            item.finish(DeliveryState.FAILED, f"could not write to the server: {exc}")
 
     def wake(self) -> None:
         """Re-check readiness now (call after connect/join)."""
@@ -91,12 +92,12 @@ class SendQueue:
         self._remove(item)
         if not item.final:
             log.warning("IRC line to %s expired unsent: %.80s", item.target, item.line)
-        item.finish("expired", "not sent while fresh")
+        item.finish(DeliveryState.EXPIRED, "not sent while fresh")
 
     def fail_all(self, detail: str = "IRC client stopped") -> None:
         for q in (self._prio, self._normal):
             while q:
-                q.popleft().finish("failed", detail)
+                q.popleft().finish(DeliveryState.FAILED, detail)
 
     def fail_target(self, target: str, detail: str, *, key: Callable[[str], str]) -> int:
         """Fail the confirmed lines (announces) queued for `target`: it refused us."""
@@ -104,7 +105,7 @@ class SendQueue:
                   if i.confirm and key(i.target) == key(target)]
         for item in failed:
             self._remove(item)
-            item.finish("failed", detail)
+            item.finish(DeliveryState.FAILED, detail)
         return len(failed)
 
     def drop(self, item: Delivery) -> None:

@@ -131,21 +131,22 @@ class Announcement:
         without acks says no more). With no output at all (IRC off and no relay, or a record
         older than outputs) the announce itself is what aired, unless it was cancelled,
         expired or still waiting for its air time."""
-        if any(d.state == "delivered" for d in self.deliveries):
+        if any(d.state == DeliveryState.DELIVERED for d in self.deliveries):
             return True
         if self.deliveries:
             # IRC off: a relay without acks (an older plugin) is the only word there is
             return (not any(d.kind is OutputKind.IRC for d in self.deliveries)
-                    and any(d.kind is OutputKind.RELAY and d.state == "sent"
+                    and any(d.kind is OutputKind.RELAY and d.state == DeliveryState.SENT
                             for d in self.deliveries))
-        return self.delivery not in ("cancelled", "expired", "queued")
+        return self.delivery not in (DeliveryState.CANCELLED, DeliveryState.EXPIRED,
+                                  DeliveryState.QUEUED)
 
     @property
     def never_aired(self) -> bool:
         """Every output ended without confirmation (failed, expired or cancelled)."""
         if self.deliveries:
-            return all(d.final and d.state != "delivered" for d in self.deliveries)
-        return self.delivery in ("expired", "cancelled")
+            return all(d.final and d.state != DeliveryState.DELIVERED for d in self.deliveries)
+        return self.delivery in (DeliveryState.EXPIRED, DeliveryState.CANCELLED)
 
     def to_json(self, *, private: bool = True) -> dict[str, Any]:
         """The one JSON form of an announcement; `private=False` drops `who` and details."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.store.models import Announcement, Show
 from ntrbot.text import clean
 
@@ -68,7 +69,7 @@ def build(show: Show, announcements: list[Announcement]) -> list[SetlistRow]:
     missed: dict[int, str] = {}
     for a in announcements:
         if a.never_aired:
-            missed[a.track_id] = a.delivery if a.delivery != "sent" else "failed"
+            missed[a.track_id] = a.delivery if a.delivery != DeliveryState.SENT else "failed"
             continue
         at = a.delivered_at or a.announced_at
         count[a.track_id] = count.get(a.track_id, 0) + 1

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import pytest
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.caps import CapNegotiator
 from ntrbot.irc.delivery import Delivery
 from ntrbot.irc.flood import TokenBucket
@@ -35,7 +36,7 @@ def put(queue: SendQueue, target: str, line: str, *, priority: bool,
 def recorder(sent: list[tuple[str, str]]) -> Callable[[Delivery], None]:
     def write(item: Delivery) -> None:
         sent.append((item.target, item.line))
-        item.finish("sent")
+        item.finish(DeliveryState.SENT)
     return write
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.backend import IrcBackend, IrcStatus, StatusListener
 from ntrbot.irc.commands import CommandHandler
 from ntrbot.irc.delivery import Delivery
@@ -34,18 +35,18 @@ class FakeIrc:
         d = Delivery(target, text, priority=priority, confirm=confirm,
                      fresh_for=fresh_for or 180.0)
         if self.mode in ("delivered", "sent", "refused"):
-            d.set("sent", f"written to the server for {target}")
+            d.set(DeliveryState.SENT, f"written to the server for {target}")
             if self.mode == "delivered":
-                d.set("delivered", f"in {target} (echoed by the server)")
+                d.set(DeliveryState.DELIVERED, f"in {target} (echoed by the server)")
             elif self.mode == "refused":
-                d.set("failed", "404 Cannot send to channel")
+                d.set(DeliveryState.FAILED, "404 Cannot send to channel")
             else:
                 self.pending.append(d)
         elif self.mode == "queued":
             d.detail = "IRC is disconnected; queued"
             self.pending.append(d)
         else:
-            d.set("failed", "not connected")
+            d.set(DeliveryState.FAILED, "not connected")
         return d
 
     def set_commands(self, commands: CommandHandler) -> None:

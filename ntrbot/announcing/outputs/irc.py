@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import irc.strings
 
 from ntrbot.announcing.outputs import Airing, Update, stopped
-from ntrbot.deliveries import DeliveryState, OutputKind, output_name
+from ntrbot.deliveries import DeliveryState, OutputKind, output_name, output_target
 from ntrbot.irc.delivery import Delivery, finished
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class IrcOutputs:
 
     async def start(self, airing: Airing, update: Update) -> None:
         for name in self.names:
-            d = await self._say(name.partition(":")[2], airing.line, airing.fresh_for)
+            d = await self._say(output_target(name), airing.line, airing.fresh_for)
             update(name, d.state, d.detail or "waiting for IRC", d.at)
 
             def follow(d: Delivery, name: str = name) -> None:
@@ -61,7 +61,7 @@ class IrcOutputs:
                                           fresh_for=fresh)
         except Exception as exc:  # the IRC client must never make an announce a 5xx
             log.warning("IRC send failed: %s", type(exc).__name__)
-            return finished(channel, message, "failed", "IRC send failed")
+            return finished(channel, message, DeliveryState.FAILED, "IRC send failed")
 
     def settles_when_sent(self, delivery: OutputDelivery) -> bool:
         return False  # an announce line waits for the server's confirmation
@@ -77,5 +77,5 @@ class IrcOutputs:
         if delivery.state == DeliveryState.SENT:
             return True
         st = self.backend.status()
-        return st.connected and irc.strings.lower(delivery.output.partition(":")[2]) in {
+        return st.connected and irc.strings.lower(output_target(delivery.output)) in {
             irc.strings.lower(c) for c in st.channels}

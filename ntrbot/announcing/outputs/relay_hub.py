@@ -17,6 +17,7 @@ from typing import Any
 from ntrbot.announcing.outputs.relay import RelayOutputs
 from ntrbot.events import EventBus
 from ntrbot.fanout import Fanout, Overflow, Policy, Socket, Subscriber, Upgrade, close_socket
+from ntrbot.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class RelayHub:
         if type(ann_id) is not int or type(ok) is not bool:
             return
         detail = data.get("detail")
-        text = " ".join(detail.split())[:200] if isinstance(detail, str) else ""
+        text = clean(detail)[:200] if isinstance(detail, str) else ""
         try:
             self.outputs.ack(link.meta.name, ann_id, ok, text)
         except Exception:

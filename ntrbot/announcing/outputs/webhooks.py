@@ -225,7 +225,7 @@ class WebhookOutputs:
             attempt += 1
             remaining = deadline - self._clock()
             if attempt > 1 and remaining <= 0:  # slept past the deadline
-                return self._end(target, update, "expired", last)
+                return self._end(target, update, DeliveryState.EXPIRED, last)
             update(target.name, DeliveryState.SENT, "posting" if attempt == 1
                    else f"retry {attempt - 1} after {last}")
             limit = min(self.timeout, remaining) if remaining > 0 else self.timeout
@@ -233,7 +233,7 @@ class WebhookOutputs:
                 outcome = await self._attempt(target, body, headers, limit)
             except Exception as exc:  # a bug here must not kill silently, nor leak the URL
                 log.error("%s: cannot post (%s)", target.name, type(exc).__name__)
-                return self._end(target, update, "failed", "internal error")
+                return self._end(target, update, DeliveryState.FAILED, "internal error")
             if outcome.state != "retry":
                 return self._end(target, update, outcome.state, outcome.detail)
             last = outcome.detail
@@ -244,7 +244,8 @@ class WebhookOutputs:
                 wait = max(outcome.wait, MIN_WAIT)
             if wait >= deadline - self._clock():  # the next attempt would start too late
                 # no freshness at all (fresh_for 0): one attempt, and it did not land
-                return self._end(target, update, "expired" if fresh else "failed", last)
+                return self._end(target, update, DeliveryState.EXPIRED if fresh
+                                 else DeliveryState.FAILED, last)
             log.info("%s: %s; retry in %.1f s", target.name, last, wait)
             await self._sleep(wait)
 
@@ -266,12 +267,12 @@ class WebhookOutputs:
             return _Outcome("retry", f"network error ({type(exc).__name__})")
         status = resp.status_code
         if 200 <= status < 300:
-            return _Outcome("delivered", self._delivered_detail(target, resp))
+            return _Outcome(DeliveryState.DELIVERED, self._delivered_detail(target, resp))
         if status == 429:
             return _Outcome("retry", "HTTP 429", _retry_after(resp))
         if status >= 500 or status == 408:
             return _Outcome("retry", f"HTTP {status}")
-        return _Outcome("failed", f"HTTP {status}")
+        return _Outcome(DeliveryState.FAILED, f"HTTP {status}")
 
     @staticmethod
     def _delivered_detail(target: _Target, resp: httpx.Response) -> str:
