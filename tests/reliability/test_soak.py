@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.soak import Counts, soak
+from bench.soak import soak
+from bench.soak_figures import Counts
 
 pytestmark = pytest.mark.e2e
 
