@@ -275,12 +275,21 @@ async def test_5xx_until_stale_expires_with_last_status(standin: StandIn,
 async def test_hanging_receiver_times_out_each_attempt_then_expires(
         standin: StandIn, http: httpx.AsyncClient) -> None:
     standin.script = ["hang"] * 20
+    sent: list[httpx.Request] = []
+
+    async def count(request: httpx.Request) -> None:
+        sent.append(request)
+
+    # Attempts are counted as the client sends them: on a loaded machine a 50 ms attempt can
+    # time out before the stand-in has read its request, so the server's count may be lower.
+    http.event_hooks = {"request": [count]}
     t = FakeTime()
     out = make(http, t, timeout=0.05, discord_webhook_url=standin.url(DISCORD_PATH))
     updates = Updates()
     out.post(MESSAGE, LINE, 5, updates)
     assert await updates.final("discord") == ("expired", "timeout")
-    assert len(standin.requests) == 3 and t.sleeps == [1.0, 2.0]
+    assert len(sent) == 3 and t.sleeps == [1.0, 2.0]
+    assert 1 <= len(standin.requests) <= 3
 
 
 async def test_hanging_receiver_attempt_is_cut_at_freshness(standin: StandIn,
