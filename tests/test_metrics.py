@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -124,6 +125,24 @@ async def test_counters_move_with_an_announce_a_failed_login_and_polls(
     assert after['ntrbot_polls_total{result="ok"}'] == 1
     assert after['ntrbot_polls_total{result="error"}'] == 1
     assert after["ntrbot_irc_connected"] == 1
+
+
+async def test_irc_counters_are_the_links_status(app_client: Any, irc: FakeIrc,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reconnects, dead links and join refusals come from the backend's status(), the
+    same counts /health shows."""
+    _, client = app_client
+    shown = replace(irc.status(), reconnects=4,
+                    reconnects_by_reason={"dead_link": 2, "ping_timeout": 1,
+                                          "server_closed": 1},
+                    join_refusal_counts={"474": 3})
+    monkeypatch.setattr(irc, "status", lambda: shown)
+    got = await scrape(client)
+    assert got['ntrbot_irc_reconnects_total{reason="dead_link"}'] == 2
+    assert got['ntrbot_irc_reconnects_total{reason="server_closed"}'] == 1
+    assert got['ntrbot_irc_reconnects_total{reason="connect_failed"}'] == 0
+    assert got["ntrbot_irc_dead_links_total"] == 3
+    assert got['ntrbot_irc_join_refusals_total{numeric="474"}'] == 3
 
 
 async def test_websocket_gauges_count_open_sockets(app_client: Any) -> None:

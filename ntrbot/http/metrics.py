@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from ntrbot import keys
 from ntrbot.http.auth import metrics_identity
-from ntrbot.irc.stats import LinkStats
+from ntrbot.irc.stats import dead_links
 from ntrbot.stats import Snapshot
 
 #: the classic text format every Prometheus reads (prometheus-client writes it)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _irc_stats(irc: Any) -> tuple[dict[str, int], int, dict[str, int]]:
-    stats = getattr(irc, "stats", None)  # the real client's counters; stand-ins have none
-    if not isinstance(stats, LinkStats):
-        return {}, 0, {}
-    return dict(stats.reconnects), stats.dead_links, dict(stats.join_refusals)
-
-
 async def snapshot(app: web.Application) -> Snapshot:
     """Read everything a scrape reports from where it lives (database, clients, hubs)."""
     db, irc, stats = app[keys.DB], app[keys.IRC], app[keys.STATS]
-    reconnects, dead_links, refusals = _irc_stats(irc)
+    link = irc.status()  # DisabledIrc's counts are empty
     sockets = {"/ws/announce": app[keys.HUB].subscribers,
                "/ws/public": len(app[keys.FEED].listeners)}
     if keys.SOCKETS in app:
@@ -33,8 +24,9 @@ async def snapshot(app: web.Application) -> Snapshot:
     return Snapshot(
         deliveries=await db.announcements.delivery_counts(),
         delivery_seconds=await db.announcements.delivery_seconds(),
-        irc_connected=irc.status().connected, reconnects=reconnects,
-        dead_links=dead_links, join_refusals=refusals, polls=dict(app[keys.POLLER].polls),
+        irc_connected=link.connected, reconnects=dict(link.reconnects_by_reason),
+        dead_links=dead_links(link.reconnects_by_reason),
+        join_refusals=dict(link.join_refusal_counts), polls=dict(app[keys.POLLER].polls),
         websockets=sockets, login_failures=dict(stats.login_failures),
         loop_lag=stats.loop_lag)
 

@@ -27,7 +27,6 @@ from ntrbot.irc.link import LinkState, safely
 from ntrbot.irc.linkwatch import LinkWatch
 from ntrbot.irc.reasons import Reason, ReconnectLog
 from ntrbot.irc.sendqueue import SendQueue
-from ntrbot.irc.stats import LinkStats
 from ntrbot.irc.transport import Connection, Reactor, make_factory
 from ntrbot.settings import Settings
 from ntrbot.text import clean
@@ -87,8 +86,6 @@ class IrcClient:
         self.reconnects = ReconnectLog()
         self.joins = JoinPlan(self.channels, settings.channel_keys,
                               unanswered=join_retry_interval, clock=clock)
-        # for /metrics: reconnects, join refusals
-        self.stats = LinkStats(self.reconnects, self.joins.refusal_counts)
         self.watch = LinkWatch(self.state, self, self.queue, self.confirmer, self.joins,
                                self.backoff, ping_interval=ping_interval,
                                ping_timeout=ping_timeout, register_timeout=register_timeout,
