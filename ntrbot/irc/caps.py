@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 log = logging.getLogger("ntrbot.irc")
 
@@ -21,21 +22,29 @@ def parse_caps(text: str) -> dict[str, str | None]:
     return out
 
 
+class SaslLogin(Protocol):
+    """What CapNegotiator hands the acked `sasl` capability to (irc/sasl.Sasl)."""
+
+    def start(self, offered: list[str] | None, done: Callable[[], None]) -> None:
+        """Log in with what the server listed (`sasl=...`, None when unlisted); call
+        `done()` once it is over, whatever the outcome."""
+        ...
+
+    def unavailable(self, why: str) -> None:
+        """SASL cannot even start on this connection."""
+        ...
+
+
 class CapNegotiator:
     """Fed with server events; `send` writes one raw line.
 
-    States: ls -> req -> (sasl) -> done, or none (the server knows no CAP). `start_sasl`
-    gets the mechanisms the server listed (`sasl=...`, None when unlisted) and must call
-    `end()` when it is finished; without SASL `end()` follows the last ACK/NAK at once.
+    States: ls -> req -> (sasl) -> done, or none (the server knows no CAP). With a `sasl`
+    login, CAP END waits until it calls back; without one `end()` follows the last ACK/NAK.
     """
 
-    def __init__(self, send: Callable[[str], None], *, want_sasl: bool = False,
-                 start_sasl: Callable[[list[str] | None], None] | None = None,
-                 no_sasl: Callable[[str], None] | None = None) -> None:
+    def __init__(self, send: Callable[[str], None], *, sasl: SaslLogin | None = None) -> None:
         self._send = send
-        self.want_sasl = want_sasl and start_sasl is not None
-        self._start_sasl = start_sasl
-        self._no_sasl = no_sasl
+        self._sasl = sasl
         self.state = "idle"
         self.offered: dict[str, str | None] = {}
         self.enabled: set[str] = set()
@@ -51,6 +60,10 @@ class CapNegotiator:
         self.enabled = set()
         self._ls = []
         self._pending = []
+
+    @property
+    def want_sasl(self) -> bool:
+        return self._sasl is not None
 
     @property
     def negotiating(self) -> bool:
@@ -87,8 +100,8 @@ class CapNegotiator:
         self._sasl_unavailable("the server does not support CAP/SASL")
 
     def _sasl_unavailable(self, why: str) -> None:
-        if self.want_sasl and self._no_sasl is not None:
-            self._no_sasl(why)
+        if self._sasl is not None:
+            self._sasl.unavailable(why)
 
     # --- CAP events ----------------------------------------------------------
 
@@ -199,11 +212,11 @@ class CapNegotiator:
                 self.enabled.discard(name)
 
     def _after_req(self) -> None:
-        if "sasl" in self.enabled and self.want_sasl and self._start_sasl is not None:
+        if "sasl" in self.enabled and self._sasl is not None:
             self.state = "sasl"
             value = self.offered.get("sasl")
             mechs = [m.upper() for m in value.split(",") if m] if value else None
-            self._start_sasl(mechs)
+            self._sasl.start(mechs, self.end)
             return
         if self.want_sasl:
             self._sasl_unavailable("the server refused the sasl capability"

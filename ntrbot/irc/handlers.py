@@ -64,14 +64,9 @@ class Protocols:
                                  has_cert=bool(settings.irc_tls_cert))
         if sasl is not None and not sasl.wanted:  # no mechanism is configured
             sasl = None
-        cap = CapNegotiator(send_raw, want_sasl=sasl is not None,
-                            start_sasl=sasl.start if sasl else None,
-                            no_sasl=sasl.unavailable if sasl else None)
-        if sasl:
-            sasl.on_done = cap.end
         assert settings.irc_server
         return cls(
-            cap=cap, sasl=sasl,
+            cap=CapNegotiator(send_raw, sasl=sasl), sasl=sasl,
             nickserv=NickServIdentify(settings.irc_sasl_user or settings.irc_nick,
                                       settings.irc_nickserv_password, send_raw),
             # IRCv3 STS: the port and the TLS flag follow it on every connect

@@ -44,20 +44,20 @@ class Sasl:
     """State machine fed with server events; `send` writes one raw line.
 
     States: idle -> auth (mechanism sent) -> sent (payload sent) -> done | failed. Every
-    path ends with `on_done()` (CapNegotiator sends CAP END), so registration completes;
+    path from `start` ends with its `done()` (CapNegotiator's CAP END), so registration
+    completes;
     a refusal is logged at ERROR and given to `on_error`. A 904 with mechanisms left tries
     the next one (narrowed by 908 RPL_SASLMECHS).
     """
 
     def __init__(self, user: str | None, password: str | None, send: Callable[[str], None],
-                 on_error: Callable[[str], None] = lambda _why: None,
-                 on_done: Callable[[], None] = lambda: None, *,
+                 on_error: Callable[[str], None] = lambda _why: None, *,
                  mechanism: str = "auto", has_cert: bool = False) -> None:
         self.user = user
         self._password = password
         self._send = send
         self._on_error = on_error
-        self.on_done = on_done
+        self._done: Callable[[], None] = lambda: None  # given by each start()
         self.wanted = candidates(mechanism, has_cert=has_cert,
                                  has_password=bool(user and password))
         self.state = "idle"
@@ -85,8 +85,10 @@ class Sasl:
 
     # --- driving -------------------------------------------------------------
 
-    def start(self, offered: list[str] | None) -> None:
-        """The server acked `sasl`; `offered` from `sasl=...` (None when unlisted)."""
+    def start(self, offered: list[str] | None, done: Callable[[], None]) -> None:
+        """The server acked `sasl`; `offered` from `sasl=...` (None when unlisted).
+        `done()` is called once this login is over, whatever the outcome."""
+        self._done = done
         self._todo = self._narrow(list(self.wanted), offered)
         if not self._todo:
             self._fail(f"the server offers {','.join(offered or [])}, ntrbot is set up for "
@@ -118,7 +120,7 @@ class Sasl:
 
     def _fail(self, why: str) -> None:
         self.unavailable(why)
-        self.on_done()
+        self._done()
 
     def _reply(self, data: bytes) -> None:
         for piece in chunks(data):
@@ -196,7 +198,7 @@ class Sasl:
             return
         log.info("IRC SASL %s login as %s succeeded", self.mechanism, self.who)
         self.state = "done"
-        self.on_done()
+        self._done()
 
     def on_failure(self, why: str) -> None:
         if not self.active:

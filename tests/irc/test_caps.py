@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -34,16 +34,25 @@ def reqs(fake: FakeIrcd, conn: int = -1) -> list[str]:
 # --- unit ------------------------------------------------------------------------
 
 class Recorder:
+    """The lines sent, and a SaslLogin that records what it was asked."""
+
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.sasl: list[list[str] | None] = []
         self.no_sasl: list[str] = []
+        self.done: Callable[[], None] | None = None
+
+    def start(self, offered: list[str] | None, done: Callable[[], None]) -> None:
+        self.sasl.append(offered)
+        self.done = done
+
+    def unavailable(self, why: str) -> None:
+        self.no_sasl.append(why)
 
 
 def negotiator(want_sasl: bool = False) -> tuple[CapNegotiator, Recorder]:
     r = Recorder()
-    cap = CapNegotiator(r.sent.append, want_sasl=want_sasl, start_sasl=r.sasl.append,
-                        no_sasl=r.no_sasl.append)
+    cap = CapNegotiator(r.sent.append, sasl=r if want_sasl else None)
     cap.begin()
     return cap, r
 
@@ -72,7 +81,9 @@ def test_nothing_wanted_ends_at_once_and_sasl_only_when_configured() -> None:
     assert r.sent == ["CAP REQ :batch sasl"]
     cap.on_cap(["ACK", "batch sasl"])
     assert r.sasl == [["PLAIN", "SCRAM-SHA-256"]] and "CAP END" not in r.sent
-    cap.end()
+    assert r.done is not None
+    r.done()  # the login is over: CAP END
+    assert r.sent[-1] == "CAP END"
     cap.end()
     assert r.sent.count("CAP END") == 1
 

@@ -75,9 +75,9 @@ def test_candidates() -> None:
 def test_unlisted_mechanisms_are_tried_in_order_and_908_narrows() -> None:
     sent: list[str] = []
     done: list[bool] = []
-    sasl = Sasl("bot", "pw", sent.append, on_done=lambda: done.append(True))
+    sasl = Sasl("bot", "pw", sent.append)
     sasl.begin()
-    sasl.start(None)
+    sasl.start(None, lambda: done.append(True))
     assert sent == ["AUTHENTICATE SCRAM-SHA-256"]
     sasl.on_mechanisms(["PLAIN", "EXTERNAL"])
     sasl.on_failure("SASL authentication failed")
@@ -92,9 +92,8 @@ def test_no_common_mechanism_fails_and_ends() -> None:
     sent: list[str] = []
     errors: list[str] = []
     done: list[bool] = []
-    sasl = Sasl("bot", "pw", sent.append, errors.append, lambda: done.append(True),
-                mechanism="SCRAM-SHA-256")
-    sasl.start(["PLAIN", "EXTERNAL"])
+    sasl = Sasl("bot", "pw", sent.append, errors.append, mechanism="SCRAM-SHA-256")
+    sasl.start(["PLAIN", "EXTERNAL"], lambda: done.append(True))
     assert sent == [] and done == [True] and "SCRAM-SHA-256" in errors[0]
 
 
@@ -226,7 +225,7 @@ async def test_unloadable_client_certificate_is_a_reported_connect_failure(
 def test_unknown_authenticate_fails_and_ends() -> None:
     sent: list[str] = []
     done: list[bool] = []
-    sasl = Sasl("bot", "pw", sent.append, on_done=lambda: done.append(True))
-    sasl.start(None)
+    sasl = Sasl("bot", "pw", sent.append)
+    sasl.start(None, lambda: done.append(True))
     sasl.on_unknown_command("AUTHENTICATE")
     assert sasl.state == "failed" and done == [True] and sent == ["AUTHENTICATE SCRAM-SHA-256"]

@@ -169,9 +169,7 @@ def make_sasl(password: str = "s3cret") -> tuple[CapSasl, list[str], list[str]]:
     sent: list[str] = []
     errors: list[str] = []
     sasl = Sasl("bot", password, sent.append, errors.append)
-    cap = CapNegotiator(sent.append, want_sasl=True, start_sasl=sasl.start,
-                        no_sasl=sasl.unavailable)
-    sasl.on_done = cap.end
+    cap = CapNegotiator(sent.append, sasl=sasl)
     cap.begin()
     sasl.begin()
     return CapSasl(sasl, cap), sent, errors
