@@ -103,7 +103,7 @@ class IrcClient:
                                             clock=clock)
         self.events = ServerEvents(settings, self.state, self, self.queue, self.joins,
                                    self.watch, self.protocols, self.command_runner, self.backoff,
-                                   self.reconnects, host=self.host, channels=self.channels,
+                                   self.reconnects, host=self.host,
                                    rejoin_delay=rejoin_delay, clock=clock)
         self._main: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None

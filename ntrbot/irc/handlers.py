@@ -85,7 +85,7 @@ class ServerEvents:
     def __init__(self, settings: Settings, state: LinkState, link: LinkActions,
                  queue: SendQueue, joins: JoinPlan, watch: LinkWatch, protocols: Protocols,
                  commands: CommandRunner, backoff: Backoff, reconnects: ReconnectLog, *,
-                 host: str, channels: list[str], rejoin_delay: float = 5.0,
+                 host: str, rejoin_delay: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.state = state
@@ -98,7 +98,6 @@ class ServerEvents:
         self.backoff = backoff
         self.reconnects = reconnects
         self.host = host
-        self.channels = channels
         self.rejoin_delay = rejoin_delay
         self._clock = clock
 
@@ -131,7 +130,7 @@ class ServerEvents:
             log.warning("IRC nick %s is taken; using %s until it frees",
                         self.state.wanted_nick, self.state.nick)
             self._regain()
-        for ch in self.channels:
+        for ch in self.joins.channels:  # the configured ones, refused or not
             self.link.join(ch)
         self.link.notify()
         self.queue.wake()
@@ -213,7 +212,7 @@ class ServerEvents:
         log.warning("IRC kicked from %s by %s (%s); rejoining in %.0f s", channel,
                     event.source.nick, why, self.rejoin_delay)
         self.link.set_error(f"kicked from {channel} by {event.source.nick}")
-        if irc.strings.lower(channel) in {irc.strings.lower(c) for c in self.channels}:
+        if self.joins.wanted(channel):
             self.joins.hold(channel, self.rejoin_delay)
             asyncio.get_running_loop().call_later(self.rejoin_delay, self._rejoin, channel)
 
