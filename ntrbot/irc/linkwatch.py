@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ntrbot.deliveries import DeliveryState
 from ntrbot.irc.link import LinkActions, LinkState, safely
 from ntrbot.irc.reasons import Reason
+from ntrbot.irc.transport import reset_on_close
 
 if TYPE_CHECKING:
     from ntrbot.irc.backoff import Backoff
@@ -129,7 +130,8 @@ class LinkWatch:
         self.keepalive()
 
     def drop(self, reason: str, why: Reason = Reason.DEAD_LINK) -> None:
-        """Close the connection at once (a dead link would never flush a QUIT)."""
+        """Reset the connection at once: a dead link would never flush a QUIT, and no line
+        written on it may reach the server later (see transport.reset_on_close)."""
         st = self.state
         conn = st.connection
         if conn is None:
@@ -138,6 +140,8 @@ class LinkWatch:
         st.down_reason = why
         st.last_error = reason
         transport = conn.transport
+        if transport is not None:
+            reset_on_close(transport)
         safely(conn.disconnect, reason)
         if transport is not None:
             with contextlib.suppress(Exception):

@@ -6,7 +6,9 @@ import asyncio
 import functools
 import logging
 import re
+import socket
 import ssl
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +97,24 @@ class Connection(irc.client_aio.AioConnection):
             super()._process_line(line)
         except Exception:
             log.warning("IRC ignored a line it could not handle: %.200r", line, exc_info=True)
+
+
+def reset_on_close(transport: asyncio.BaseTransport) -> None:
+    """Make closing `transport` reset the TCP connection (SO_LINGER 0) instead of ending it.
+
+    For a link presumed dead: the kernel drops the bytes the server never acknowledged
+    instead of retransmitting them for minutes, so a line written on the dead link cannot
+    reach the server once the network is back, beside the copy re-sent after the rejoin.
+    (A server that stalled with the line already in its own socket buffer still reads it
+    when it wakes; nothing on the client side can take that back.)
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError as exc:  # already closed: there is nothing left to drop
+        log.debug("IRC could not set SO_LINGER on the dropped link: %s", exc)
 
 
 class Reactor(irc.client_aio.AioReactor):

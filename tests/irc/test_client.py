@@ -105,8 +105,30 @@ async def test_ping_timeout_reconnects(fake: FakeIrcd, make_bot: MakeBot) -> Non
     fake.mute = True
     await fake.wait(lambda: len(fake.conns) >= 2)
     assert "ping timeout" in (bot.status().last_error or "")
+    await asyncio.wait_for(fake.conns[0].closed.wait(), 10)
+    assert fake.conns[0].reset  # nothing the kernel still held for it goes out later
     fake.mute = False
     await joined(bot)
+
+
+async def test_a_dead_link_is_reset_and_the_line_sent_once_more(fake: FakeIrcd,
+                                                                 make_bot: MakeBot) -> None:
+    """Unconfirmed and the server silent: the link is reset (TCP RST, not a FIN), so the
+    kernel drops the bytes it may still be retransmitting instead of delivering the line
+    to the server after the network comes back; the line goes out again after the rejoin."""
+    bot = await make_bot(irc_settings(fake), ping_interval=60.0, ping_timeout=60.0)
+    await joined(bot)
+    fake.mute = True
+    d = await bot.say(CHANNEL, "Now Playing: one", confirm=True, fresh_for=120)
+    await fake.wait(lambda: len(fake.conns) >= 2, timeout=30)
+    await asyncio.wait_for(fake.conns[0].closed.wait(), 10)
+    assert fake.conns[0].reset
+    assert [m.params[-1] for m in fake.conns[0].received if m.command == "PRIVMSG"] == [
+        "Now Playing: one"]
+    fake.mute = False
+    assert await d.wait(30) == "delivered" and d.attempts == 2
+    assert [m.params[-1] for m in fake.conns[-1].received if m.command == "PRIVMSG"] == [
+        "Now Playing: one"]
 
 
 async def test_registration_timeout_reconnects(fake: FakeIrcd, make_bot: MakeBot) -> None:

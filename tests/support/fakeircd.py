@@ -28,6 +28,7 @@ class FakeConn:
         self.capping = False
         self.registered = False
         self.closed = asyncio.Event()
+        self.reset = False  # the client ended the connection with a TCP reset, not a FIN
         self.sasl = FakeSasl(self)
         ssl_object = writer.get_extra_info("ssl_object")
         self.peercert: bytes | None = (ssl_object.getpeercert(binary_form=True)
@@ -63,6 +64,8 @@ class FakeConn:
                 self.received.append(msg)
                 self.server.changed.set()
                 self.handle(msg)
+        except ConnectionResetError:
+            self.reset = True
         except ConnectionError:
             pass
         finally:
@@ -114,7 +117,7 @@ class FakeConn:
                 self.send(f":fake 366 {self.nick} {ch} :End of NAMES")
         elif m.command == "PING" and not s.mute:
             self.send(f":fake PONG fake :{p[-1]}")
-        elif m.command == "QUIT":
+        elif m.command == "QUIT" and not s.mute:  # a dead path delivers nothing back
             self.writer.close()
 
 
