@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ntrbot.app import create_app
+from ntrbot.irc.reasons import Reason
 from ntrbot.settings import Settings, setting_names
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -90,3 +91,17 @@ def test_readme_and_docs_images_are_made_by_the_browser_tests() -> None:
             assert path.is_relative_to(DOCS / "screenshots"), f"{doc.name}: {target}"
             assert path.is_file(), f"{doc.name}: {target} does not exist"
             assert f'"{path.name}"' in browser_tests, f"no browser test writes {path.name}"
+
+
+@pytest.mark.parametrize("where", ["ntrbot_irc_reconnects_total", "irc.reconnects_by_reason"])
+def test_api_md_lists_the_reconnect_reasons_the_code_has(where: str) -> None:
+    """The /metrics row and the /health text name exactly the reasons /metrics emits."""
+    text = (DOCS / "api.md").read_text()
+    if where.startswith("ntrbot_"):
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| `{where}`")]
+        labels = row.split("|")[3].split(":", 1)[1]
+        named = [re.sub(r"\(.*?\)", "", part).strip() for part in labels.split(",")]
+    else:
+        start = text.index(f"`{where}` the same by reason")
+        named = re.findall(r"`([a-z_]+)`", text[start:text.index("irc.last_disconnect", start)])
+    assert named == [r.value for r in Reason]
