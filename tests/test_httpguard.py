@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from aiohttp import web
 
 from ntrbot.app import create_app
-from ntrbot.http.httpguard import HEADER_TIMEOUT, GuardedAppRunner
+from ntrbot.http.httpguard import HEADER_TIMEOUT, GuardedAppRunner, parse_error_text
 from ntrbot.settings import Settings
 from tests.support.net import free_port
 
@@ -87,16 +88,57 @@ async def test_a_websocket_is_not_cut_by_the_deadline(server: tuple[str, int]) -
             assert not ws.closed
 
 
-async def test_a_malformed_request_gets_the_security_headers(server: tuple[str, int]) -> None:
-    host, port = server
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
-    head = (await asyncio.wait_for(reader.read(65536), 10)).split(b"\r\n\r\n")[0]
+async def _raw(server: tuple[str, int], request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; the answer's status, headers and body (the server closes after it)."""
+    reader, writer = await asyncio.open_connection(*server)
+    writer.write(request)
+    data = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := await asyncio.wait_for(reader.read(65536), 10):
+            data += chunk
     writer.close()
-    assert head.split(b"\r\n")[0].split()[1] == b"400"
-    lines: dict[str, Any] = dict(line.decode().split(": ", 1) for line in head.split(b"\r\n")[1:])
-    assert lines["X-Content-Type-Options"] == "nosniff"
-    assert "frame-ancestors 'none'" in lines["Content-Security-Policy"]
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+BAD_REQUESTS = {
+    # aiohttp's C parser calls it a bad message, its Python one an invalid header
+    "header-without-colon": (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+                             None),
+    "10k-url": (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                "request line or header too long"),
+    "10k-header": (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 10_000
+                   + b"\r\n\r\n", "request line or header too long"),
+    "not-http": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+                 "not an HTTP request"),
+    "bad-content-length": (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n",
+                           None),
+}
+
+
+@pytest.mark.parametrize("request_bytes, error", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+async def test_a_request_the_parser_refuses_gets_a_json_error_and_the_headers(
+        server: tuple[str, int], request_bytes: bytes, error: str | None) -> None:
+    status, headers, body = await _raw(server, request_bytes)
+    assert status == 400
+    assert headers["Content-Type"].startswith("application/json")
+    answer = json.loads(body)
+    assert set(answer) == {"error"} and (error is None or answer["error"] == error)
+    assert b"aaaa" not in body and b"bbbb" not in body  # the request is never quoted back
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("status, exc, text", [
+    (500, None, "internal server error"),
+    (413, None, "request entity too large"),
+    (400, RuntimeError("x"), "malformed HTTP request"),
+])
+def test_parse_error_text_never_says_more_than_the_kind(status: int, exc: BaseException | None,
+                                                         text: str) -> None:
+    assert parse_error_text(status, exc) == text
 
 
 def test_ntrbot_run_serves_through_the_guarded_runner() -> None:

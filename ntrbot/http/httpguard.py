@@ -1,4 +1,4 @@
-"""The HTTP server's own guards: a header-read deadline, security headers on parser errors."""
+"""The HTTP server's own guards: a header-read deadline; parser errors as JSON with the headers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,38 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import (
+    BadHttpMethod,
+    InvalidHeader,
+    InvalidURLError,
+    LineTooLong,
+    PayloadEncodingError,
+)
 from aiohttp.web_protocol import RequestHandler
 
 from ntrbot.http.headers import add_security_headers
 
 HEADER_TIMEOUT = 15.0
+
+#: what a request aiohttp could not parse is told, by the parser's exception (first match)
+_PARSE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (LineTooLong, "request line or header too long"),
+    (BadHttpMethod, "not an HTTP request"),
+    (InvalidURLError, "invalid URL"),
+    (InvalidHeader, "invalid header"),
+    (PayloadEncodingError, "malformed request body"),
+)
+
+
+def parse_error_text(status: int, exc: BaseException | None) -> str:
+    """The JSON `error` for a request aiohttp's parser refused; never the request's own bytes
+    (aiohttp's text quotes them)."""
+    if status >= 500:
+        return "internal server error"
+    for kind, text in _PARSE_ERRORS:
+        if isinstance(exc, kind):
+            return text
+    return "request entity too large" if status == 413 else "malformed HTTP request"
 
 
 class GuardedRequestHandler(RequestHandler):
@@ -61,8 +88,12 @@ class GuardedRequestHandler(RequestHandler):
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        """A request aiohttp could not parse (400, 413 ...) also carries the headers."""
-        response = super().handle_error(request, status, exc, message)
+        """A request aiohttp could not parse (400, 413 ...) gets a JSON error, as every other
+        error does, and the security headers. aiohttp's own handler still logs it (serve.py
+        makes that one INFO line) and refuses when a response is already under way."""
+        super().handle_error(request, status, exc, message)
+        response = web.json_response({"error": parse_error_text(status, exc)}, status=status)
+        response.force_close()
         add_security_headers(response.headers)
         return response
 
