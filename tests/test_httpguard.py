@@ -132,7 +132,8 @@ async def test_a_request_the_parser_refuses_gets_a_json_error_and_the_headers(
 
 
 @pytest.mark.parametrize("status, exc, text", [
-    (500, None, "internal server error"),
+    (500, None, "internal error"),
+    (504, None, "timed out"),
     (413, None, "request entity too large"),
     (400, RuntimeError("x"), "malformed HTTP request"),
 ])

@@ -289,7 +289,7 @@ async def test_hanging_receiver_times_out_each_attempt_then_expires(
     out.post(MESSAGE, LINE, 5, updates)
     assert await updates.final("discord") == ("expired", "timeout")
     assert len(sent) == 3 and t.sleeps == [1.0, 2.0]
-    assert 1 <= len(standin.requests) <= 3
+    assert len(standin.requests) <= 3  # never more requests than attempts
 
 
 async def test_hanging_receiver_attempt_is_cut_at_freshness(standin: StandIn,

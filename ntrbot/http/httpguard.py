@@ -11,7 +11,6 @@ from aiohttp.http_exceptions import (
     InvalidHeader,
     InvalidURLError,
     LineTooLong,
-    PayloadEncodingError,
 )
 from aiohttp.web_protocol import RequestHandler
 
@@ -25,15 +24,16 @@ _PARSE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (BadHttpMethod, "not an HTTP request"),
     (InvalidURLError, "invalid URL"),
     (InvalidHeader, "invalid header"),
-    (PayloadEncodingError, "malformed request body"),
 )
 
 
 def parse_error_text(status: int, exc: BaseException | None) -> str:
     """The JSON `error` for a request aiohttp's parser refused; never the request's own bytes
     (aiohttp's text quotes them)."""
+    if status == 504:
+        return "timed out"
     if status >= 500:
-        return "internal server error"
+        return "internal error"  # as error_middleware says it
     for kind, text in _PARSE_ERRORS:
         if isinstance(exc, kind):
             return text
