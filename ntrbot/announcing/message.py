@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ntrbot.announcing.template import FormatFailed, render
+from ntrbot.irc.lines import ANNOUNCE_ROOM, shorten
 from ntrbot.store.models import Announcement
 from ntrbot.text import clean
 
@@ -65,12 +66,33 @@ class AnnounceResult:
 def format_announce(template: str, show: Show, st: ShowTrack) -> str:
     """The announce line (`announce_format.render`: a track without a URL drops
     `{permalink_url}` with the separator before it), cleaned by the one line cleaner
-    (`ntrbot.text.clean`). A template that cannot render the track is a FormatError."""
+    (`ntrbot.text.clean`). A template that cannot render the track is a FormatError.
+
+    A line over ANNOUNCE_ROOM bytes gets its title, then its artist, shortened with an
+    ellipsis (to no less than MIN_FIELD bytes each), so a very long title still reads
+    "… by Artist - URL" instead of losing the artist to the IRC cut."""
     try:
-        return clean(render(template, show, st))
+        line = clean(render(template, show, st))
+        for field_name in ("title", "artist"):
+            over = len(line.encode("utf-8")) - ANNOUNCE_ROOM
+            if over <= 0:
+                break
+            t = st.track
+            value = t.title if field_name == "title" else t.artist
+            size = len(value.encode("utf-8"))
+            if size <= MIN_FIELD:
+                continue
+            short = shorten(value, max(MIN_FIELD, size - over))
+            t = replace(t, title=short) if field_name == "title" else replace(t, artist=short)
+            st = replace(st, track=t)
+            line = clean(render(template, show, st))
+        return line
     except FormatFailed as exc:
         log.warning("NTR_ANNOUNCE_FORMAT %s (show %s, #%s)", exc, show.id, st.position)
         raise FormatError(f"NTR_ANNOUNCE_FORMAT {exc}") from None
 
+
+#: the fewest bytes format_announce shortens a title or an artist to
+MIN_FIELD = 60
 
 MAX_DELAY = 600  # seconds an announce may wait (the stream delay, or one announce's)

@@ -42,12 +42,25 @@ def fit(text: str, max_bytes: int) -> str:
     return cut_utf8(text, max_bytes - ell).rstrip() + ELLIPSIS
 
 
+def shorten(text: str, max_bytes: int) -> str:
+    """`text` cut to `max_bytes` of UTF-8 with an ellipsis, or whole when it fits."""
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
+    return cut_utf8(text, max_bytes - len(ELLIPSIS.encode("utf-8"))).rstrip() + ELLIPSIS
+
+
 def privmsg_budget(nick: str, target: str, userhost: str | None = None) -> int:
     """Bytes left for text in `:nick!user@host PRIVMSG target :text\\r\\n` as relayed."""
     uh = len(userhost.encode("utf-8")) + 1 if userhost else UNKNOWN_USERHOST_BYTES
     overhead = (1 + len(nick.encode("utf-8")) + uh + len(" PRIVMSG ")
                 + len(target.encode("utf-8")) + len(" :") + 2)
     return MAX_LINE_BYTES - overhead
+
+
+#: Room for an announce line on a common link (a 16-byte nick, a 32-byte channel, a long
+#: user@host): format_announce shortens the title, then the artist, of a longer one so that
+#: the IRC cut never has to drop them. Longer nicks or channels are still cut at send time.
+ANNOUNCE_ROOM = privmsg_budget("n" * 16, "#" + "c" * 31)
 
 
 def safe_line(text: str, *, nick: str, target: str, userhost: str | None = None) -> str:
