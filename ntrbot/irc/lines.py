@@ -39,7 +39,7 @@ def fit(text: str, max_bytes: int) -> str:
         if room >= 0:
             short = cut_utf8(head, room).rstrip()
             return (short + ELLIPSIS + " " + url) if short else url
-    return cut_utf8(text, max_bytes - ell).rstrip() + ELLIPSIS
+    return shorten(text, max_bytes)
 
 
 def shorten(text: str, max_bytes: int) -> str:
